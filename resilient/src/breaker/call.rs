@@ -1,0 +1,97 @@
+//! The future that runs a call through a breaker.
+
+use super::{CircuitBreaker, Permit};
+use crate::Rejected;
+use crate::rejected::{clear_mark, reject, set_mark, take_mark};
+use pin_project::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+/// The future of [`CircuitBreaker::call`]: asks for a permit on its first poll, then runs the
+/// wrapped future and records its outcome.
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct BreakerCall<'a, F, P> {
+    breaker: &'a CircuitBreaker,
+    is_failure: P,
+    permit: Option<Permit<'a>>,
+    asked: bool,
+    #[pin]
+    fut: F,
+}
+
+impl<'a, F, P> BreakerCall<'a, F, P> {
+    pub(super) fn new(breaker: &'a CircuitBreaker, is_failure: P, fut: F) -> Self {
+        Self {
+            breaker,
+            is_failure,
+            permit: None,
+            asked: false,
+            fut,
+        }
+    }
+}
+
+impl<F, T, E, P> Future for BreakerCall<'_, F, P>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejected>,
+    P: Fn(&E) -> bool,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if !*this.asked {
+            *this.asked = true;
+            match this.breaker.try_acquire() {
+                Ok(permit) => *this.permit = Some(permit),
+                Err(rejected) => return Poll::Ready(Err(reject(rejected))),
+            }
+        }
+        let poll = {
+            let _fail_on_panic = FailOnPanic(this.permit);
+            clear_mark();
+            this.fut.poll(cx)
+        };
+        let result = ready!(poll);
+        settle(this.permit.take(), &result, &*this.is_failure);
+        Poll::Ready(result)
+    }
+}
+
+/// Records a finished call's outcome on its permit, and passes on the mark of a rejection from a
+/// layer inside (a timeout is a failure whatever `is_failure` says).
+pub(super) fn settle<T, E>(
+    permit: Option<Permit<'_>>,
+    result: &Result<T, E>,
+    is_failure: impl Fn(&E) -> bool,
+) {
+    let Some(permit) = permit else { return };
+    match result {
+        Ok(_) => permit.success(),
+        Err(err) => {
+            let mark = take_mark();
+            if mark.is_some() || is_failure(err) {
+                permit.failure();
+            } else {
+                permit.success();
+            }
+            set_mark(mark);
+        }
+    }
+}
+
+/// Records a failure if the call panics while it runs (the panic then goes on unwinding).
+pub(super) struct FailOnPanic<'s, 'a>(pub(super) &'s mut Option<Permit<'a>>);
+
+impl Drop for FailOnPanic<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Some(permit) = self.0.take() {
+                permit.failure();
+            }
+        }
+    }
+}

@@ -1,0 +1,721 @@
+//! [`CircuitBreaker`]: stop calling a dependency that keeps failing, and probe it before trusting it
+//! again.
+
+mod call;
+mod config;
+mod state;
+mod window;
+
+pub use call::BreakerCall;
+pub use config::BreakerConfig;
+
+use crate::clock::{Epoch, nanos};
+use crate::config::ConfigError;
+use crate::striped::StripedCounter;
+use crate::sync::{AtomicU32, AtomicU64};
+use crate::{Rejected, rejected};
+use state::*;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::sync::OnceLock;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::Level;
+use window::{Outcome, RateWindow};
+
+/// Where a circuit breaker stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BreakerState {
+    /// Calls go through; failures are counted.
+    Closed,
+    /// Calls are rejected until the recovery timeout has passed.
+    Open,
+    /// A limited number of trial calls go through; their outcome closes or reopens the breaker.
+    HalfOpen,
+    /// Set by [`CircuitBreaker::force_open`]: every call is rejected until [`CircuitBreaker::reset`].
+    ForcedOpen,
+    /// Set by [`CircuitBreaker::disable`]: every call goes through and nothing is judged, until
+    /// [`CircuitBreaker::reset`].
+    Disabled,
+}
+
+/// A circuit breaker: after too many failures it rejects calls at once, for a while, instead of
+/// letting them pile up on a dependency that is down; then it lets a few trial calls through and
+/// closes again if they succeed.
+///
+/// It is `Send + Sync`, const-constructed and usually a `static`. Deciding on a call is one atomic
+/// load; in consecutive mode a closed breaker reads no clock, and a success while no failure is
+/// recorded writes nothing shared.
+///
+/// ```
+/// use resilient::{BreakerConfig, BreakerState, CircuitBreaker, Rejected};
+/// use std::time::Duration;
+///
+/// static PAYMENTS: CircuitBreaker = CircuitBreaker::new(
+///     "payments",
+///     BreakerConfig::new().failure_threshold(2).recovery_timeout(Duration::from_secs(30)),
+/// );
+///
+/// #[derive(Debug)]
+/// enum Error { Upstream, Rejected(Rejected) }
+/// impl From<Rejected> for Error {
+///     fn from(r: Rejected) -> Self { Error::Rejected(r) }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// for _ in 0..2 {
+///     let _ = PAYMENTS.call(async { Err::<(), _>(Error::Upstream) }).await;
+/// }
+/// assert_eq!(PAYMENTS.state(), BreakerState::Open);
+/// match PAYMENTS.call(async { Ok::<_, Error>("never runs") }).await {
+///     Err(Error::Rejected(r)) => assert!(r.retry_after().unwrap() <= Duration::from_secs(30)),
+///     other => panic!("expected a rejection, got {other:?}"),
+/// }
+/// # }
+/// ```
+pub struct CircuitBreaker {
+    name: &'static str,
+    config: BreakerConfig,
+    word: AtomicU64,
+    /// When the current opening allows a trial, published for generation `open_generation`.
+    open_until: AtomicU64,
+    open_generation: AtomicU32,
+    /// Openings since the breaker last closed; lengthens the wait under `recovery_backoff`.
+    openings_in_row: AtomicU32,
+    outage_started: AtomicU64,
+    last_transition: AtomicU64,
+    epoch: Epoch,
+    window: OnceLock<RateWindow>,
+    stats: Stats,
+}
+
+/// Outcome counts. Successes and rejections are striped: they happen on every call.
+struct Stats {
+    successes: StripedCounter,
+    rejections: StripedCounter,
+    failures: std::sync::atomic::AtomicU64,
+    slow_calls: std::sync::atomic::AtomicU64,
+    late_outcomes: std::sync::atomic::AtomicU64,
+    released: std::sync::atomic::AtomicU64,
+    openings: std::sync::atomic::AtomicU64,
+}
+
+/// A snapshot of a breaker's counts, from [`CircuitBreaker::metrics`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct BreakerMetrics {
+    /// The state when the snapshot was taken.
+    pub state: BreakerState,
+    /// Calls that succeeded (slow ones included).
+    pub successes: u64,
+    /// Calls that failed.
+    pub failures: u64,
+    /// Calls slower than `slow_call`, whatever their outcome.
+    pub slow_calls: u64,
+    /// Calls rejected without running.
+    pub rejections: u64,
+    /// Outcomes that arrived after the state had moved on: counted here, never moving the state.
+    pub late_outcomes: u64,
+    /// Permits dropped without an outcome (cancelled calls).
+    pub released: u64,
+    /// Times the breaker opened.
+    pub openings: u64,
+    /// When the state last changed, if it ever did.
+    pub last_transition: Option<Instant>,
+}
+
+macro_rules! maybe_const {
+    ($(#[$meta:meta])* $vis:vis fn $($rest:tt)*) => {
+        // loom's atomics cannot be built in a const context.
+        #[cfg(not(loom))]
+        $(#[$meta])* $vis const fn $($rest)*
+        #[cfg(loom)]
+        $(#[$meta])* $vis fn $($rest)*
+    };
+}
+
+impl CircuitBreaker {
+    maybe_const! {
+        /// A closed breaker named `name` (the name labels it in events, metrics and rejections).
+        ///
+        /// # Panics
+        ///
+        /// If `config` is invalid; in a `static` or `const` that is a compile-time error. Build a
+        /// configuration known only at run time with [`try_new`](Self::try_new) instead.
+        pub fn new(name: &'static str, config: BreakerConfig) -> Self {
+            match config.validate() {
+                Ok(()) => Self::closed_with(name, config),
+                Err(err) => panic!("{}", err.rule()),
+            }
+        }
+    }
+
+    maybe_const! {
+        /// A closed breaker, or the first problem with `config`.
+        pub fn try_new(name: &'static str, config: BreakerConfig) -> Result<Self, ConfigError> {
+            match config.validate() {
+                Ok(()) => Ok(Self::closed_with(name, config)),
+                Err(err) => Err(err.for_policy(name)),
+            }
+        }
+    }
+
+    maybe_const! {
+        fn closed_with(name: &'static str, config: BreakerConfig) -> Self {
+            Self {
+                name,
+                config,
+                word: AtomicU64::new(pack(CLOSED, 0)),
+                open_until: AtomicU64::new(0),
+                open_generation: AtomicU32::new(u32::MAX),
+                openings_in_row: AtomicU32::new(0),
+                outage_started: AtomicU64::new(0),
+                last_transition: AtomicU64::new(0),
+                epoch: Epoch::new(),
+                window: OnceLock::new(),
+                stats: Stats {
+                    successes: StripedCounter::new(),
+                    rejections: StripedCounter::new(),
+                    failures: std::sync::atomic::AtomicU64::new(0),
+                    slow_calls: std::sync::atomic::AtomicU64::new(0),
+                    late_outcomes: std::sync::atomic::AtomicU64::new(0),
+                    released: std::sync::atomic::AtomicU64::new(0),
+                    openings: std::sync::atomic::AtomicU64::new(0),
+                },
+            }
+        }
+    }
+
+    /// The breaker's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The breaker's configuration.
+    pub fn config(&self) -> &BreakerConfig {
+        &self.config
+    }
+
+    /// The current state. An open breaker whose recovery timeout has passed still reads `Open`:
+    /// it turns half-open on the next call, which is the trial.
+    pub fn state(&self) -> BreakerState {
+        match state(self.word.load(Acquire)) {
+            CLOSED => BreakerState::Closed,
+            OPEN => BreakerState::Open,
+            HALF_OPEN => BreakerState::HalfOpen,
+            FORCED_OPEN => BreakerState::ForcedOpen,
+            _ => BreakerState::Disabled,
+        }
+    }
+
+    /// Runs `fut` through the breaker: rejected at once (without polling `fut`) when the breaker
+    /// is open, otherwise its `Err` is a failure and its `Ok` a success. A panic is a failure and
+    /// goes on unwinding; a call dropped before it finishes counts as neither.
+    pub fn call<F, T, E>(&self, fut: F) -> BreakerCall<'_, F, fn(&E) -> bool>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: From<Rejected>,
+    {
+        self.call_when(every_error_is_a_failure, fut)
+    }
+
+    /// [`call`](Self::call), where only the errors for which `is_failure` returns `true` count as
+    /// failures; the others count as successes (the dependency answered). A timeout or a rejection
+    /// from a layer inside is always a failure.
+    pub fn call_when<F, T, E, P>(&self, is_failure: P, fut: F) -> BreakerCall<'_, F, P>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: From<Rejected>,
+        P: Fn(&E) -> bool,
+    {
+        BreakerCall::new(self, is_failure, fut)
+    }
+
+    /// [`call`](Self::call) for a blocking function.
+    pub fn call_sync<T, E: From<Rejected>>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.call_sync_when(every_error_is_a_failure, f)
+    }
+
+    /// [`call_when`](Self::call_when) for a blocking function.
+    pub fn call_sync_when<T, E: From<Rejected>>(
+        &self,
+        is_failure: impl Fn(&E) -> bool,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        let permit = self.try_acquire().map_err(rejected::reject)?;
+        let mut slot = Some(permit);
+        let result = {
+            let _fail_on_panic = call::FailOnPanic(&mut slot);
+            rejected::clear_mark();
+            f()
+        };
+        call::settle(slot.take(), &result, &is_failure);
+        result
+    }
+
+    /// Asks to make a call: a [`Permit`] to record its outcome on, or the rejection.
+    ///
+    /// ```
+    /// # use resilient::{BreakerConfig, CircuitBreaker};
+    /// static DB: CircuitBreaker = CircuitBreaker::new("db", BreakerConfig::new());
+    /// # fn query() -> Result<u32, ()> { Ok(1) }
+    /// match DB.try_acquire() {
+    ///     Ok(permit) => match query() {
+    ///         Ok(_) => permit.success(),
+    ///         Err(_) => permit.failure(),
+    ///     },
+    ///     Err(rejected) => eprintln!("{rejected}"),
+    /// }
+    /// ```
+    pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
+        let mut word = self.word.load(Acquire);
+        loop {
+            match state(word) {
+                CLOSED | DISABLED => return Ok(self.permit(word, false, None)),
+                HALF_OPEN => {
+                    if trials_in_flight(word) >= self.config.half_open_calls {
+                        // A trial is running: the soonest another could start is after it fails
+                        // and the breaker waits again.
+                        let wait = self
+                            .config
+                            .open_wait(self.openings_in_row.load(Relaxed) + 1);
+                        return Err(self.reject(Some(wait)));
+                    }
+                    match self
+                        .word
+                        .compare_exchange_weak(word, word + ONE_COUNT, AcqRel, Acquire)
+                    {
+                        Ok(_) => return Ok(self.permit(word, true, None)),
+                        Err(current) => word = current,
+                    }
+                }
+                OPEN => {
+                    let now = self.epoch.now();
+                    let until = if self.open_generation.load(Acquire) == generation(word) {
+                        self.open_until.load(Relaxed)
+                    } else {
+                        // The thread that opened it has not published the deadline yet.
+                        return Err(self.reject(Some(self.config.recovery_timeout)));
+                    };
+                    if now < until {
+                        return Err(self.reject(Some(Duration::from_nanos(until - now))));
+                    }
+                    let trial = pack(HALF_OPEN, next_generation(word)) + ONE_COUNT;
+                    match self.word.compare_exchange(word, trial, AcqRel, Acquire) {
+                        Ok(_) => {
+                            self.last_transition.store(now, Relaxed);
+                            tracing::event!(
+                                name: "breaker.half_open",
+                                target: "resilient",
+                                Level::DEBUG,
+                                policy = self.name,
+                                state = "half_open",
+                                "circuit breaker `{}` is half-open: letting a trial call through",
+                                self.name
+                            );
+                            return Ok(self.permit(trial, true, Some(now)));
+                        }
+                        Err(current) => word = current,
+                    }
+                }
+                _ => return Err(self.reject(None)),
+            }
+        }
+    }
+
+    fn permit(&self, word: u64, trial: bool, now: Option<u64>) -> Permit<'_> {
+        let started = match self.config.slow_call {
+            Some(_) => now.unwrap_or_else(|| self.epoch.now()),
+            None => 0,
+        };
+        Permit {
+            breaker: self,
+            generation: generation(word),
+            trial,
+            started,
+        }
+    }
+
+    fn reject(&self, retry_after: Option<Duration>) -> Rejected {
+        self.stats.rejections.increment();
+        let rejected = Rejected::circuit_open(self.name, retry_after);
+        tracing::event!(
+            name: "breaker.rejected",
+            target: "resilient",
+            Level::DEBUG,
+            policy = self.name,
+            retry_after_ms = retry_after.map(|d| d.as_millis() as u64),
+            "{rejected}"
+        );
+        rejected
+    }
+
+    /// Closes the breaker and forgets every failure, whatever state it was in (also ends
+    /// [`force_open`](Self::force_open) and [`disable`](Self::disable)).
+    pub fn reset(&self) {
+        self.set_manual_state(CLOSED);
+        tracing::event!(
+            name: "breaker.reset",
+            target: "resilient",
+            Level::INFO,
+            policy = self.name,
+            state = "closed",
+            "circuit breaker `{}` was reset: calls go through",
+            self.name
+        );
+    }
+
+    /// Opens the breaker until [`reset`](Self::reset), whatever the time: every call is rejected.
+    pub fn force_open(&self) {
+        self.set_manual_state(FORCED_OPEN);
+        tracing::event!(
+            name: "breaker.forced_open",
+            target: "resilient",
+            Level::WARN,
+            policy = self.name,
+            state = "forced_open",
+            "circuit breaker `{}` was forced open: every call is rejected until it is reset",
+            self.name
+        );
+    }
+
+    /// Lets every call through and judges none, until [`reset`](Self::reset).
+    pub fn disable(&self) {
+        self.set_manual_state(DISABLED);
+        tracing::event!(
+            name: "breaker.disabled",
+            target: "resilient",
+            Level::WARN,
+            policy = self.name,
+            state = "disabled",
+            "circuit breaker `{}` was disabled: every call goes through unjudged until it is reset",
+            self.name
+        );
+    }
+
+    fn set_manual_state(&self, target: u64) {
+        let now = self.epoch.now();
+        let mut word = self.word.load(Acquire);
+        while let Err(current) = self.word.compare_exchange_weak(
+            word,
+            pack(target, next_generation(word)),
+            AcqRel,
+            Acquire,
+        ) {
+            word = current;
+        }
+        self.openings_in_row.store(0, Relaxed);
+        self.outage_started.store(0, Relaxed);
+        self.last_transition.store(now, Relaxed);
+        self.clear_window();
+    }
+
+    /// Counts so far, and the state.
+    pub fn metrics(&self) -> BreakerMetrics {
+        let s = &self.stats;
+        BreakerMetrics {
+            state: self.state(),
+            successes: s.successes.sum(),
+            failures: s.failures.load(Relaxed),
+            slow_calls: s.slow_calls.load(Relaxed),
+            rejections: s.rejections.sum(),
+            late_outcomes: s.late_outcomes.load(Relaxed),
+            released: s.released.load(Relaxed),
+            openings: s.openings.load(Relaxed),
+            last_transition: self.epoch.instant(self.last_transition.load(Relaxed)),
+        }
+    }
+
+    fn is_slow(&self, started: u64) -> bool {
+        match self.config.slow_call {
+            Some(limit) if started != 0 => {
+                let slow = self.epoch.now().saturating_sub(started) >= nanos(limit);
+                if slow {
+                    self.stats.slow_calls.fetch_add(1, Relaxed);
+                }
+                slow
+            }
+            _ => false,
+        }
+    }
+
+    fn on_success(&self, permit: &Permit<'_>) {
+        self.stats.successes.increment();
+        let slow = self.is_slow(permit.started);
+        if permit.trial {
+            return self.on_trial_outcome(permit.generation, !slow);
+        }
+        if self.config.is_rate_mode() {
+            return self.on_rate_outcome(
+                permit.generation,
+                Outcome {
+                    failure: false,
+                    slow,
+                },
+            );
+        }
+        if slow {
+            return self.on_consecutive_failure(permit.generation);
+        }
+        let mut word = self.word.load(Relaxed);
+        // Only a recorded failure makes a success write anything.
+        while generation(word) == permit.generation
+            && state(word) == CLOSED
+            && consecutive_failures(word) > 0
+        {
+            match self.word.compare_exchange_weak(
+                word,
+                pack(CLOSED, permit.generation),
+                AcqRel,
+                Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(current) => word = current,
+            }
+        }
+        if generation(word) != permit.generation {
+            self.stats.late_outcomes.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn on_failure(&self, permit: &Permit<'_>) {
+        self.stats.failures.fetch_add(1, Relaxed);
+        let slow = self.is_slow(permit.started);
+        if permit.trial {
+            self.on_trial_outcome(permit.generation, false);
+        } else if self.config.is_rate_mode() {
+            self.on_rate_outcome(
+                permit.generation,
+                Outcome {
+                    failure: true,
+                    slow,
+                },
+            );
+        } else {
+            self.on_consecutive_failure(permit.generation);
+        }
+    }
+
+    /// Loads the word for an outcome of `generation`: `None` (and counted as late) when the state
+    /// has moved on since the permit was issued.
+    fn current_for(&self, generation_of_permit: u32) -> Option<u64> {
+        let word = self.word.load(Acquire);
+        if generation(word) == generation_of_permit {
+            Some(word)
+        } else {
+            self.stats.late_outcomes.fetch_add(1, Relaxed);
+            None
+        }
+    }
+
+    fn on_consecutive_failure(&self, generation_of_permit: u32) {
+        let Some(mut word) = self.current_for(generation_of_permit) else {
+            return;
+        };
+        while state(word) == CLOSED && generation(word) == generation_of_permit {
+            let failures = consecutive_failures(word) + 1;
+            let next = if failures >= self.config.failure_threshold {
+                pack(OPEN, next_generation(word))
+            } else {
+                word + ONE_COUNT
+            };
+            match self.word.compare_exchange_weak(word, next, AcqRel, Acquire) {
+                Ok(_) if state(next) == OPEN => return self.opened(next, "closed"),
+                Ok(_) => return,
+                Err(current) => word = current,
+            }
+        }
+    }
+
+    fn on_rate_outcome(&self, generation_of_permit: u32, outcome: Outcome) {
+        let Some(word) = self.current_for(generation_of_permit) else {
+            return;
+        };
+        if state(word) != CLOSED {
+            return;
+        }
+        let window = self
+            .window
+            .get_or_init(|| RateWindow::new(self.config.window));
+        let totals = window.record(outcome, || self.epoch.now());
+        if totals.calls < u64::from(self.config.minimum_calls) || totals.calls == 0 {
+            return;
+        }
+        let calls = totals.calls as f64;
+        let failing = self
+            .config
+            .failure_rate
+            .is_some_and(|rate| totals.failures as f64 / calls >= rate);
+        let slow = self.config.slow_call.is_some()
+            && totals.slow as f64 / calls >= self.config.slow_call_rate.unwrap_or(1.0);
+        let open = pack(OPEN, next_generation(word));
+        if (failing || slow)
+            && self
+                .word
+                .compare_exchange(word, open, AcqRel, Acquire)
+                .is_ok()
+        {
+            self.opened(open, "closed");
+        }
+    }
+
+    fn on_trial_outcome(&self, generation_of_permit: u32, succeeded: bool) {
+        let Some(mut word) = self.current_for(generation_of_permit) else {
+            return;
+        };
+        while state(word) == HALF_OPEN && generation(word) == generation_of_permit {
+            let next = if !succeeded {
+                pack(OPEN, next_generation(word))
+            } else if trial_successes(word) + 1 >= self.config.success_threshold {
+                pack(CLOSED, next_generation(word))
+            } else {
+                word - ONE_COUNT + ONE_SUCCESS
+            };
+            match self.word.compare_exchange_weak(word, next, AcqRel, Acquire) {
+                Ok(_) if state(next) == OPEN => return self.opened(next, "half_open"),
+                Ok(_) if state(next) == CLOSED => return self.closed(),
+                Ok(_) => return,
+                Err(current) => word = current,
+            }
+        }
+    }
+
+    fn release(&self, permit: &Permit<'_>) {
+        self.stats.released.fetch_add(1, Relaxed);
+        if !permit.trial {
+            return;
+        }
+        let mut word = self.word.load(Acquire);
+        while state(word) == HALF_OPEN
+            && generation(word) == permit.generation
+            && trials_in_flight(word) > 0
+        {
+            match self
+                .word
+                .compare_exchange_weak(word, word - ONE_COUNT, AcqRel, Acquire)
+            {
+                Ok(_) => return,
+                Err(current) => word = current,
+            }
+        }
+    }
+
+    /// Side effects of a transition to open, made by the thread whose CAS won it.
+    fn opened(&self, word: u64, from: &'static str) {
+        let now = self.epoch.now();
+        let in_row = self.openings_in_row.fetch_add(1, Relaxed) + 1;
+        if in_row == 1 {
+            self.outage_started.store(now, Relaxed);
+        }
+        let wait = self.config.open_wait(in_row);
+        self.open_until
+            .store(now.saturating_add(nanos(wait)), Relaxed);
+        self.open_generation.store(generation(word), Release);
+        self.last_transition.store(now, Relaxed);
+        self.stats.openings.fetch_add(1, Relaxed);
+        self.clear_window();
+        tracing::event!(
+            name: "breaker.opened",
+            target: "resilient",
+            Level::WARN,
+            policy = self.name,
+            state = "open",
+            from,
+            openings_in_row = in_row,
+            wait_ms = wait.as_millis() as u64,
+            "circuit breaker `{}` opened: calls are rejected for {wait:?}",
+            self.name
+        );
+    }
+
+    fn closed(&self) {
+        let now = self.epoch.now();
+        self.openings_in_row.store(0, Relaxed);
+        let outage = Duration::from_nanos(now.saturating_sub(self.outage_started.swap(0, Relaxed)));
+        self.last_transition.store(now, Relaxed);
+        self.clear_window();
+        tracing::event!(
+            name: "breaker.closed",
+            target: "resilient",
+            Level::INFO,
+            policy = self.name,
+            state = "closed",
+            outage_ms = outage.as_millis() as u64,
+            "circuit breaker `{}` closed again after {outage:?}: calls go through",
+            self.name
+        );
+    }
+
+    fn clear_window(&self) {
+        if let Some(window) = self.window.get() {
+            window.clear();
+        }
+    }
+}
+
+impl std::fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.name)
+            .field("state", &self.state())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn every_error_is_a_failure<E>(_: &E) -> bool {
+    true
+}
+
+/// Leave to make one call through a [`CircuitBreaker`]; record how it went with
+/// [`success`](Self::success) or [`failure`](Self::failure).
+///
+/// Dropped without either (the call was cancelled), it is released: a half-open trial slot frees
+/// up, and the call counts as neither success nor failure. An outcome recorded after the breaker
+/// changed state (another call reopened it meanwhile) is counted in the metrics but moves nothing.
+#[must_use = "record the call's outcome with `success()` or `failure()`"]
+pub struct Permit<'a> {
+    breaker: &'a CircuitBreaker,
+    generation: u32,
+    trial: bool,
+    /// When the call started (epoch nanoseconds), if slow calls are judged; else 0.
+    started: u64,
+}
+
+impl Permit<'_> {
+    /// The call succeeded.
+    pub fn success(self) {
+        let permit = ManuallyDrop::new(self);
+        permit.breaker.on_success(&permit);
+    }
+
+    /// The call failed.
+    pub fn failure(self) {
+        let permit = ManuallyDrop::new(self);
+        permit.breaker.on_failure(&permit);
+    }
+
+    /// Whether this call is a half-open trial.
+    pub fn is_trial(&self) -> bool {
+        self.trial
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.breaker.release(self);
+    }
+}
+
+impl std::fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Permit")
+            .field("breaker", &self.breaker.name)
+            .field("trial", &self.trial)
+            .finish()
+    }
+}

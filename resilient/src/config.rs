@@ -1,0 +1,124 @@
+//! [`ConfigError`]: what is wrong with a policy's configuration, and what is allowed.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A configuration value that is out of range, or two settings that do not go together.
+///
+/// Returned by [`BreakerConfig::validate`](crate::BreakerConfig::validate),
+/// [`CircuitBreaker::try_new`](crate::CircuitBreaker::try_new),
+/// [`RetryPolicy::validate`](crate::RetryPolicy::validate) and
+/// [`Backoff::validate`](crate::Backoff::validate). The message names the key, the value and the
+/// rule:
+///
+/// ```
+/// use resilient::{BreakerConfig, CircuitBreaker};
+///
+/// let err = CircuitBreaker::try_new("db", BreakerConfig::new().failure_threshold(0)).unwrap_err();
+/// assert_eq!(err.key(), "failure_threshold");
+/// assert_eq!(err.to_string(), "policy `db`: `failure_threshold` must be at least 1 (got 0)");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConfigError {
+    policy: Option<&'static str>,
+    key: &'static str,
+    value: ConfigValue,
+    rule: &'static str,
+}
+
+/// The value a [`ConfigError`] refused.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum ConfigValue {
+    Count(u32),
+    Fraction(f64),
+    Duration(Duration),
+    /// The key was given where another setting excludes it.
+    Present,
+}
+
+impl ConfigError {
+    pub(crate) const fn new(key: &'static str, value: ConfigValue, rule: &'static str) -> Self {
+        Self {
+            policy: None,
+            key,
+            value,
+            rule,
+        }
+    }
+
+    pub(crate) const fn for_policy(mut self, policy: &'static str) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// The configuration key at fault (as the attribute spells it: `failure_threshold`, `jitter`).
+    pub fn key(&self) -> &'static str {
+        self.key
+    }
+
+    /// The rule that was broken, naming the key: "`failure_threshold` must be at least 1".
+    pub const fn rule(&self) -> &'static str {
+        self.rule
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(policy) = self.policy {
+            write!(f, "policy `{policy}`: ")?;
+        }
+        f.write_str(self.rule)?;
+        match self.value {
+            ConfigValue::Count(n) => write!(f, " (got {n})"),
+            ConfigValue::Fraction(x) => write!(f, " (got {x})"),
+            ConfigValue::Duration(d) => write!(f, " (got {d:?})"),
+            ConfigValue::Present => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// Checks as macros, so that each rule is one literal naming its key: a `const` constructor can
+// only panic with a single `&'static str`.
+
+/// `Err` unless `0 < x <= 1`.
+macro_rules! check_rate {
+    ($key:literal, $x:expr) => {{
+        let x: f64 = $x;
+        if !(x > 0.0 && x <= 1.0) {
+            let rule = concat!("`", $key, "` must be above 0 and at most 1");
+            return Err(ConfigError::new($key, ConfigValue::Fraction(x), rule));
+        }
+    }};
+}
+
+/// `Err` unless `n >= 1`.
+macro_rules! check_count {
+    ($key:literal, $n:expr) => {{
+        let n: u32 = $n;
+        if n == 0 {
+            return Err(ConfigError::new(
+                $key,
+                ConfigValue::Count(n),
+                concat!("`", $key, "` must be at least 1"),
+            ));
+        }
+    }};
+}
+
+/// `Err` if the duration is zero.
+macro_rules! check_nonzero {
+    ($key:literal, $d:expr) => {{
+        let d: Duration = $d;
+        if d.is_zero() {
+            return Err(ConfigError::new(
+                $key,
+                ConfigValue::Duration(d),
+                concat!("`", $key, "` must be longer than zero"),
+            ));
+        }
+    }};
+}
+
+pub(crate) use {check_count, check_nonzero, check_rate};

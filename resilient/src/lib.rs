@@ -1,0 +1,111 @@
+//! Declare, on the function itself, how it survives failure.
+//!
+//! `resilient` holds the policies — a circuit breaker, retries with backoff, timeouts — as small
+//! runtime types that compose, and (in a coming release) attribute macros that write the
+//! composition for you. Everything here is usable without macros:
+//!
+//! ```
+//! use resilient::{Backoff, BreakerConfig, CircuitBreaker, Rejected, RetryPolicy};
+//! use std::time::Duration;
+//!
+//! #[derive(Debug)]
+//! enum ApiError {
+//!     Status(u16),
+//!     Rejected(Rejected),
+//! }
+//! impl From<Rejected> for ApiError {
+//!     fn from(r: Rejected) -> Self {
+//!         ApiError::Rejected(r)
+//!     }
+//! }
+//!
+//! static BREAKER: CircuitBreaker = CircuitBreaker::new(
+//!     "users",
+//!     BreakerConfig::new().failure_threshold(3).recovery_timeout(Duration::from_secs(30)),
+//! );
+//! static RETRY: RetryPolicy = RetryPolicy::new()
+//!     .name("users")
+//!     .max_attempts(4)
+//!     .backoff(Backoff::exponential(Duration::from_millis(100), Duration::from_secs(5)));
+//!
+//! async fn fetch_user(id: u64) -> Result<String, ApiError> {
+//!     # if id == 0 { return Err(ApiError::Status(404)); }
+//!     Ok(format!("user {id}"))
+//! }
+//!
+//! // retry › circuit breaker › timeout: the recommended order, outermost first.
+//! async fn fetch_user_resiliently(id: u64) -> Result<String, ApiError> {
+//!     resilient::retry(&RETRY, || {
+//!         BREAKER.call(resilient::timeout(Duration::from_secs(2), fetch_user(id)))
+//!     })
+//!     .await
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! assert_eq!(fetch_user_resiliently(7).await.unwrap(), "user 7");
+//! # }
+//! ```
+//!
+//! # Layers together
+//!
+//! Each layer returns the caller's own error type, built with `From<Rejected>` when the layer
+//! refuses or abandons a call. Layers still recognise each other's rejections:
+//!
+//! - a timed-out attempt is a failure for an enclosing breaker and is retried by an enclosing
+//!   retry, whatever their `when` predicates say (those judge only the function's own errors);
+//! - when a breaker inside a retry rejects an attempt, the retry ends at once with that rejection:
+//!   it never retries into an open circuit;
+//! - after the last attempt, the retry returns the last error unchanged.
+//!
+//! # Time
+//!
+//! Every timer and clock reading goes through tokio's clock, so tests run on virtual time with
+//! `#[tokio::test(start_paused = true)]` and `tokio::time::advance`.
+//!
+//! # Events
+//!
+//! Every transition, rejection, retry and timeout is a [`tracing`] event with target `resilient`
+//! and a stable name and fields. INFO is a recovery, WARN degraded service, ERROR an automatic
+//! recovery that failed; DEBUG what happens in between.
+//!
+//! | name | level | fields | when |
+//! | --- | --- | --- | --- |
+//! | `breaker.opened` | WARN | `policy`, `state`, `from` (`closed`/`half_open`), `openings_in_row`, `wait_ms` | a breaker opened |
+//! | `breaker.half_open` | DEBUG | `policy`, `state` | an open breaker let a trial through |
+//! | `breaker.closed` | INFO | `policy`, `state`, `outage_ms` (since it first opened) | trials succeeded: closed again |
+//! | `breaker.rejected` | DEBUG | `policy`, `retry_after_ms` | a call was rejected without running |
+//! | `breaker.reset` | INFO | `policy`, `state` | [`CircuitBreaker::reset`] |
+//! | `breaker.forced_open` | WARN | `policy`, `state` | [`CircuitBreaker::force_open`] |
+//! | `breaker.disabled` | WARN | `policy`, `state` | [`CircuitBreaker::disable`] |
+//! | `retry.retrying` | WARN | `policy`, `attempt`, `max_attempts`, `delay_ms`, `error` | an attempt failed; another follows after `delay_ms` |
+//! | `retry.succeeded` | INFO | `policy`, `attempts` | success after failed attempts |
+//! | `retry.exhausted` | ERROR | `policy`, `attempts`, `reason` (`attempts`/`budget`), `error` | gave up; the last error is returned |
+//! | `retry.aborted` | WARN | `policy`, `attempt`, `reason`, `error` | a layer inside rejected the call (open circuit): no retry |
+//! | `timeout.elapsed` | WARN | `policy`, `timeout_ms` | a call ran out of time and was cancelled |
+//!
+//! # Cost
+//!
+//! No wrapper allocates, locks or boxes a future. A closed breaker in consecutive mode decides with
+//! one atomic load, reads no clock, and writes nothing shared for a success while no failure is
+//! recorded; rejections allocate nothing.
+
+#![warn(missing_docs, unreachable_pub)]
+
+mod backoff;
+mod breaker;
+mod clock;
+mod config;
+mod rejected;
+mod retry;
+mod striped;
+mod sync;
+mod timeout;
+
+pub use backoff::Backoff;
+pub use breaker::{
+    BreakerCall, BreakerConfig, BreakerMetrics, BreakerState, CircuitBreaker, Permit,
+};
+pub use config::ConfigError;
+pub use rejected::{Rejected, RejectedKind};
+pub use retry::{Retry, RetryPolicy, retry, retry_when};
+pub use timeout::{Timeout, timeout, timeout_named};

@@ -1,0 +1,210 @@
+//! [`Rejected`]: a call a policy refused or abandoned, and how layers tell each other about it.
+
+use std::cell::Cell;
+use std::fmt;
+use std::time::Duration;
+
+/// Why a policy refused or abandoned a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectedKind {
+    /// A circuit breaker is open (or half-open with every trial slot taken, or forced open): the
+    /// call was refused without running.
+    CircuitOpen,
+    /// The call did not finish within its time limit and was cancelled.
+    TimedOut,
+}
+
+/// A call that a policy refused or abandoned.
+///
+/// Every layer that can refuse a call returns `E::from(Rejected)`, so the function's own error type
+/// needs `From<Rejected>`; with `thiserror` that is one variant:
+///
+/// ```
+/// use resilient::{Rejected, RejectedKind};
+///
+/// #[derive(Debug)]
+/// enum ApiError {
+///     Status(u16),
+///     Rejected(Rejected),
+/// }
+///
+/// impl From<Rejected> for ApiError {
+///     fn from(rejected: Rejected) -> Self {
+///         ApiError::Rejected(rejected)
+///     }
+/// }
+///
+/// fn should_page_someone(err: &ApiError) -> bool {
+///     match err {
+///         ApiError::Rejected(r) => r.kind() == RejectedKind::TimedOut,
+///         ApiError::Status(code) => *code >= 500,
+///     }
+/// }
+/// # let _ = should_page_someone;
+/// ```
+///
+/// It is small, `Copy`-cheap to clone and never allocates: an open breaker can reject millions of
+/// calls a second.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    kind: RejectedKind,
+    policy: &'static str,
+    retry_after: Option<Duration>,
+    /// The time limit, for [`RejectedKind::TimedOut`].
+    limit: Option<Duration>,
+}
+
+impl Rejected {
+    pub(crate) fn circuit_open(policy: &'static str, retry_after: Option<Duration>) -> Self {
+        Self {
+            kind: RejectedKind::CircuitOpen,
+            policy,
+            retry_after,
+            limit: None,
+        }
+    }
+
+    pub(crate) fn timed_out(policy: &'static str, limit: Duration) -> Self {
+        Self {
+            kind: RejectedKind::TimedOut,
+            policy,
+            retry_after: None,
+            limit: Some(limit),
+        }
+    }
+
+    /// Why the call was refused or abandoned.
+    pub fn kind(&self) -> RejectedKind {
+        self.kind
+    }
+
+    /// The name of the policy that refused the call (also in the message).
+    pub fn policy(&self) -> &str {
+        self.policy
+    }
+
+    /// How long until the policy would let a call through: for an open breaker, the time left until
+    /// it allows a trial. `None` when nothing is known (a breaker forced open stays open until
+    /// reset; a timed-out call may be retried at once).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.kind, self.retry_after, self.limit) {
+            (RejectedKind::CircuitOpen, Some(after), _) => write!(
+                f,
+                "circuit breaker `{}` is open: the call was rejected without running; retry after {after:?}",
+                self.policy
+            ),
+            (RejectedKind::CircuitOpen, None, _) => write!(
+                f,
+                "circuit breaker `{}` is forced open: calls are rejected until it is reset",
+                self.policy
+            ),
+            (RejectedKind::TimedOut, _, Some(limit)) => write!(
+                f,
+                "`{}` timed out after {limit:?} and was cancelled; it may be retried at once",
+                self.policy
+            ),
+            (RejectedKind::TimedOut, _, None) => {
+                write!(
+                    f,
+                    "`{}` timed out and was cancelled; it may be retried at once",
+                    self.policy
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for Rejected {}
+
+impl From<Rejected> for std::io::Error {
+    /// `TimedOut` becomes [`ErrorKind::TimedOut`](std::io::ErrorKind::TimedOut), an open circuit
+    /// [`ErrorKind::Other`](std::io::ErrorKind::Other); the `Rejected` stays reachable through
+    /// [`get_ref`](std::io::Error::get_ref) and `downcast`.
+    fn from(rejected: Rejected) -> Self {
+        let kind = match rejected.kind {
+            RejectedKind::TimedOut => std::io::ErrorKind::TimedOut,
+            RejectedKind::CircuitOpen => std::io::ErrorKind::Other,
+        };
+        std::io::Error::new(kind, rejected)
+    }
+}
+
+// How layers talk across the user's error type.
+//
+// Each layer returns the caller's own `E`, made with `E::from(Rejected)` when it refuses a call, so
+// an enclosing layer cannot look inside the error to see that it was a rejection. Yet it must know:
+// a retry ends at once on an open circuit and retries a timeout whatever its `when` says; a breaker
+// counts a timeout as a failure whatever its `when` says. So a layer that returns a rejection as an
+// error also marks it on the current thread, and the layer around it, polled in the same call
+// stack, takes the mark when it sees that error. Each layer clears the mark before polling the
+// layer inside, so a stale mark (a rejection that user code handled) is never read.
+thread_local! {
+    static MARK: Cell<Option<RejectedKind>> = const { Cell::new(None) };
+}
+
+/// Forgets any mark, before a layer polls what it wraps.
+pub(crate) fn clear_mark() {
+    MARK.set(None);
+}
+
+/// Marks the error being returned as a rejection of `kind` (or as no rejection).
+pub(crate) fn set_mark(kind: Option<RejectedKind>) {
+    MARK.set(kind);
+}
+
+/// Takes the mark of the error just returned by the wrapped layer.
+pub(crate) fn take_mark() -> Option<RejectedKind> {
+    MARK.take()
+}
+
+/// Turns a rejection into the caller's error and marks it for the enclosing layer.
+pub(crate) fn reject<E: From<Rejected>>(rejected: Rejected) -> E {
+    set_mark(Some(rejected.kind));
+    E::from(rejected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn circuit_open_message_names_policy_and_wait() {
+        let r = Rejected::circuit_open("payments", Some(Duration::from_millis(1500)));
+        assert_eq!(
+            r.to_string(),
+            "circuit breaker `payments` is open: the call was rejected without running; retry after 1.5s"
+        );
+        assert_eq!(r.policy(), "payments");
+        assert_eq!(r.retry_after(), Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn timed_out_maps_to_io_timed_out_and_keeps_the_rejection() {
+        let r = Rejected::timed_out("fetch", Duration::from_secs(5));
+        assert_eq!(
+            r.to_string(),
+            "`fetch` timed out after 5s and was cancelled; it may be retried at once"
+        );
+        let io: std::io::Error = r.clone().into();
+        assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+        assert_eq!(
+            io.get_ref().and_then(|e| e.downcast_ref::<Rejected>()),
+            Some(&r)
+        );
+        let open: std::io::Error = Rejected::circuit_open("db", None).into();
+        assert_eq!(open.kind(), std::io::ErrorKind::Other);
+    }
+
+    #[test]
+    fn forced_open_message_says_until_reset() {
+        let r = Rejected::circuit_open("db", None);
+        assert!(r.to_string().contains("until it is reset"), "{r}");
+    }
+}

@@ -1,0 +1,330 @@
+//! [`RetryPolicy`] and [`retry`]: try again after a failure, waiting longer each time.
+
+use crate::config::{ConfigError, ConfigValue, check_count, check_nonzero};
+use crate::rejected::{clear_mark, set_mark, take_mark};
+use crate::{Backoff, RejectedKind};
+use pin_project::pin_project;
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+use tracing::Level;
+
+/// How often to try a call and how long to wait in between.
+///
+/// ```
+/// use resilient::{Backoff, RetryPolicy};
+/// use std::time::Duration;
+///
+/// static FETCH: RetryPolicy = RetryPolicy::new()
+///     .name("fetch")
+///     .max_attempts(4)
+///     .backoff(Backoff::exponential(Duration::from_millis(100), Duration::from_secs(2)))
+///     .budget(Duration::from_secs(5));
+/// assert_eq!(FETCH.validate(), Ok(()));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryPolicy {
+    name: &'static str,
+    max_attempts: u32,
+    backoff: Backoff,
+    budget: Option<Duration>,
+}
+
+impl RetryPolicy {
+    /// 3 attempts with the default [`Backoff`] (exponential 1 s → 60 s, ±25 % jitter), no budget,
+    /// named `"retry"`.
+    pub const fn new() -> Self {
+        Self {
+            name: "retry",
+            max_attempts: 3,
+            backoff: Backoff::exponential(Duration::from_secs(1), Duration::from_secs(60)),
+            budget: None,
+        }
+    }
+
+    /// The name in events and metrics.
+    pub const fn name(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
+    }
+
+    /// Attempts in all, the first included (at least 1; 1 means no retry; 0 behaves as 1).
+    /// There are no infinite retries.
+    pub const fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n;
+        self
+    }
+
+    /// The waits between attempts.
+    pub const fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The most time the whole call may take, from the start of the first attempt: when the next
+    /// attempt would start after it, the last error is returned at once, without sleeping.
+    pub const fn budget(mut self, budget: Duration) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The policy's name.
+    pub const fn policy_name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Attempts in all.
+    pub const fn attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// Checks every setting; the error names the policy, the key, the value and the rule.
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        match self.check() {
+            Ok(()) => Ok(()),
+            Err(e) => Err(e.for_policy(self.name)),
+        }
+    }
+
+    const fn check(&self) -> Result<(), ConfigError> {
+        check_count!("max_attempts", self.max_attempts);
+        if let Some(budget) = self.budget {
+            check_nonzero!("budget", budget);
+        }
+        self.backoff.validate()
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Calls `op` until its future succeeds, the policy's attempts or budget run out, or a circuit
+/// breaker inside rejects the call (retrying into an open circuit only adds load: the rejection is
+/// returned at once). After the last attempt the last error is returned unchanged.
+///
+/// Every attempt is a fresh future from `op`; between attempts the retry sleeps on tokio's clock.
+///
+/// ```
+/// use resilient::{Backoff, RetryPolicy};
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// static POLICY: RetryPolicy = RetryPolicy::new().backoff(Backoff::constant(Duration::from_millis(10)));
+/// let calls = AtomicU32::new(0);
+/// let result = resilient::retry(&POLICY, || async {
+///     match calls.fetch_add(1, Ordering::SeqCst) {
+///         0 | 1 => Err("flaky"),
+///         _ => Ok("third time lucky"),
+///     }
+/// })
+/// .await;
+/// assert_eq!(result, Ok("third time lucky"));
+/// assert_eq!(calls.load(Ordering::SeqCst), 3);
+/// # }
+/// ```
+pub fn retry<F, Fut, T, E>(policy: &RetryPolicy, op: F) -> Retry<'_, F, Fut, fn(&E) -> bool>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: Debug,
+{
+    retry_when(policy, every_error_is_retried, op)
+}
+
+/// [`retry`], retrying only the errors for which `when` returns `true`; others are returned at
+/// once. A timeout from a layer inside is always retried, whatever `when` says: `when` judges
+/// only the function's own errors.
+pub fn retry_when<F, Fut, T, E, P>(policy: &RetryPolicy, when: P, op: F) -> Retry<'_, F, Fut, P>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    P: Fn(&E) -> bool,
+    E: Debug,
+{
+    Retry {
+        policy,
+        op,
+        when,
+        attempt: 0,
+        started: None,
+        state: State::Idle,
+    }
+}
+
+fn every_error_is_retried<E>(_: &E) -> bool {
+    true
+}
+
+/// The future of [`retry`] and [`retry_when`].
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct Retry<'p, F, Fut, P> {
+    policy: &'p RetryPolicy,
+    op: F,
+    when: P,
+    /// Attempts started so far.
+    attempt: u32,
+    /// When the first attempt started, if the policy has a budget.
+    started: Option<Instant>,
+    #[pin]
+    state: State<Fut>,
+}
+
+#[pin_project(project = StateProj)]
+enum State<Fut> {
+    Idle,
+    Attempt(#[pin] Fut),
+    Waiting(#[pin] Sleep),
+}
+
+/// What to do after a failed attempt.
+enum Next {
+    Stop,
+    RetryAfter(Duration),
+}
+
+impl<F, Fut, T, E, P> Future for Retry<'_, F, Fut, P>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    P: Fn(&E) -> bool,
+    E: Debug,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Idle => {
+                    *this.attempt += 1;
+                    if *this.attempt == 1 && this.policy.budget.is_some() {
+                        *this.started = Some(Instant::now());
+                    }
+                    let attempt = (this.op)();
+                    this.state.set(State::Attempt(attempt));
+                }
+                StateProj::Attempt(fut) => {
+                    clear_mark();
+                    let err = match ready!(fut.poll(cx)) {
+                        Ok(value) => {
+                            if *this.attempt > 1 {
+                                succeeded(this.policy, *this.attempt);
+                            }
+                            return Poll::Ready(Ok(value));
+                        }
+                        Err(err) => err,
+                    };
+                    let mark = take_mark();
+                    match decide(
+                        this.policy,
+                        *this.attempt,
+                        *this.started,
+                        mark,
+                        &err,
+                        &*this.when,
+                    ) {
+                        Next::Stop => {
+                            set_mark(mark);
+                            return Poll::Ready(Err(err));
+                        }
+                        Next::RetryAfter(delay) if delay.is_zero() => this.state.set(State::Idle),
+                        Next::RetryAfter(delay) => {
+                            this.state.set(State::Waiting(tokio::time::sleep(delay)))
+                        }
+                    }
+                }
+                StateProj::Waiting(sleep) => {
+                    ready!(sleep.poll(cx));
+                    this.state.set(State::Idle);
+                }
+            }
+        }
+    }
+}
+
+/// Judges a failed attempt and emits its event.
+fn decide<E: Debug>(
+    policy: &RetryPolicy,
+    attempt: u32,
+    started: Option<Instant>,
+    mark: Option<RejectedKind>,
+    err: &E,
+    when: impl Fn(&E) -> bool,
+) -> Next {
+    let name = policy.name;
+    match mark {
+        Some(RejectedKind::TimedOut) => {}
+        Some(kind) => {
+            tracing::event!(
+                name: "retry.aborted",
+                target: "resilient",
+                Level::WARN,
+                policy = name,
+                attempt,
+                reason = ?kind,
+                error = ?err,
+                "retry `{name}` stopped after attempt {attempt}: a layer inside rejected the call ({kind:?})"
+            );
+            return Next::Stop;
+        }
+        None if !when(err) => return Next::Stop,
+        None => {}
+    }
+    let max_attempts = policy.max_attempts.max(1);
+    if attempt >= max_attempts {
+        exhausted(name, attempt, "attempts", err);
+        return Next::Stop;
+    }
+    let delay = policy.backoff.delay(attempt);
+    if let (Some(budget), Some(started)) = (policy.budget, started) {
+        if started.elapsed() + delay > budget {
+            exhausted(name, attempt, "budget", err);
+            return Next::Stop;
+        }
+    }
+    tracing::event!(
+        name: "retry.retrying",
+        target: "resilient",
+        Level::WARN,
+        policy = name,
+        attempt,
+        max_attempts,
+        delay_ms = delay.as_millis() as u64,
+        error = ?err,
+        "retry `{name}`: attempt {attempt} of {max_attempts} failed; next in {delay:?}"
+    );
+    Next::RetryAfter(delay)
+}
+
+fn exhausted<E: Debug>(name: &str, attempts: u32, reason: &'static str, err: &E) {
+    tracing::event!(
+        name: "retry.exhausted",
+        target: "resilient",
+        Level::ERROR,
+        policy = name,
+        attempts,
+        reason,
+        error = ?err,
+        "retry `{name}` gave up after {attempts} attempt(s) ({reason} exhausted): {err:?}"
+    );
+}
+
+fn succeeded(policy: &RetryPolicy, attempts: u32) {
+    let name = policy.name;
+    tracing::event!(
+        name: "retry.succeeded",
+        target: "resilient",
+        Level::INFO,
+        policy = name,
+        attempts,
+        "retry `{name}` succeeded on attempt {attempts}"
+    );
+}

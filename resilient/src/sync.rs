@@ -1,0 +1,7 @@
+//! Atomics the breaker's state machine uses, swapped for loom's under `--cfg loom` so the model
+//! test explores every interleaving of the real code.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64};
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64};

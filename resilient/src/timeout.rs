@@ -1,0 +1,98 @@
+//! [`timeout`]: give up on a call that takes too long.
+
+use crate::Rejected;
+use crate::rejected::{clear_mark, reject};
+use pin_project::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::Sleep;
+use tracing::Level;
+
+/// Runs `fut`, giving up after `limit`: the future is then dropped (cancelled) and the call
+/// returns `E::from(Rejected)` with [`RejectedKind::TimedOut`](crate::RejectedKind::TimedOut).
+///
+/// A future that is ready on its first poll costs no timer and no clock reading; the timer starts
+/// on the first poll that finds it pending. Needs a tokio runtime with time enabled.
+///
+/// ```
+/// use resilient::{Rejected, RejectedKind};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let slow = async {
+///     tokio::time::sleep(Duration::from_secs(10)).await;
+///     Ok::<_, Rejected>("late")
+/// };
+/// let err = resilient::timeout(Duration::from_secs(1), slow).await.unwrap_err();
+/// assert_eq!(err.kind(), RejectedKind::TimedOut);
+/// # }
+/// ```
+pub fn timeout<F, T, E>(limit: Duration, fut: F) -> Timeout<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejected>,
+{
+    timeout_named("timeout", limit, fut)
+}
+
+/// [`timeout`] with a name for events and for the [`Rejected`] it returns.
+pub fn timeout_named<F, T, E>(name: &'static str, limit: Duration, fut: F) -> Timeout<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejected>,
+{
+    Timeout {
+        name,
+        limit,
+        fut,
+        timer: None,
+    }
+}
+
+/// The future of [`timeout`].
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct Timeout<F> {
+    name: &'static str,
+    limit: Duration,
+    #[pin]
+    fut: F,
+    #[pin]
+    timer: Option<Sleep>,
+}
+
+impl<F, T, E> Future for Timeout<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejected>,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        clear_mark();
+        if let Poll::Ready(result) = this.fut.poll(cx) {
+            return Poll::Ready(result);
+        }
+        if this.timer.is_none() {
+            this.timer.set(Some(tokio::time::sleep(*this.limit)));
+        }
+        match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
+            Some(Poll::Ready(())) => {
+                let (name, limit) = (*this.name, *this.limit);
+                tracing::event!(
+                    name: "timeout.elapsed",
+                    target: "resilient",
+                    Level::WARN,
+                    policy = name,
+                    timeout_ms = limit.as_millis() as u64,
+                    "`{name}` timed out after {limit:?}"
+                );
+                Poll::Ready(Err(reject(Rejected::timed_out(name, limit))))
+            }
+            _ => Poll::Pending,
+        }
+    }
+}
