@@ -1,1 +1,268 @@
-fn main() {}
+//! Per-call overhead of `resilient`'s policies, side by side with the crates users would
+//! otherwise pick, in the same run.
+//!
+//! Every group holds `plain` (the wrapped function called directly), our variant(s) and the
+//! competitor(s), all wrapping the same trivial function, so read the results as ratios taken
+//! within one group: `resilient / plain` is what the policy adds to a call, and
+//! `resilient / failsafe` (or `/ recloser`, `/ backon`, `/ tokio`) compares us with the
+//! alternative on the same machine in the same run. Absolute times are only meaningful next to
+//! each other.
+//!
+//! | group | measures | variants |
+//! | --- | --- | --- |
+//! | `closed_breaker` | a successful sync call through a closed breaker | `plain`, `resilient` (`try_acquire` + `success`), `resilient_call_sync`, `failsafe` (consecutive failures), `recloser` |
+//! | `open_breaker_rejection` | a call rejected by an open breaker (driven open by failures, long recovery) | `plain`, `resilient`, `resilient_call_sync`, `resilient_forced_open`, `failsafe`, `recloser` |
+//! | `successful_retry` | an async call that succeeds at once, through a retry | `plain`, `resilient`, `backon` |
+//! | `ready_timeout` | an async call that is ready at once, under a 5 s timeout | `plain`, `resilient`, `tokio` |
+//! | `two_threads_shared_breaker` | two threads each making `iters` successful calls through one shared breaker; time per call is (time for both threads to finish) / `iters` | `plain`, `resilient`, `failsafe`, `recloser` |
+//!
+//! Async groups run on a current-thread tokio runtime built once; each sample is one `block_on`
+//! around the whole loop, so the runtime's own cost is outside the measurement.
+//!
+//! Run with `cargo bench -p resilient --bench overhead`.
+
+use criterion::{
+    BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
+};
+use failsafe::CircuitBreaker as _;
+use recloser::Recloser;
+use resilient::{Backoff, BreakerConfig, CircuitBreaker, Rejected, RejectedKind, RetryPolicy};
+use std::future::Future;
+use std::hint::black_box;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+
+/// The wrapped function's error, with the `From<Rejected>` every `resilient` layer needs.
+#[derive(Debug)]
+enum BenchError {
+    Failed,
+    Rejected(Rejected),
+}
+
+impl From<Rejected> for BenchError {
+    fn from(rejected: Rejected) -> Self {
+        BenchError::Rejected(rejected)
+    }
+}
+
+fn ok() -> Result<u64, BenchError> {
+    Ok(black_box(42))
+}
+
+fn fail() -> Result<u64, BenchError> {
+    Err(black_box(BenchError::Failed))
+}
+
+async fn op() -> Result<u64, BenchError> {
+    ok()
+}
+
+/// Long enough that no breaker recovers during a run.
+const LONG: Duration = Duration::from_secs(3600);
+const CONFIG: BreakerConfig = BreakerConfig::new()
+    .failure_threshold(3)
+    .recovery_timeout(LONG);
+static CLOSED: CircuitBreaker = CircuitBreaker::new("closed", CONFIG);
+static OPEN: CircuitBreaker = CircuitBreaker::new("open", CONFIG);
+static FORCED: CircuitBreaker = CircuitBreaker::new("forced", CONFIG);
+static SHARED: CircuitBreaker = CircuitBreaker::new("shared", CONFIG);
+
+static POLICY: RetryPolicy =
+    RetryPolicy::new()
+        .name("bench")
+        .max_attempts(3)
+        .backoff(Backoff::exponential(
+            Duration::from_millis(100),
+            Duration::from_secs(5),
+        ));
+
+/// failsafe's consecutive-failures breaker (3 in a row open it), as close to ours as it gets.
+fn failsafe_breaker() -> impl failsafe::CircuitBreaker + Clone + Send + Sync {
+    let backoff = failsafe::backoff::constant(LONG);
+    failsafe::Config::new()
+        .failure_policy(failsafe::failure_policy::consecutive_failures(3, backoff))
+        .build()
+}
+
+/// A recloser that opens after a short window of failures and stays open.
+fn recloser_to_open() -> Recloser {
+    Recloser::custom().closed_len(10).open_wait(LONG).build()
+}
+
+/// One call through our breaker the explicit way: ask for a permit, record the outcome.
+fn via_permit(breaker: &CircuitBreaker) -> Result<u64, BenchError> {
+    let permit = breaker.try_acquire()?;
+    let result = ok();
+    match result {
+        Ok(_) => permit.success(),
+        Err(_) => permit.failure(),
+    }
+    result
+}
+
+/// Makes failing calls until one is rejected: the breaker is then open.
+fn drive_open<T, E>(mut failing_call: impl FnMut() -> Result<T, E>, rejected: impl Fn(&E) -> bool) {
+    for _ in 0..1000 {
+        if let Err(e) = failing_call() {
+            if rejected(&e) {
+                return;
+            }
+        }
+    }
+    panic!("the breaker never opened");
+}
+
+fn is_our_rejection(e: &BenchError) -> bool {
+    matches!(e, BenchError::Rejected(r) if r.kind() == RejectedKind::CircuitOpen)
+}
+
+fn sync_bench<R>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut f: impl FnMut() -> R) {
+    g.bench_function(name, |b| b.iter(&mut f));
+}
+
+/// Times `iters` awaited calls inside one `block_on`.
+fn async_bench<Fut: Future>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &Runtime,
+    name: &str,
+    mut f: impl FnMut() -> Fut,
+) {
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(f().await);
+                }
+                start.elapsed()
+            })
+        })
+    });
+}
+
+/// Two threads, released together, each make `iters` calls on their own clone of `shared`;
+/// returns the time until both are done.
+fn on_two_threads<S: Clone + Send, R>(
+    iters: u64,
+    shared: &S,
+    call: impl Fn(&S) -> R + Sync,
+) -> Duration {
+    let (barrier, call) = (&Barrier::new(2), &call);
+    std::thread::scope(|s| {
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let handle = shared.clone();
+                s.spawn(move || {
+                    barrier.wait();
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        black_box(call(black_box(&handle)));
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("bench thread panicked"))
+            .max()
+            .unwrap_or_default()
+    })
+}
+
+fn threads_bench<S: Clone + Send, R>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    shared: S,
+    call: impl Fn(&S) -> R + Sync,
+) {
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| on_two_threads(iters, &shared, &call))
+    });
+}
+
+fn current_thread_runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn closed_breaker(c: &mut Criterion) {
+    let failsafe = failsafe_breaker();
+    let recloser = Recloser::default();
+    let mut g = c.benchmark_group("closed_breaker");
+    sync_bench(&mut g, "plain", ok);
+    sync_bench(&mut g, "resilient", || via_permit(&CLOSED));
+    sync_bench(&mut g, "resilient_call_sync", || CLOSED.call_sync(ok));
+    sync_bench(&mut g, "failsafe", || failsafe.call(ok));
+    sync_bench(&mut g, "recloser", || recloser.call(ok));
+    g.finish();
+}
+
+fn open_breaker_rejection(c: &mut Criterion) {
+    drive_open(|| OPEN.call_sync(fail), is_our_rejection);
+    FORCED.force_open();
+    let failsafe = failsafe_breaker();
+    drive_open(
+        || failsafe.call(fail),
+        |e| matches!(e, failsafe::Error::Rejected),
+    );
+    let recloser = recloser_to_open();
+    drive_open(
+        || recloser.call(fail),
+        |e| matches!(e, recloser::Error::Rejected),
+    );
+    let mut g = c.benchmark_group("open_breaker_rejection");
+    sync_bench(&mut g, "plain", ok);
+    sync_bench(&mut g, "resilient", || via_permit(&OPEN));
+    sync_bench(&mut g, "resilient_call_sync", || OPEN.call_sync(ok));
+    sync_bench(&mut g, "resilient_forced_open", || FORCED.call_sync(ok));
+    sync_bench(&mut g, "failsafe", || failsafe.call(ok));
+    sync_bench(&mut g, "recloser", || recloser.call(ok));
+    g.finish();
+}
+
+fn successful_retry(c: &mut Criterion) {
+    use backon::{ExponentialBuilder, Retryable};
+    let rt = current_thread_runtime();
+    let mut g = c.benchmark_group("successful_retry");
+    async_bench(&mut g, &rt, "plain", op);
+    async_bench(&mut g, &rt, "resilient", || resilient::retry(&POLICY, op));
+    async_bench(&mut g, &rt, "backon", || {
+        op.retry(ExponentialBuilder::default())
+    });
+    g.finish();
+}
+
+fn ready_timeout(c: &mut Criterion) {
+    const LIMIT: Duration = Duration::from_secs(5);
+    let rt = current_thread_runtime();
+    let mut g = c.benchmark_group("ready_timeout");
+    async_bench(&mut g, &rt, "plain", op);
+    async_bench(&mut g, &rt, "resilient", || resilient::timeout(LIMIT, op()));
+    async_bench(&mut g, &rt, "tokio", || tokio::time::timeout(LIMIT, op()));
+    g.finish();
+}
+
+fn two_threads_shared_breaker(c: &mut Criterion) {
+    let mut g = c.benchmark_group("two_threads_shared_breaker");
+    threads_bench(&mut g, "plain", (), |_| ok());
+    threads_bench(&mut g, "resilient", &SHARED, |b| via_permit(b));
+    threads_bench(&mut g, "failsafe", failsafe_breaker(), |b| b.call(ok));
+    threads_bench(&mut g, "recloser", Arc::new(Recloser::default()), |b| {
+        b.call(ok)
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = closed_breaker, open_breaker_rejection, successful_retry, ready_timeout,
+        two_threads_shared_breaker
+}
+criterion_main!(benches);

@@ -57,6 +57,11 @@
 //!   it never retries into an open circuit;
 //! - after the last attempt, the retry returns the last error unchanged.
 //!
+//! A layer recognises a rejection only when it comes straight from the layer it wraps
+//! (`retry(&p, || breaker.call(timeout(d, f())))`, or what the attributes generate). A rejection
+//! that the function's own code received and turned into its own error is the function's error,
+//! judged by `when` like any other.
+//!
 //! # Time
 //!
 //! Every timer and clock reading goes through tokio's clock, so tests run on virtual time with

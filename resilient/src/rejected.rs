@@ -141,12 +141,23 @@ impl From<Rejected> for std::io::Error {
 // Each layer returns the caller's own `E`, made with `E::from(Rejected)` when it refuses a call, so
 // an enclosing layer cannot look inside the error to see that it was a rejection. Yet it must know:
 // a retry ends at once on an open circuit and retries a timeout whatever its `when` says; a breaker
-// counts a timeout as a failure whatever its `when` says. So a layer that returns a rejection as an
-// error also marks it on the current thread, and the layer around it, polled in the same call
-// stack, takes the mark when it sees that error. Each layer clears the mark before polling the
-// layer inside, so a stale mark (a rejection that user code handled) is never read.
+// counts a timeout as a failure whatever its `when` says.
+//
+// So a layer that returns a rejection as an error also marks it on the current thread, with its
+// own address. The layer around it, polled in the same call stack, takes the mark only if that
+// address is the address of the future it polls: only when the rejection comes straight from the
+// layer it wraps. A rejection that user code saw and replaced with its own error carries the
+// address of a future inside the user's, so it is not taken for the user's error. Each layer
+// clears the mark before polling what it wraps, so a stale mark is never read.
+//
+// Blocking layers have no future to point at; they mark with a null address and trust one another.
 thread_local! {
-    static MARK: Cell<Option<RejectedKind>> = const { Cell::new(None) };
+    static MARK: Cell<Option<(RejectedKind, *const ())>> = const { Cell::new(None) };
+}
+
+/// The address that identifies a layer (or the future a layer wraps) in a mark.
+pub(crate) fn address<T>(layer: &T) -> *const () {
+    std::ptr::from_ref(layer).cast()
 }
 
 /// Forgets any mark, before a layer polls what it wraps.
@@ -154,19 +165,22 @@ pub(crate) fn clear_mark() {
     MARK.set(None);
 }
 
-/// Marks the error being returned as a rejection of `kind` (or as no rejection).
-pub(crate) fn set_mark(kind: Option<RejectedKind>) {
-    MARK.set(kind);
+/// Marks the error that `layer` is returning as a rejection of `kind` (or as none).
+pub(crate) fn set_mark(kind: Option<RejectedKind>, layer: *const ()) {
+    MARK.set(kind.map(|kind| (kind, layer)));
 }
 
-/// Takes the mark of the error just returned by the wrapped layer.
-pub(crate) fn take_mark() -> Option<RejectedKind> {
-    MARK.take()
+/// Takes the mark of the error just returned by `inner`, if `inner` set it.
+pub(crate) fn take_mark(inner: *const ()) -> Option<RejectedKind> {
+    match MARK.take() {
+        Some((kind, marked_by)) if marked_by == inner => Some(kind),
+        _ => None,
+    }
 }
 
-/// Turns a rejection into the caller's error and marks it for the enclosing layer.
-pub(crate) fn reject<E: From<Rejected>>(rejected: Rejected) -> E {
-    set_mark(Some(rejected.kind));
+/// Turns a rejection by `layer` into the caller's error and marks it for the enclosing layer.
+pub(crate) fn reject<E: From<Rejected>>(rejected: Rejected, layer: *const ()) -> E {
+    set_mark(Some(rejected.kind), layer);
     E::from(rejected)
 }
 

@@ -1,7 +1,7 @@
 //! [`RetryPolicy`] and [`retry`]: try again after a failure, waiting longer each time.
 
 use crate::config::{ConfigError, ConfigValue, check_count, check_nonzero};
-use crate::rejected::{clear_mark, set_mark, take_mark};
+use crate::rejected::{address, clear_mark, set_mark, take_mark};
 use crate::{Backoff, RejectedKind};
 use pin_project::pin_project;
 use std::fmt::Debug;
@@ -200,6 +200,7 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let me = address(self.as_ref().get_ref());
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
@@ -212,6 +213,7 @@ where
                     this.state.set(State::Attempt(attempt));
                 }
                 StateProj::Attempt(fut) => {
+                    let inner = address(fut.as_ref().get_ref());
                     clear_mark();
                     let err = match ready!(fut.poll(cx)) {
                         Ok(value) => {
@@ -222,7 +224,7 @@ where
                         }
                         Err(err) => err,
                     };
-                    let mark = take_mark();
+                    let mark = take_mark(inner);
                     match decide(
                         this.policy,
                         *this.attempt,
@@ -232,7 +234,7 @@ where
                         &*this.when,
                     ) {
                         Next::Stop => {
-                            set_mark(mark);
+                            set_mark(mark, me);
                             return Poll::Ready(Err(err));
                         }
                         Next::RetryAfter(delay) if delay.is_zero() => this.state.set(State::Idle),

@@ -1,7 +1,7 @@
 //! [`timeout`]: give up on a call that takes too long.
 
 use crate::Rejected;
-use crate::rejected::{clear_mark, reject};
+use crate::rejected::{address, clear_mark, reject, set_mark, take_mark};
 use pin_project::pin_project;
 use std::future::Future;
 use std::pin::Pin;
@@ -71,9 +71,15 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let me = address(self.as_ref().get_ref());
         let mut this = self.project();
+        let inner = address(this.fut.as_ref().get_ref());
         clear_mark();
         if let Poll::Ready(result) = this.fut.poll(cx) {
+            if result.is_err() {
+                // A rejection from the layer inside goes on to the layer outside.
+                set_mark(take_mark(inner), me);
+            }
             return Poll::Ready(result);
         }
         if this.timer.is_none() {
@@ -90,7 +96,7 @@ where
                     timeout_ms = limit.as_millis() as u64,
                     "`{name}` timed out after {limit:?}"
                 );
-                Poll::Ready(Err(reject(Rejected::timed_out(name, limit))))
+                Poll::Ready(Err(reject(Rejected::timed_out(name, limit), me)))
             }
             _ => Poll::Pending,
         }

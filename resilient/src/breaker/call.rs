@@ -2,7 +2,7 @@
 
 use super::{CircuitBreaker, Permit};
 use crate::Rejected;
-use crate::rejected::{clear_mark, reject, set_mark, take_mark};
+use crate::rejected::{address, clear_mark, reject, set_mark, take_mark};
 use pin_project::pin_project;
 use std::future::Future;
 use std::pin::Pin;
@@ -42,45 +42,59 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let me = address(self.as_ref().get_ref());
         let this = self.project();
         if !*this.asked {
             *this.asked = true;
             match this.breaker.try_acquire() {
                 Ok(permit) => *this.permit = Some(permit),
-                Err(rejected) => return Poll::Ready(Err(reject(rejected))),
+                Err(rejected) => return Poll::Ready(Err(reject(rejected, me))),
             }
         }
+        let inner = address(this.fut.as_ref().get_ref());
         let poll = {
             let _fail_on_panic = FailOnPanic(this.permit);
             clear_mark();
             this.fut.poll(cx)
         };
         let result = ready!(poll);
-        settle(this.permit.take(), &result, &*this.is_failure);
+        settle(
+            this.permit.take(),
+            &result,
+            &*this.is_failure,
+            Marks { inner, me },
+        );
         Poll::Ready(result)
     }
 }
 
-/// Records a finished call's outcome on its permit, and passes on the mark of a rejection from a
+/// The addresses a breaker takes a mark from and passes it on with.
+pub(super) struct Marks {
+    pub(super) inner: *const (),
+    pub(super) me: *const (),
+}
+
+/// Records a finished call's outcome on its permit, and passes on the mark of a rejection from the
 /// layer inside (a timeout is a failure whatever `is_failure` says).
 pub(super) fn settle<T, E>(
     permit: Option<Permit<'_>>,
     result: &Result<T, E>,
     is_failure: impl Fn(&E) -> bool,
+    marks: Marks,
 ) {
-    let Some(permit) = permit else { return };
-    match result {
-        Ok(_) => permit.success(),
-        Err(err) => {
-            let mark = take_mark();
-            if mark.is_some() || is_failure(err) {
-                permit.failure();
-            } else {
-                permit.success();
-            }
-            set_mark(mark);
+    let Err(err) = result else {
+        permit.map(Permit::success);
+        return;
+    };
+    let mark = take_mark(marks.inner);
+    if let Some(permit) = permit {
+        if mark.is_some() || is_failure(err) {
+            permit.failure();
+        } else {
+            permit.success();
         }
     }
+    set_mark(mark, marks.me);
 }
 
 /// Records a failure if the call panics while it runs (the panic then goes on unwinding).

@@ -246,14 +246,25 @@ impl CircuitBreaker {
         is_failure: impl Fn(&E) -> bool,
         f: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
-        let permit = self.try_acquire().map_err(rejected::reject)?;
+        let blocking = std::ptr::null();
+        let permit = self
+            .try_acquire()
+            .map_err(|r| rejected::reject(r, blocking))?;
         let mut slot = Some(permit);
         let result = {
             let _fail_on_panic = call::FailOnPanic(&mut slot);
             rejected::clear_mark();
             f()
         };
-        call::settle(slot.take(), &result, &is_failure);
+        call::settle(
+            slot.take(),
+            &result,
+            &is_failure,
+            call::Marks {
+                inner: blocking,
+                me: blocking,
+            },
+        );
         result
     }
 

@@ -1,0 +1,212 @@
+//! Layers together: retry › circuit breaker › timeout, as the attributes stack them.
+//!
+//! Adapted from the MicroProfile Fault Tolerance TCK's `CircuitBreakerRetryTest` and Polly's
+//! policy-wrap specs.
+
+mod common;
+
+use common::{Calls, TestError, ms};
+use resilient::{
+    Backoff, BreakerConfig, BreakerState, CircuitBreaker, RejectedKind, RetryPolicy, retry,
+    retry_when, timeout,
+};
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
+use tokio::time::{Instant, sleep};
+
+fn breaker(config: BreakerConfig) -> CircuitBreaker {
+    CircuitBreaker::try_new("layers", config).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_attempt_is_a_breaker_failure_and_is_retried() {
+    let policy = RetryPolicy::new()
+        .max_attempts(3)
+        .backoff(Backoff::constant(ms(10)));
+    let b = breaker(BreakerConfig::new().failure_threshold(5));
+    let calls = Calls::default();
+    let start = Instant::now();
+    let result = retry(&policy, || {
+        b.call(timeout(ms(50), async {
+            let n = calls.next();
+            if n < 3 {
+                sleep(ms(1000)).await;
+            }
+            Ok::<_, TestError>(n)
+        }))
+    })
+    .await;
+    assert_eq!(result, Ok(3));
+    assert_eq!(b.metrics().failures, 2);
+    assert_eq!(start.elapsed(), ms(50 + 10 + 50 + 10));
+}
+
+// TCK `CircuitBreakerRetryTest.testCircuitOpenWithMoreRetries`: the circuit opens after 3
+// failures; the retry's next attempt is rejected and ends the retry at once, though attempts remain.
+#[tokio::test(start_paused = true)]
+async fn a_breaker_rejection_ends_the_retry_at_once() {
+    let policy = RetryPolicy::new()
+        .max_attempts(7)
+        .backoff(Backoff::constant(ms(100)));
+    let b = breaker(
+        BreakerConfig::new()
+            .failure_threshold(3)
+            .recovery_timeout(ms(10_000)),
+    );
+    let calls = Calls::default();
+    let start = Instant::now();
+    let result = retry(&policy, || {
+        b.call(async { Err::<(), _>(TestError::Failed(calls.next())) })
+    })
+    .await;
+    assert_eq!(
+        result.unwrap_err().rejection(),
+        Some(RejectedKind::CircuitOpen)
+    );
+    assert_eq!(calls.count(), 3);
+    assert_eq!(b.state(), BreakerState::Open);
+    assert_eq!(
+        start.elapsed(),
+        ms(300),
+        "three waits, then no sleep after the rejection"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_predicates_judge_only_the_functions_own_errors() {
+    let policy = RetryPolicy::new().max_attempts(3).backoff(Backoff::none());
+    let b = breaker(BreakerConfig::new().failure_threshold(10));
+    let never = |_: &TestError| false;
+    let calls = Calls::default();
+    let result = retry_when(&policy, never, || {
+        b.call_when(
+            never,
+            timeout(ms(5), async {
+                calls.next();
+                sleep(ms(100)).await;
+                Ok::<_, TestError>(())
+            }),
+        )
+    })
+    .await;
+    assert_eq!(
+        result.unwrap_err().rejection(),
+        Some(RejectedKind::TimedOut)
+    );
+    assert_eq!(
+        calls.count(),
+        3,
+        "a timeout is retried though `when` refuses every error"
+    );
+    assert_eq!(
+        b.metrics().failures,
+        3,
+        "and is a breaker failure though its `when` refuses every error"
+    );
+
+    let result = retry_when(&policy, never, || {
+        b.call_when(never, async { Err::<(), _>(TestError::Failed(1)) })
+    })
+    .await;
+    assert_eq!(result, Err(TestError::Failed(1)));
+    assert_eq!(
+        (calls.count(), b.metrics().failures),
+        (3, 3),
+        "own errors obey the predicates"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rejection_handled_by_user_code_does_not_leak_into_the_next_layer() {
+    let policy = RetryPolicy::new().max_attempts(3).backoff(Backoff::none());
+    let open = breaker(BreakerConfig::new());
+    open.force_open();
+    let calls = Calls::default();
+    let result = retry(&policy, || async {
+        let n = calls.next();
+        let _ignored: Result<(), TestError> = open.call(async { Ok(()) }).await;
+        if n < 3 {
+            Err(TestError::Failed(n))
+        } else {
+            Ok(n)
+        }
+    })
+    .await;
+    // The body saw a rejection and returned its own error: the retry judges that error.
+    assert_eq!(result, Ok(3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_fires_at_its_limit_and_not_before() {
+    let slow = |d| async move {
+        sleep(d).await;
+        Ok::<_, TestError>(())
+    };
+    let start = Instant::now();
+    let err = timeout(ms(99), slow(ms(100))).await.unwrap_err();
+    assert_eq!(err.rejection(), Some(RejectedKind::TimedOut));
+    assert_eq!(start.elapsed(), ms(99));
+    let TestError::Rejected(r) = err else {
+        unreachable!()
+    };
+    assert_eq!(
+        r.to_string(),
+        "`timeout` timed out after 99ms and was cancelled; it may be retried at once"
+    );
+    assert_eq!(timeout(ms(101), slow(ms(100))).await, Ok(()));
+    assert_eq!(start.elapsed(), ms(199));
+}
+
+#[test]
+fn a_ready_future_needs_no_timer() {
+    // Outside any runtime: a timer would panic, so none was made.
+    let fut = std::pin::pin!(timeout(ms(1), async { Ok::<_, TestError>(7) }));
+    assert_eq!(
+        fut.poll(&mut Context::from_waker(Waker::noop())),
+        Poll::Ready(Ok(7))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_breaker_outside_the_retry_sees_one_call() {
+    let policy = RetryPolicy::new()
+        .max_attempts(3)
+        .backoff(Backoff::constant(ms(10)));
+    let b = breaker(BreakerConfig::new().failure_threshold(2));
+    let calls = Calls::default();
+    let once = || {
+        b.call(retry(&policy, || async {
+            Err::<(), _>(TestError::Failed(calls.next()))
+        }))
+    };
+    assert_eq!(once().await, Err(TestError::Failed(3)));
+    assert_eq!(
+        b.state(),
+        BreakerState::Closed,
+        "three attempts are one failure for the breaker"
+    );
+    assert_eq!(once().await, Err(TestError::Failed(6)));
+    assert_eq!(b.state(), BreakerState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_exhausted_on_timeouts_is_a_failure_for_a_breaker_around_it() {
+    let policy = RetryPolicy::new().max_attempts(2).backoff(Backoff::none());
+    let b = breaker(BreakerConfig::new().failure_threshold(1));
+    let result = b
+        .call_when(
+            |_: &TestError| false,
+            retry(&policy, || {
+                timeout(ms(5), async {
+                    sleep(ms(100)).await;
+                    Ok::<_, TestError>(())
+                })
+            }),
+        )
+        .await;
+    assert_eq!(
+        result.unwrap_err().rejection(),
+        Some(RejectedKind::TimedOut)
+    );
+    assert_eq!(b.state(), BreakerState::Open);
+}
