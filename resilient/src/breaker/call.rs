@@ -83,7 +83,9 @@ pub(super) fn settle<T, E>(
     marks: Marks,
 ) {
     let Err(err) = result else {
-        permit.map(Permit::success);
+        if let Some(permit) = permit {
+            permit.success();
+        }
         return;
     };
     let mark = take_mark(marks.inner);

@@ -126,7 +126,7 @@ const BUCKETS: u64 = 10;
 /// same bucket may be lost: the window is a close estimate under concurrency, exact without it.
 pub(crate) struct TimeWindow {
     width: u64,
-    buckets: [Bucket; BUCKETS as usize],
+    buckets: Box<[Bucket]>,
 }
 
 struct Bucket {
@@ -148,7 +148,7 @@ impl TimeWindow {
         };
         Self {
             width,
-            buckets: std::array::from_fn(|_| bucket()),
+            buckets: (0..BUCKETS).map(|_| bucket()).collect(),
         }
     }
 
@@ -192,7 +192,7 @@ impl TimeWindow {
     }
 
     fn clear(&self) {
-        for bucket in &self.buckets {
+        for bucket in self.buckets.iter() {
             bucket.stamp.store(0, Release);
         }
     }

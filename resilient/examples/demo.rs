@@ -1,0 +1,180 @@
+//! A flaky dependency called through retry › circuit breaker › timeout, on tokio's virtual clock
+//! (so the minutes of waiting it shows take milliseconds).
+//!
+//! Run it with `cargo run --example demo`. Each line tells what the service did, what the caller
+//! got back, and where the breaker stands; the library's own events (WARN/INFO) are interleaved.
+
+use resilient::{Backoff, BreakerConfig, CircuitBreaker, Rejected, RetryPolicy};
+use std::cell::Cell;
+use std::time::Duration;
+use tokio::time::Instant;
+
+#[derive(Debug)]
+enum FetchError {
+    Unavailable,
+    Rejected(Rejected),
+}
+
+impl From<Rejected> for FetchError {
+    fn from(r: Rejected) -> Self {
+        FetchError::Rejected(r)
+    }
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FetchError::Unavailable => f.write_str("503 service unavailable"),
+            FetchError::Rejected(r) => r.fmt(f),
+        }
+    }
+}
+
+/// How the simulated service behaves on its next calls.
+#[derive(Clone, Copy, Debug)]
+enum Health {
+    /// Fails this many more calls, then is healthy.
+    Flaky(u32),
+    /// Every call fails.
+    Down,
+    /// Every call hangs for a long time.
+    Hanging,
+    Healthy,
+}
+
+struct Service {
+    health: Cell<Health>,
+    calls: Cell<u32>,
+    started: Instant,
+}
+
+impl Service {
+    async fn fetch(&self, id: u32) -> Result<String, FetchError> {
+        self.calls.set(self.calls.get() + 1);
+        let t = self.started.elapsed();
+        let outcome = match self.health.get() {
+            Health::Flaky(0) | Health::Healthy => Ok(format!("user #{id}")),
+            Health::Flaky(n) => {
+                self.health.set(Health::Flaky(n - 1));
+                Err(FetchError::Unavailable)
+            }
+            Health::Down => Err(FetchError::Unavailable),
+            Health::Hanging => {
+                println!(
+                    "    [{t:>9.3?}] service: call {} hangs...",
+                    self.calls.get()
+                );
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok(format!("user #{id}, too late"))
+            }
+        };
+        match &outcome {
+            Ok(_) => println!(
+                "    [{t:>9.3?}] service: call {} answered",
+                self.calls.get()
+            ),
+            Err(e) => println!(
+                "    [{t:>9.3?}] service: call {} failed: {e}",
+                self.calls.get()
+            ),
+        }
+        outcome
+    }
+}
+
+static BREAKER: CircuitBreaker = CircuitBreaker::new(
+    "users",
+    BreakerConfig::new()
+        .failure_threshold(3)
+        .recovery_timeout(Duration::from_secs(30)),
+);
+
+static RETRY: RetryPolicy = RetryPolicy::new()
+    .name("users")
+    .max_attempts(4)
+    .backoff(Backoff::exponential(Duration::from_millis(200), Duration::from_secs(5)).jitter(0.0));
+
+/// retry › circuit breaker › timeout, outermost first.
+async fn get_user(service: &Service, id: u32) -> Result<String, FetchError> {
+    resilient::retry(&RETRY, || {
+        BREAKER.call(resilient::timeout_named(
+            "users",
+            Duration::from_secs(2),
+            service.fetch(id),
+        ))
+    })
+    .await
+}
+
+async fn request(service: &Service, id: u32) {
+    let start = Instant::now();
+    let result = get_user(service, id).await;
+    let took = start.elapsed();
+    match result {
+        Ok(user) => println!(
+            "  => got {user} after {took:?}; breaker {:?}",
+            BREAKER.state()
+        ),
+        Err(e) => println!(
+            "  => error after {took:?}: {e}; breaker {:?}",
+            BREAKER.state()
+        ),
+    }
+}
+
+#[tokio::main(flavor = "current_thread", start_paused = true)]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_max_level(tracing::Level::INFO)
+        .init();
+    let service = Service {
+        health: Cell::new(Health::Healthy),
+        calls: Cell::new(0),
+        started: Instant::now(),
+    };
+
+    println!(
+        "1. A transient failure: the service fails twice, the retry waits 200 ms, then 400 ms."
+    );
+    service.health.set(Health::Flaky(2));
+    request(&service, 1).await;
+
+    println!(
+        "\n2. A hanging service: each attempt is cut at 2 s and retried; the third timeout opens the breaker."
+    );
+    service.health.set(Health::Hanging);
+    request(&service, 2).await;
+
+    println!(
+        "\n3. While the breaker is open, calls are rejected at once without reaching the service."
+    );
+    service.health.set(Health::Down);
+    let calls_before = service.calls.get();
+    for id in 3..=5 {
+        request(&service, id).await;
+    }
+    println!(
+        "  (service calls during the outage: {})",
+        service.calls.get() - calls_before
+    );
+
+    println!(
+        "\n4. 30 s later the breaker lets one trial through; the service is back, so it closes."
+    );
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    service.health.set(Health::Healthy);
+    request(&service, 6).await;
+
+    let m = BREAKER.metrics();
+    println!(
+        "\nbreaker `{}`: {:?}; {} successes, {} failures, {} rejections, {} opening(s)",
+        BREAKER.name(),
+        m.state,
+        m.successes,
+        m.failures,
+        m.rejections,
+        m.openings
+    );
+}

@@ -1,0 +1,277 @@
+//! The tracing events: names, levels and fields, captured with a test subscriber.
+
+mod common;
+
+use common::{TestError, ms};
+use resilient::{Backoff, BreakerConfig, CircuitBreaker, RetryPolicy, retry, timeout};
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+/// One captured event: its name, level and fields (as text).
+#[derive(Debug, Clone)]
+struct Captured {
+    name: &'static str,
+    level: Level,
+    fields: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<Captured>>>);
+
+struct Fields<'a>(&'a mut BTreeMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Capture {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        let meta = event.metadata();
+        assert_eq!(meta.target(), "resilient");
+        self.0.lock().unwrap().push(Captured {
+            name: meta.name(),
+            level: *meta.level(),
+            fields,
+        });
+    }
+}
+
+impl Capture {
+    fn start() -> (Self, tracing::subscriber::DefaultGuard) {
+        let capture = Capture::default();
+        let guard =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+        (capture, guard)
+    }
+
+    fn take(&self) -> Vec<Captured> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+
+    fn names(&self) -> Vec<(&'static str, Level)> {
+        self.take().into_iter().map(|e| (e.name, e.level)).collect()
+    }
+}
+
+fn field<'a>(event: &'a Captured, name: &str) -> &'a str {
+    event
+        .fields
+        .get(name)
+        .unwrap_or_else(|| panic!("{} has no field `{name}`: {:?}", event.name, event.fields))
+}
+
+#[tokio::test(start_paused = true)]
+async fn breaker_transitions_and_rejections() {
+    let (capture, _guard) = Capture::start();
+    let b = CircuitBreaker::new(
+        "payments",
+        BreakerConfig::new()
+            .failure_threshold(1)
+            .recovery_timeout(ms(100)),
+    );
+    b.try_acquire().unwrap().failure();
+    let opened = capture.take();
+    assert_eq!(opened.len(), 1);
+    let e = &opened[0];
+    assert_eq!((e.name, e.level), ("breaker.opened", Level::WARN));
+    assert_eq!(field(e, "policy"), "payments");
+    assert_eq!(field(e, "state"), "open");
+    assert_eq!(field(e, "from"), "closed");
+    assert_eq!(field(e, "wait_ms"), "100");
+    assert_eq!(field(e, "openings_in_row"), "1");
+    assert_eq!(
+        field(e, "message"),
+        "circuit breaker `payments` opened: calls are rejected for 100ms"
+    );
+
+    tokio::time::advance(ms(30)).await;
+    assert!(b.try_acquire().is_err());
+    let rejected = capture.take();
+    assert_eq!(
+        (rejected[0].name, rejected[0].level),
+        ("breaker.rejected", Level::DEBUG)
+    );
+    assert_eq!(field(&rejected[0], "retry_after_ms"), "70");
+
+    tokio::time::advance(ms(70)).await;
+    b.try_acquire().unwrap().success();
+    let recovered = capture.take();
+    assert_eq!(
+        recovered
+            .iter()
+            .map(|e| (e.name, e.level))
+            .collect::<Vec<_>>(),
+        [
+            ("breaker.half_open", Level::DEBUG),
+            ("breaker.closed", Level::INFO)
+        ]
+    );
+    assert_eq!(field(&recovered[1], "outage_ms"), "100");
+
+    b.force_open();
+    b.disable();
+    b.reset();
+    assert_eq!(
+        capture.names(),
+        [
+            ("breaker.forced_open", Level::WARN),
+            ("breaker.disabled", Level::WARN),
+            ("breaker.reset", Level::INFO)
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn reopening_from_half_open_says_where_it_came_from() {
+    let (capture, _guard) = Capture::start();
+    let b = CircuitBreaker::new(
+        "db",
+        BreakerConfig::new()
+            .failure_threshold(1)
+            .recovery_timeout(ms(10)),
+    );
+    b.try_acquire().unwrap().failure();
+    tokio::time::advance(ms(10)).await;
+    b.try_acquire().unwrap().failure();
+    let events = capture.take();
+    let reopened = events.last().unwrap();
+    assert_eq!(
+        (
+            reopened.name,
+            field(reopened, "from"),
+            field(reopened, "openings_in_row")
+        ),
+        ("breaker.opened", "half_open", "2")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_events_at_each_level() {
+    let (capture, _guard) = Capture::start();
+    let policy = RetryPolicy::new()
+        .name("fetch")
+        .max_attempts(3)
+        .backoff(Backoff::constant(ms(10)));
+    let mut n = 0;
+    let result = retry(&policy, || {
+        n += 1;
+        let attempt = n;
+        async move {
+            if attempt < 3 {
+                Err(TestError::Failed(attempt))
+            } else {
+                Ok(attempt)
+            }
+        }
+    })
+    .await;
+    assert_eq!(result, Ok(3));
+    let events = capture.take();
+    assert_eq!(
+        events.iter().map(|e| (e.name, e.level)).collect::<Vec<_>>(),
+        [
+            ("retry.retrying", Level::WARN),
+            ("retry.retrying", Level::WARN),
+            ("retry.succeeded", Level::INFO)
+        ]
+    );
+    assert_eq!(field(&events[0], "policy"), "fetch");
+    assert_eq!(field(&events[0], "attempt"), "1");
+    assert_eq!(field(&events[1], "attempt"), "2");
+    assert_eq!(field(&events[0], "max_attempts"), "3");
+    assert_eq!(field(&events[0], "delay_ms"), "10");
+    assert_eq!(field(&events[0], "error"), "Failed(1)");
+    assert_eq!(field(&events[2], "attempts"), "3");
+
+    let result = retry(&policy, || async { Err::<(), _>(TestError::Failed(9)) }).await;
+    assert!(result.is_err());
+    let events = capture.take();
+    let last = events.last().unwrap();
+    assert_eq!((last.name, last.level), ("retry.exhausted", Level::ERROR));
+    assert_eq!(
+        (
+            field(last, "attempts"),
+            field(last, "reason"),
+            field(last, "error")
+        ),
+        ("3", "attempts", "Failed(9)")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_success_at_first_attempt_is_silent() {
+    let (capture, _guard) = Capture::start();
+    let b = CircuitBreaker::new("quiet", BreakerConfig::new());
+    let policy = RetryPolicy::new();
+    let result = retry(&policy, || {
+        b.call(timeout(ms(10), async { Ok::<_, TestError>(1) }))
+    })
+    .await;
+    assert_eq!(result, Ok(1));
+    assert!(capture.take().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn budget_exhaustion_and_aborts_are_reported() {
+    let (capture, _guard) = Capture::start();
+    let policy = RetryPolicy::new()
+        .name("budgeted")
+        .max_attempts(5)
+        .backoff(Backoff::constant(ms(100)))
+        .budget(ms(50));
+    let _ = retry(&policy, || async { Err::<(), _>(TestError::Failed(1)) }).await;
+    let events = capture.take();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].name, field(&events[0], "reason")),
+        ("retry.exhausted", "budget")
+    );
+
+    let open = CircuitBreaker::new("down", BreakerConfig::new());
+    open.force_open();
+    capture.take();
+    let _ = retry(&policy, || open.call(async { Ok::<_, TestError>(()) })).await;
+    let events = capture.take();
+    let aborted = events.last().unwrap();
+    assert_eq!(
+        (aborted.name, aborted.level),
+        ("retry.aborted", Level::WARN)
+    );
+    assert_eq!(
+        (field(aborted, "policy"), field(aborted, "reason")),
+        ("budgeted", "CircuitOpen")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeouts_are_warnings_with_their_limit() {
+    let (capture, _guard) = Capture::start();
+    let slow = async {
+        tokio::time::sleep(ms(100)).await;
+        Ok::<_, TestError>(())
+    };
+    resilient::timeout_named("search", ms(25), slow)
+        .await
+        .unwrap_err();
+    let events = capture.take();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].name, events[0].level),
+        ("timeout.elapsed", Level::WARN)
+    );
+    assert_eq!(
+        (field(&events[0], "policy"), field(&events[0], "timeout_ms")),
+        ("search", "25")
+    );
+}
