@@ -141,6 +141,25 @@ where
 /// [`retry`], retrying only the errors for which `when` returns `true`; others are returned at
 /// once. A timeout from a layer inside is always retried, whatever `when` says: `when` judges
 /// only the function's own errors.
+///
+/// ```
+/// # use resilient::{Backoff, RetryPolicy};
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let policy = RetryPolicy::new().backoff(Backoff::none());
+/// let mut attempts = 0;
+/// let result: Result<(), std::io::Error> = resilient::retry_when(
+///     &policy,
+///     |e: &std::io::Error| e.kind() == std::io::ErrorKind::ConnectionReset,
+///     || {
+///         attempts += 1;
+///         async { Err(std::io::ErrorKind::PermissionDenied.into()) }
+///     },
+/// )
+/// .await;
+/// assert!(result.is_err());
+/// assert_eq!(attempts, 1, "permission errors are not retried");
+/// # }
+/// ```
 pub fn retry_when<F, Fut, T, E, P>(policy: &RetryPolicy, when: P, op: F) -> Retry<'_, F, Fut, P>
 where
     F: FnMut() -> Fut,

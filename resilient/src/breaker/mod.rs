@@ -223,6 +223,20 @@ impl CircuitBreaker {
     /// [`call`](Self::call), where only the errors for which `is_failure` returns `true` count as
     /// failures; the others count as successes (the dependency answered). A timeout or a rejection
     /// from a layer inside is always a failure.
+    ///
+    /// ```
+    /// # use resilient::{BreakerConfig, BreakerState, CircuitBreaker, Rejected};
+    /// #[derive(Debug)]
+    /// enum HttpError { Status(u16), Rejected(Rejected) }
+    /// # impl From<Rejected> for HttpError { fn from(r: Rejected) -> Self { HttpError::Rejected(r) } }
+    /// let server_errors_only = |e: &HttpError| matches!(e, HttpError::Status(500..=599));
+    /// let api = CircuitBreaker::new("api", BreakerConfig::new().failure_threshold(1));
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let not_found = api.call_when(server_errors_only, async { Err::<(), _>(HttpError::Status(404)) });
+    /// assert!(not_found.await.is_err());
+    /// assert_eq!(api.state(), BreakerState::Closed, "a 404 means the API is up");
+    /// # });
+    /// ```
     pub fn call_when<F, T, E, P>(&self, is_failure: P, fut: F) -> BreakerCall<'_, F, P>
     where
         F: Future<Output = Result<T, E>>,
@@ -233,6 +247,14 @@ impl CircuitBreaker {
     }
 
     /// [`call`](Self::call) for a blocking function.
+    ///
+    /// ```
+    /// # use resilient::{BreakerConfig, CircuitBreaker};
+    /// static DISK: CircuitBreaker = CircuitBreaker::new("disk", BreakerConfig::new());
+    /// let read = DISK.call_sync(|| std::fs::read_to_string("/definitely/not/here"));
+    /// assert_eq!(read.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    /// assert_eq!(DISK.metrics().failures, 1);
+    /// ```
     pub fn call_sync<T, E: From<Rejected>>(
         &self,
         f: impl FnOnce() -> Result<T, E>,
@@ -381,6 +403,16 @@ impl CircuitBreaker {
     }
 
     /// Opens the breaker until [`reset`](Self::reset), whatever the time: every call is rejected.
+    ///
+    /// ```
+    /// # use resilient::{BreakerConfig, BreakerState, CircuitBreaker};
+    /// static SEARCH: CircuitBreaker = CircuitBreaker::new("search", BreakerConfig::new());
+    /// SEARCH.force_open(); // say, during a maintenance window
+    /// let rejected = SEARCH.try_acquire().unwrap_err();
+    /// assert_eq!(rejected.retry_after(), None);
+    /// SEARCH.reset();
+    /// assert_eq!(SEARCH.state(), BreakerState::Closed);
+    /// ```
     pub fn force_open(&self) {
         self.set_manual_state(FORCED_OPEN);
         tracing::event!(
@@ -426,6 +458,16 @@ impl CircuitBreaker {
     }
 
     /// Counts so far, and the state.
+    ///
+    /// ```
+    /// # use resilient::{BreakerConfig, CircuitBreaker};
+    /// static CACHE: CircuitBreaker = CircuitBreaker::new("cache", BreakerConfig::new());
+    /// CACHE.try_acquire().unwrap().success();
+    /// CACHE.try_acquire().unwrap().failure();
+    /// drop(CACHE.try_acquire().unwrap()); // cancelled: neither
+    /// let m = CACHE.metrics();
+    /// assert_eq!((m.successes, m.failures, m.released), (1, 1, 1));
+    /// ```
     pub fn metrics(&self) -> BreakerMetrics {
         let s = &self.stats;
         BreakerMetrics {
