@@ -85,8 +85,10 @@ impl Rejected {
     }
 
     /// How long until the policy would let a call through: for an open breaker, the time left until
-    /// it allows a trial. `None` when nothing is known (a breaker forced open stays open until
-    /// reset; a timed-out call may be retried at once).
+    /// it allows a trial; for a half-open breaker whose trial slots are all taken, the wait that
+    /// follows if a running trial fails (an upper bound: a slot may free sooner). `None` when
+    /// nothing is known (a breaker forced open stays open until reset; a timed-out call may be
+    /// retried at once).
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
     }

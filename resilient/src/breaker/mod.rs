@@ -443,13 +443,23 @@ impl CircuitBreaker {
     fn set_manual_state(&self, target: u64) {
         let now = self.epoch.now();
         let mut word = self.word.load(Acquire);
-        while let Err(current) = self.word.compare_exchange_weak(
-            word,
-            pack(target, next_generation(word)),
-            AcqRel,
-            Acquire,
-        ) {
-            word = current;
+        loop {
+            // An opening whose deadline is not yet published: let its thread finish publishing,
+            // or it would publish a stale generation over a later opening's.
+            if state(word) == OPEN && self.open_generation.load(Acquire) != generation(word) {
+                crate::sync::spin_wait();
+                word = self.word.load(Acquire);
+                continue;
+            }
+            match self.word.compare_exchange_weak(
+                word,
+                pack(target, next_generation(word)),
+                AcqRel,
+                Acquire,
+            ) {
+                Ok(_) => break,
+                Err(current) => word = current,
+            }
         }
         self.openings_in_row.store(0, Relaxed);
         self.outage_started.store(0, Relaxed);
@@ -577,10 +587,13 @@ impl CircuitBreaker {
                 word + ONE_COUNT
             };
             match self.word.compare_exchange_weak(word, next, AcqRel, Acquire) {
-                Ok(_) if state(next) == OPEN => return self.opened(next, "closed"),
+                Ok(_) if state(next) == OPEN => return self.opened(next, OpenedFrom::Closed),
                 Ok(_) => return,
                 Err(current) => word = current,
             }
+        }
+        if generation(word) != generation_of_permit {
+            self.stats.late_outcomes.fetch_add(1, Relaxed);
         }
     }
 
@@ -612,7 +625,7 @@ impl CircuitBreaker {
                 .compare_exchange(word, open, AcqRel, Acquire)
                 .is_ok()
         {
-            self.opened(open, "closed");
+            self.opened(open, OpenedFrom::Closed);
         }
     }
 
@@ -629,11 +642,14 @@ impl CircuitBreaker {
                 word - ONE_COUNT + ONE_SUCCESS
             };
             match self.word.compare_exchange_weak(word, next, AcqRel, Acquire) {
-                Ok(_) if state(next) == OPEN => return self.opened(next, "half_open"),
+                Ok(_) if state(next) == OPEN => return self.opened(next, OpenedFrom::HalfOpen),
                 Ok(_) if state(next) == CLOSED => return self.closed(),
                 Ok(_) => return,
                 Err(current) => word = current,
             }
+        }
+        if generation(word) != generation_of_permit {
+            self.stats.late_outcomes.fetch_add(1, Relaxed);
         }
     }
 
@@ -658,9 +674,17 @@ impl CircuitBreaker {
     }
 
     /// Side effects of a transition to open, made by the thread whose CAS won it.
-    fn opened(&self, word: u64, from: &'static str) {
+    fn opened(&self, word: u64, from: OpenedFrom) {
         let now = self.epoch.now();
-        let in_row = self.openings_in_row.fetch_add(1, Relaxed) + 1;
+        // Only a failed trial lengthens the wait; an opening from closed starts the count over
+        // (the close itself does not reset it: an opening racing the close would count as a reopening).
+        let in_row = match from {
+            OpenedFrom::HalfOpen => self.openings_in_row.fetch_add(1, Relaxed) + 1,
+            OpenedFrom::Closed => {
+                self.openings_in_row.store(1, Relaxed);
+                1
+            }
+        };
         if in_row == 1 {
             self.outage_started.store(now, Relaxed);
         }
@@ -677,7 +701,7 @@ impl CircuitBreaker {
             Level::WARN,
             policy = self.name,
             state = "open",
-            from,
+            from = from.as_str(),
             openings_in_row = in_row,
             wait_ms = wait.as_millis() as u64,
             "circuit breaker `{}` opened: calls are rejected for {wait:?}",
@@ -687,7 +711,6 @@ impl CircuitBreaker {
 
     fn closed(&self) {
         let now = self.epoch.now();
-        self.openings_in_row.store(0, Relaxed);
         let outage = Duration::from_nanos(now.saturating_sub(self.outage_started.swap(0, Relaxed)));
         self.last_transition.store(now, Relaxed);
         self.clear_window();
@@ -717,6 +740,22 @@ impl std::fmt::Debug for CircuitBreaker {
             .field("state", &self.state())
             .field("config", &self.config)
             .finish_non_exhaustive()
+    }
+}
+
+/// The state a breaker opened from.
+#[derive(Clone, Copy)]
+enum OpenedFrom {
+    Closed,
+    HalfOpen,
+}
+
+impl OpenedFrom {
+    fn as_str(self) -> &'static str {
+        match self {
+            OpenedFrom::Closed => "closed",
+            OpenedFrom::HalfOpen => "half_open",
+        }
     }
 }
 

@@ -1,0 +1,322 @@
+//! Loom models of the circuit breaker's state machine: every interleaving of a few threads on the
+//! real code (`resilient/src/sync.rs` swaps the state word's atomics for loom's under `--cfg loom`).
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+//!     cargo test -p resilient --test loom --release
+//! ```
+//!
+//! The breakers are leaked (`Box::leak`), so that threads can hand `Permit<'static>`s back to the
+//! model's main thread. Clock readings are real (there is no tokio runtime under loom), so every
+//! breaker here has a recovery timeout of zero: an opened breaker allows a trial at once, once its
+//! deadline is published.
+#![cfg(loom)]
+
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use loom::thread;
+use resilient::{Backoff, BreakerConfig, BreakerState, CircuitBreaker, Permit, RejectedKind};
+use std::time::Duration;
+
+fn leaked(config: BreakerConfig) -> &'static CircuitBreaker {
+    Box::leak(Box::new(CircuitBreaker::new("loom", config)))
+}
+
+/// One failure opens it; a trial is allowed at once.
+fn quick(config: BreakerConfig) -> BreakerConfig {
+    config.failure_threshold(1).recovery_timeout(Duration::ZERO)
+}
+
+/// A breaker opened (from the main thread) whose recovery timeout has already passed.
+fn opened(config: BreakerConfig) -> &'static CircuitBreaker {
+    let breaker = leaked(quick(config));
+    breaker.try_acquire().expect("closed").failure();
+    assert_eq!(breaker.state(), BreakerState::Open);
+    breaker
+}
+
+/// Acquires, yielding to the other threads while the opening of the breaker is not yet published
+/// (the only rejection a zero recovery timeout allows, apart from full trial slots).
+fn acquire_eventually(breaker: &'static CircuitBreaker) -> Permit<'static> {
+    loop {
+        match breaker.try_acquire() {
+            Ok(permit) => return permit,
+            Err(_) => thread::yield_now(),
+        }
+    }
+}
+
+/// (a) Half-open with two trial slots, three callers at once: exactly two trials, one rejection.
+#[test]
+fn two_trial_slots_admit_exactly_two_of_three_callers() {
+    loom::model(|| {
+        let breaker = opened(BreakerConfig::new().half_open_calls(2));
+        let callers: Vec<_> = (0..3)
+            .map(|_| thread::spawn(move || breaker.try_acquire()))
+            .collect();
+        let results: Vec<_> = callers.into_iter().map(|t| t.join().unwrap()).collect();
+        let trials = results
+            .iter()
+            .filter(|r| r.as_ref().is_ok_and(Permit::is_trial))
+            .count();
+        let rejected: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert_eq!(trials, 2, "{results:?}");
+        assert_eq!(rejected.len(), 1, "{results:?}");
+        assert_eq!(rejected[0].kind(), RejectedKind::CircuitOpen);
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        // Both slots are still taken by the permits held here.
+        assert!(breaker.try_acquire().is_err());
+        drop(results);
+        // Both released: both slots are free again, and no more than two.
+        let a = breaker.try_acquire().expect("a slot was released");
+        let b = breaker.try_acquire().expect("a second slot was released");
+        assert!(a.is_trial() && b.is_trial());
+        assert!(breaker.try_acquire().is_err(), "only two trial slots");
+    });
+}
+
+/// (b) One trial slot: a trial dropped unrecorded releases its slot, racing another caller. Never
+/// two trials at once; afterwards the slot is free, and it is still only one slot.
+#[test]
+fn a_dropped_trial_releases_its_slot_and_never_two_run_at_once() {
+    loom::model(|| {
+        let breaker = opened(BreakerConfig::new().half_open_calls(1));
+        let holders = Arc::new(AtomicUsize::new(0));
+        let granted = Arc::new(AtomicUsize::new(0));
+        let callers: Vec<_> = (0..2)
+            .map(|_| {
+                let (holders, granted) = (holders.clone(), granted.clone());
+                thread::spawn(move || {
+                    if let Ok(permit) = breaker.try_acquire() {
+                        assert!(permit.is_trial());
+                        granted.fetch_add(1, SeqCst);
+                        // Counted while the permit is alive: a second trial granted while this one
+                        // holds the slot would see 1 here in some interleaving.
+                        let others = holders.fetch_add(1, SeqCst);
+                        assert_eq!(others, 0, "two trials in flight");
+                        holders.fetch_sub(1, SeqCst);
+                        drop(permit); // unrecorded: releases the slot
+                    }
+                })
+            })
+            .collect();
+        for caller in callers {
+            caller.join().unwrap();
+        }
+        assert!(
+            granted.load(SeqCst) >= 1,
+            "the first caller found the slot free"
+        );
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        let metrics = breaker.metrics();
+        assert_eq!(metrics.released, granted.load(SeqCst) as u64);
+        assert_eq!((metrics.successes, metrics.failures), (0, 1));
+        let trial = breaker.try_acquire().expect("the slot was released");
+        assert!(trial.is_trial());
+        assert!(breaker.try_acquire().is_err(), "still a single slot");
+        trial.success();
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    });
+}
+
+/// (c) Late outcomes. A holds a closed-state permit; B's failure opens the breaker, B then probes
+/// it and its successful trial closes it. A records a failure at any point of that: whenever it
+/// lands after B's failure it is late and moves nothing, and if it lands first it is the failure
+/// that opens (and B's is the late one). Either way: one opening, and closed at the end.
+#[test]
+fn a_late_failure_never_moves_the_state() {
+    loom::model(|| {
+        let breaker = leaked(quick(BreakerConfig::new()));
+        let a = breaker.try_acquire().unwrap();
+        let b = breaker.try_acquire().unwrap();
+        let late = thread::spawn(move || a.failure());
+        let prober = thread::spawn(move || {
+            b.failure();
+            let trial = acquire_eventually(breaker);
+            assert!(trial.is_trial(), "an open breaker lets only trials through");
+            trial.success();
+        });
+        late.join().unwrap();
+        prober.join().unwrap();
+        let m = breaker.metrics();
+        assert_eq!(m.state, BreakerState::Closed);
+        assert_eq!(m.openings, 1, "{m:?}");
+        assert_eq!((m.failures, m.successes), (2, 1), "{m:?}");
+        // The closed period after the trial starts from zero failures.
+        breaker.try_acquire().unwrap().success();
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    });
+}
+
+/// (c') The same with the order fixed: A records only once it sees the breaker open (B's failure
+/// opened it), so A's outcome is late whatever it is.
+#[test]
+fn an_outcome_recorded_after_the_breaker_opened_is_late() {
+    for a_fails in [true, false] {
+        loom::model(move || {
+            let breaker = leaked(quick(BreakerConfig::new()));
+            let a = breaker.try_acquire().unwrap();
+            let b = breaker.try_acquire().unwrap();
+            let opener = thread::spawn(move || b.failure());
+            let late = thread::spawn(move || {
+                while breaker.state() != BreakerState::Open {
+                    thread::yield_now();
+                }
+                if a_fails { a.failure() } else { a.success() }
+            });
+            opener.join().unwrap();
+            late.join().unwrap();
+            let m = breaker.metrics();
+            assert_eq!(m.state, BreakerState::Open);
+            assert_eq!((m.openings, m.late_outcomes), (1, 1), "{m:?}");
+            // Still the first opening, with its deadline: a trial goes through at once.
+            let trial = breaker.try_acquire().expect("recovery timeout is zero");
+            assert!(trial.is_trial());
+            trial.success();
+            assert_eq!(breaker.state(), BreakerState::Closed);
+        });
+    }
+}
+
+/// (c'') Two closed permits fail at once with a threshold of one: exactly one of them opens the
+/// breaker, the other is late.
+#[test]
+fn of_two_racing_failures_exactly_one_opens() {
+    loom::model(|| {
+        let breaker = leaked(quick(BreakerConfig::new()));
+        let permits = [
+            breaker.try_acquire().unwrap(),
+            breaker.try_acquire().unwrap(),
+        ];
+        let threads: Vec<_> = permits
+            .into_iter()
+            .map(|p| thread::spawn(move || p.failure()))
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let m = breaker.metrics();
+        assert_eq!(m.state, BreakerState::Open);
+        assert_eq!((m.openings, m.failures), (1, 2), "{m:?}");
+        assert!(breaker.try_acquire().unwrap().is_trial());
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Races between a transition and the side effects that follow its compare-and-swap: each of
+// these failed before the fix that came with it.
+// ---------------------------------------------------------------------------------------------
+
+/// `reset()` racing an opening: thread 1's failure wins the CAS Closed→Open (generation g+1) but
+/// has not yet published the deadline (`opened()`); thread 2 resets (g+2), and its own failure
+/// opens the breaker again (g+3) and publishes g+3; then thread 1 publishes g+1 over it. The word
+/// says Open g+3, `open_generation` says g+1: every `try_acquire` is rejected ("not published
+/// yet") until the next `reset()`, whatever the time.
+#[test]
+fn reset_racing_an_opening_never_leaves_the_breaker_stuck_open() {
+    loom::model(|| {
+        let breaker = leaked(quick(BreakerConfig::new()));
+        let first = breaker.try_acquire().unwrap();
+        let opener = thread::spawn(move || first.failure());
+        let resetter = thread::spawn(move || {
+            breaker.reset();
+            if let Ok(permit) = breaker.try_acquire() {
+                permit.failure();
+            }
+        });
+        opener.join().unwrap();
+        resetter.join().unwrap();
+        // Closed, or open with a zero recovery timeout: either way a call goes through now.
+        let state = breaker.state();
+        assert!(
+            breaker.try_acquire().is_ok(),
+            "stuck: state {state:?}, and a breaker with a zero recovery timeout rejects"
+        );
+    });
+}
+
+/// A successful trial closes the breaker (CAS HalfOpen→Closed), but `closed()` zeroes
+/// `openings_in_row` only afterwards. A failure in the new closed period that opens the breaker
+/// in between counts itself as a *second* opening in a row and waits `backoff.delay(2)` (here two
+/// hours) instead of the recovery timeout (zero) of a first opening.
+#[test]
+fn the_first_opening_after_a_close_waits_the_recovery_timeout() {
+    loom::model(|| {
+        let hour = Duration::from_secs(3600);
+        let breaker = opened(
+            BreakerConfig::new()
+                .recovery_backoff(Backoff::exponential(hour, 10 * hour).jitter(0.0)),
+        );
+        let trial = breaker.try_acquire().unwrap();
+        assert!(trial.is_trial());
+        let closer = thread::spawn(move || trial.success());
+        let failer = thread::spawn(move || {
+            // Rejected while the trial runs; once it closed, a closed-state call that fails.
+            if let Ok(permit) = breaker.try_acquire() {
+                permit.failure();
+            }
+        });
+        closer.join().unwrap();
+        failer.join().unwrap();
+        if breaker.state() == BreakerState::Open {
+            // The first opening since the close: it waits the recovery timeout, zero.
+            let result = breaker.try_acquire();
+            assert!(
+                result.is_ok(),
+                "the first opening after a close waits the recovery timeout (0), got {:?}",
+                result.err()
+            );
+        }
+    });
+}
+
+/// A reference point for the two above: with a flag forcing the close to complete before the
+/// failing call starts, everything is as the semantics say.
+#[test]
+fn an_opening_after_a_completed_close_waits_the_recovery_timeout() {
+    loom::model(|| {
+        let hour = Duration::from_secs(3600);
+        let breaker = opened(
+            BreakerConfig::new()
+                .recovery_backoff(Backoff::exponential(hour, 10 * hour).jitter(0.0)),
+        );
+        let trial = breaker.try_acquire().unwrap();
+        let closed = Arc::new(AtomicBool::new(false));
+        let flag = closed.clone();
+        let closer = thread::spawn(move || {
+            trial.success();
+            flag.store(true, SeqCst);
+        });
+        let failer = thread::spawn(move || {
+            if closed.load(SeqCst) {
+                breaker.try_acquire().unwrap().failure();
+                assert!(breaker.try_acquire().unwrap().is_trial());
+            }
+        });
+        closer.join().unwrap();
+        failer.join().unwrap();
+    });
+}
+
+/// The failure that loses the CAS to the other one's opening arrived after the state moved on:
+/// DESIGN says it is counted in the metrics as late. `on_consecutive_failure` leaves its loop when
+/// the reloaded word is no longer closed and counts nothing.
+#[test]
+fn a_failure_that_loses_the_race_to_an_opening_is_counted_late() {
+    loom::model(|| {
+        let breaker = leaked(quick(BreakerConfig::new()));
+        let permits = [
+            breaker.try_acquire().unwrap(),
+            breaker.try_acquire().unwrap(),
+        ];
+        let threads: Vec<_> = permits
+            .into_iter()
+            .map(|p| thread::spawn(move || p.failure()))
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let m = breaker.metrics();
+        assert_eq!((m.openings, m.late_outcomes), (1, 1), "{m:?}");
+    });
+}
