@@ -304,8 +304,24 @@ impl CircuitBreaker {
     ///     Err(rejected) => eprintln!("{rejected}"),
     /// }
     /// ```
+    #[inline]
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
-        let mut word = self.word.load(Acquire);
+        let word = self.word.load(Acquire);
+        // Inlined into the caller: a closed breaker decides with this one load.
+        if state(word) == CLOSED && self.config.slow_call.is_none() {
+            let generation = generation(word);
+            return Ok(Permit {
+                breaker: self,
+                generation,
+                trial: false,
+                started: 0,
+            });
+        }
+        self.try_acquire_slow(word)
+    }
+
+    #[inline(never)]
+    fn try_acquire_slow(&self, mut word: u64) -> Result<Permit<'_>, Rejected> {
         loop {
             match state(word) {
                 CLOSED | DISABLED => return Ok(self.permit(word, false, None)),
@@ -316,7 +332,7 @@ impl CircuitBreaker {
                         let wait = self
                             .config
                             .open_wait(self.openings_in_row.load(Relaxed) + 1);
-                        return Err(self.reject(Some(wait)));
+                        return Err(self.reject(Some(nanos(wait))));
                     }
                     match self
                         .word
@@ -332,10 +348,10 @@ impl CircuitBreaker {
                         self.open_until.load(Relaxed)
                     } else {
                         // The thread that opened it has not published the deadline yet.
-                        return Err(self.reject(Some(self.config.recovery_timeout)));
+                        return Err(self.reject(Some(nanos(self.config.recovery_timeout))));
                     };
                     if now < until {
-                        return Err(self.reject(Some(Duration::from_nanos(until - now))));
+                        return Err(self.reject(Some(until - now)));
                     }
                     let trial = pack(HALF_OPEN, next_generation(word)) + ONE_COUNT;
                     match self.word.compare_exchange(word, trial, AcqRel, Acquire) {
@@ -373,15 +389,15 @@ impl CircuitBreaker {
         }
     }
 
-    fn reject(&self, retry_after: Option<Duration>) -> Rejected {
+    fn reject(&self, retry_after_nanos: Option<u64>) -> Rejected {
         self.stats.rejections.increment();
-        let rejected = Rejected::circuit_open(self.name, retry_after);
+        let rejected = Rejected::circuit_open(self.name, retry_after_nanos);
         tracing::event!(
             name: "breaker.rejected",
             target: "resilient",
             Level::DEBUG,
             policy = self.name,
-            retry_after_ms = retry_after.map(|d| d.as_millis() as u64),
+            retry_after_ms = retry_after_nanos.map(|n| n / 1_000_000),
             "{rejected}"
         );
         rejected
@@ -506,6 +522,7 @@ impl CircuitBreaker {
         }
     }
 
+    #[inline(never)]
     fn on_success(&self, permit: &Permit<'_>) {
         self.stats.successes.increment();
         let slow = self.is_slow(permit.started);
@@ -545,6 +562,7 @@ impl CircuitBreaker {
         }
     }
 
+    #[inline(never)]
     fn on_failure(&self, permit: &Permit<'_>) {
         self.stats.failures.fetch_add(1, Relaxed);
         let slow = self.is_slow(permit.started);
@@ -653,6 +671,7 @@ impl CircuitBreaker {
         }
     }
 
+    #[inline(never)]
     fn release(&self, permit: &Permit<'_>) {
         self.stats.released.fetch_add(1, Relaxed);
         if !permit.trial {
@@ -780,9 +799,19 @@ pub struct Permit<'a> {
 
 impl Permit<'_> {
     /// The call succeeded.
+    #[inline]
     pub fn success(self) {
         let permit = ManuallyDrop::new(self);
-        permit.breaker.on_success(&permit);
+        let breaker = permit.breaker;
+        // Inlined into the caller: while closed with no failure recorded, a success in
+        // consecutive mode only counts itself, on this thread's stripe.
+        let untimed_closed_call =
+            !permit.trial && permit.started == 0 && !breaker.config.is_rate_mode();
+        if untimed_closed_call && breaker.word.load(Relaxed) == pack(CLOSED, permit.generation) {
+            breaker.stats.successes.increment();
+        } else {
+            breaker.on_success(&permit);
+        }
     }
 
     /// The call failed.
