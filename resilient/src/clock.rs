@@ -36,5 +36,7 @@ impl Epoch {
 #[inline]
 pub(crate) fn nanos(d: Duration) -> u64 {
     // u64 arithmetic: `as_nanos` goes through u128, on the path of every rejection.
-    d.as_secs().saturating_mul(1_000_000_000).saturating_add(u64::from(d.subsec_nanos()))
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(d.subsec_nanos()))
 }

@@ -96,6 +96,8 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+#[doc(hidden)]
+pub mod __private;
 mod backoff;
 mod breaker;
 mod clock;

@@ -180,7 +180,8 @@ impl From<Rejected> for std::io::Error {
 // address of a future inside the user's, so it is not taken for the user's error. Each layer
 // clears the mark before polling what it wraps, so a stale mark is never read.
 //
-// Blocking layers have no future to point at; they mark with a null address and trust one another.
+// Blocking layers have no future to point at, and the layers the attribute macros write are not
+// futures of their own: both take any mark from what they wrap, which they know is a layer.
 thread_local! {
     static MARK: Cell<Option<(RejectedKind, *const ())>> = const { Cell::new(None) };
 }
@@ -203,11 +204,14 @@ pub(crate) fn set_mark(kind: Option<RejectedKind>, layer: *const ()) {
     MARK.set(kind.map(|kind| (kind, layer)));
 }
 
-/// Takes the mark of the error just returned by `inner`, if `inner` set it.
+/// Takes the mark of the error just returned by `inner`, if `inner` set it; with `None`, the
+/// inner future is a layer the attribute macros wrote, which marks every error it returns, so any
+/// mark is its own.
 #[inline]
-pub(crate) fn take_mark(inner: *const ()) -> Option<RejectedKind> {
-    match MARK.take() {
-        Some((kind, marked_by)) if marked_by == inner => Some(kind),
+pub(crate) fn take_mark(inner: Option<*const ()>) -> Option<RejectedKind> {
+    match (MARK.take(), inner) {
+        (Some((kind, _)), None) => Some(kind),
+        (Some((kind, marked_by)), Some(inner)) if marked_by == inner => Some(kind),
         _ => None,
     }
 }

@@ -6,6 +6,7 @@ use crate::{Backoff, RejectedKind};
 use pin_project::pin_project;
 use std::fmt::Debug;
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -168,11 +169,9 @@ where
     E: Debug,
 {
     Retry {
-        policy,
+        run: RetryLoop::new(policy),
         op,
         when,
-        attempt: 0,
-        started: None,
         state: State::Idle,
     }
 }
@@ -185,13 +184,9 @@ fn every_error_is_retried<E>(_: &E) -> bool {
 #[pin_project]
 #[must_use = "futures do nothing unless polled"]
 pub struct Retry<'p, F, Fut, P> {
-    policy: &'p RetryPolicy,
+    run: RetryLoop<'p>,
     op: F,
     when: P,
-    /// Attempts started so far.
-    attempt: u32,
-    /// When the first attempt started, if the policy has a budget.
-    started: Option<Instant>,
     #[pin]
     state: State<Fut>,
 }
@@ -225,40 +220,24 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Idle => {
-                    *this.attempt += 1;
-                    if *this.attempt == 1 && this.policy.budget.is_some() {
-                        *this.started = Some(Instant::now());
-                    }
+                    this.run.begin();
                     let attempt = (this.op)();
                     this.state.set(State::Attempt(attempt));
                 }
                 StateProj::Attempt(fut) => {
                     let inner = address(fut.as_ref().get_ref());
-                    clear_mark();
-                    let err = match ready!(fut.poll(cx)) {
-                        Ok(value) => {
-                            if *this.attempt > 1 {
-                                succeeded(this.policy, *this.attempt);
-                            }
-                            return Poll::Ready(Ok(value));
-                        }
-                        Err(err) => err,
+                    let result = ready!(fut.poll(cx));
+                    let mark = if result.is_err() {
+                        take_mark(Some(inner))
+                    } else {
+                        None
                     };
-                    let mark = take_mark(inner);
-                    match decide(
-                        this.policy,
-                        *this.attempt,
-                        *this.started,
-                        mark,
-                        &err,
-                        &*this.when,
-                    ) {
-                        Next::Stop => {
-                            set_mark(mark, me);
-                            return Poll::Ready(Err(err));
+                    match this.run.judge(result, &*this.when, mark, me) {
+                        ControlFlow::Break(result) => return Poll::Ready(result),
+                        ControlFlow::Continue(delay) if delay.is_zero() => {
+                            this.state.set(State::Idle)
                         }
-                        Next::RetryAfter(delay) if delay.is_zero() => this.state.set(State::Idle),
-                        Next::RetryAfter(delay) => {
+                        ControlFlow::Continue(delay) => {
                             this.state.set(State::Waiting(tokio::time::sleep(delay)))
                         }
                     }
@@ -269,6 +248,83 @@ where
                 }
             }
         }
+    }
+}
+
+/// The bookkeeping of one retried call, shared by the [`Retry`] future and the loop the `#[retry]`
+/// attribute writes into an annotated function.
+#[derive(Debug)]
+pub struct RetryLoop<'p> {
+    policy: &'p RetryPolicy,
+    /// Attempts started so far.
+    attempt: u32,
+    /// When the first attempt started, if the policy has a budget.
+    started: Option<Instant>,
+}
+
+impl<'p> RetryLoop<'p> {
+    /// Before the first attempt.
+    pub fn new(policy: &'p RetryPolicy) -> Self {
+        Self {
+            policy,
+            attempt: 0,
+            started: None,
+        }
+    }
+
+    /// Starts an attempt.
+    #[inline]
+    pub fn begin(&mut self) {
+        self.attempt += 1;
+        if self.attempt == 1 && self.policy.budget.is_some() {
+            self.started = Some(Instant::now());
+        }
+        clear_mark();
+    }
+
+    /// Judges a finished attempt: `Break` with what to return, or `Continue` with the wait before
+    /// the next attempt. `mark` is the rejection the layer inside marked the error with; `me`
+    /// marks what is returned for the layer outside.
+    #[inline]
+    pub(crate) fn judge<T, E: Debug>(
+        &mut self,
+        result: Result<T, E>,
+        when: impl Fn(&E) -> bool,
+        mark: Option<RejectedKind>,
+        me: *const (),
+    ) -> ControlFlow<Result<T, E>, Duration> {
+        let err = match result {
+            Ok(value) => {
+                if self.attempt > 1 {
+                    succeeded(self.policy, self.attempt);
+                }
+                return ControlFlow::Break(Ok(value));
+            }
+            Err(err) => err,
+        };
+        match decide(self.policy, self.attempt, self.started, mark, &err, when) {
+            Next::Stop => {
+                set_mark(mark, me);
+                ControlFlow::Break(Err(err))
+            }
+            Next::RetryAfter(delay) => ControlFlow::Continue(delay),
+        }
+    }
+
+    /// [`judge`](Self::judge) for the loop `#[retry]` writes: `layer_inside` says whether the
+    /// attempt is another generated layer, whose rejections it recognises.
+    #[inline]
+    pub fn after<T, E: Debug>(
+        &mut self,
+        result: Result<T, E>,
+        when: impl Fn(&E) -> bool,
+        layer_inside: bool,
+    ) -> ControlFlow<Result<T, E>, Duration> {
+        let mark = match &result {
+            Err(_) if layer_inside => take_mark(None),
+            _ => None,
+        };
+        self.judge(result, when, mark, std::ptr::null())
     }
 }
 

@@ -43,9 +43,21 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
 {
+    generated(name, limit, fut, false)
+}
+
+/// A timeout whose `fut` is the function's own future, or (`layer_inside`) a layer the attribute
+/// macros wrote.
+pub(crate) fn generated<F>(
+    name: &'static str,
+    limit: Duration,
+    fut: F,
+    layer_inside: bool,
+) -> Timeout<F> {
     Timeout {
         name,
         limit,
+        generated_inner: layer_inside,
         fut,
         timer: None,
     }
@@ -57,6 +69,8 @@ where
 pub struct Timeout<F> {
     name: &'static str,
     limit: Duration,
+    /// Whether `fut` is a layer the attribute macros wrote (see `rejected::take_mark`).
+    generated_inner: bool,
     #[pin]
     fut: F,
     #[pin]
@@ -74,7 +88,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = address(self.as_ref().get_ref());
         let mut this = self.project();
-        let inner = address(this.fut.as_ref().get_ref());
+        let inner = (!*this.generated_inner).then(|| address(this.fut.as_ref().get_ref()));
         clear_mark();
         if let Poll::Ready(result) = this.fut.poll(cx) {
             if result.is_err() {

@@ -17,17 +17,26 @@ pub struct BreakerCall<'a, F, P> {
     is_failure: P,
     permit: Option<Permit<'a>>,
     asked: bool,
+    /// Whether `fut` is a layer the attribute macros wrote (see `rejected::take_mark`).
+    generated_inner: bool,
     #[pin]
     fut: F,
 }
 
 impl<'a, F, P> BreakerCall<'a, F, P> {
-    pub(super) fn new(breaker: &'a CircuitBreaker, is_failure: P, fut: F) -> Self {
+    pub(crate) fn new(
+        breaker: &'a CircuitBreaker,
+        is_failure: P,
+        fut: F,
+        generated_inner: bool,
+    ) -> Self {
+        let permit = None;
         Self {
             breaker,
             is_failure,
-            permit: None,
+            permit,
             asked: false,
+            generated_inner,
             fut,
         }
     }
@@ -52,7 +61,7 @@ where
                 Err(rejected) => return Poll::Ready(Err(reject(rejected, me))),
             }
         }
-        let inner = address(this.fut.as_ref().get_ref());
+        let inner = (!*this.generated_inner).then(|| address(this.fut.as_ref().get_ref()));
         let poll = {
             let _fail_on_panic = FailOnPanic(this.permit);
             clear_mark();
@@ -71,7 +80,7 @@ where
 
 /// The addresses a breaker takes a mark from and passes it on with.
 pub(super) struct Marks {
-    pub(super) inner: *const (),
+    pub(super) inner: Option<*const ()>,
     pub(super) me: *const (),
 }
 

@@ -243,7 +243,7 @@ impl CircuitBreaker {
         E: From<Rejected>,
         P: Fn(&E) -> bool,
     {
-        BreakerCall::new(self, is_failure, fut)
+        BreakerCall::new(self, is_failure, fut, false)
     }
 
     /// [`call`](Self::call) for a blocking function.
@@ -283,7 +283,7 @@ impl CircuitBreaker {
             &result,
             &is_failure,
             call::Marks {
-                inner: blocking,
+                inner: None,
                 me: blocking,
             },
         );

@@ -1,0 +1,124 @@
+//! Not a stable API: what the attribute macros generate calls into. Every item may change in any
+//! release; `resilient` pins `resilient-macros` to its exact version for that reason.
+
+pub use crate::retry::RetryLoop;
+pub use crate::{
+    Backoff, BreakerCall, BreakerConfig, CircuitBreaker, Rejected, RetryPolicy, Timeout,
+};
+pub use std::time::Duration;
+
+use std::fmt::Debug;
+use std::future::Future;
+
+/// `#[circuit_breaker]` around an async body or layer.
+#[inline]
+pub fn breaker<F, T, E, P>(
+    breaker: &CircuitBreaker,
+    is_failure: P,
+    fut: F,
+    layer_inside: bool,
+) -> BreakerCall<'_, F, P>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejected>,
+    P: Fn(&E) -> bool,
+{
+    BreakerCall::new(breaker, is_failure, fut, layer_inside)
+}
+
+/// `#[circuit_breaker]` around a blocking body or layer.
+#[inline]
+pub fn breaker_blocking<T, E: From<Rejected>>(
+    breaker: &CircuitBreaker,
+    is_failure: impl Fn(&E) -> bool,
+    body: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    breaker.call_sync_when(is_failure, body)
+}
+
+/// `#[timeout]` around an async body or layer.
+#[inline]
+pub fn timeout<F, T, E>(
+    name: &'static str,
+    limit: Duration,
+    fut: F,
+    layer_inside: bool,
+) -> Timeout<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejected>,
+{
+    crate::timeout::generated(name, limit, fut, layer_inside)
+}
+
+/// The wait between two attempts of `#[retry]` on an async function.
+pub async fn sleep(delay: Duration) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// The wait between two attempts of `#[retry]` on a blocking function: the thread sleeps.
+pub fn sleep_blocking(delay: Duration) {
+    if !delay.is_zero() {
+        std::thread::sleep(delay);
+    }
+}
+
+/// After `#[fallback]` ran: what it returned is the function's own result, no rejection.
+#[inline]
+pub fn fallback_ran() {
+    crate::rejected::clear_mark();
+}
+
+/// The default `when` of every attribute: every error counts.
+#[inline]
+pub fn every_error<E>(_: &E) -> bool {
+    true
+}
+
+/// The return type of an annotated function.
+#[diagnostic::on_unimplemented(
+    message = "a resilient attribute needs a function returning `Result<T, E>`, not `{Self}`",
+    label = "this must be `Result<T, E>` (or an alias of it, like `io::Result<T>`)",
+    note = "the layers judge the call by its `Err`: retried, counted as a failure, or handed to the fallback"
+)]
+pub trait ReturnsResult {
+    /// The `E` of `Result<T, E>`.
+    type Error;
+}
+
+impl<T, E> ReturnsResult for Result<T, E> {
+    type Error = E;
+}
+
+/// An error type that layers can put their rejections in.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold a `resilient::Rejected`",
+    label = "this error type needs `From<resilient::Rejected>`",
+    note = "a circuit breaker or timeout returns `{Self}::from(rejected)` when it refuses or abandons a call: add `impl From<resilient::Rejected> for {Self}`, or with thiserror a variant `Rejected(#[from] resilient::Rejected)`"
+)]
+pub trait HoldsRejected {}
+
+#[diagnostic::do_not_recommend]
+impl<E: From<Rejected>> HoldsRejected for E {}
+
+/// Checked at compile time: `R` is a `Result`.
+#[inline(always)]
+pub const fn returns_result<R: ReturnsResult>() {}
+
+/// Checked at compile time: `R` is a `Result` whose error can hold a rejection.
+#[inline(always)]
+pub const fn can_reject<R: ReturnsResult>()
+where
+    R::Error: HoldsRejected,
+{
+}
+
+/// Checked at compile time: the retry's error can be written in its events.
+#[inline(always)]
+pub const fn error_is_debug<R: ReturnsResult>()
+where
+    R::Error: Debug,
+{
+}
