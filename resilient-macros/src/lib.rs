@@ -1,5 +1,48 @@
-//! Attribute macros of [`resilient`](https://docs.rs/resilient).
+//! Attribute macros of [`resilient`](https://docs.rs/resilient): `#[circuit_breaker]`, `#[retry]`,
+//! `#[timeout]` and `#[fallback]`.
 //!
 //! Use them through the `resilient` crate, which re-exports them and pins this crate's version:
-//! the code they generate calls `resilient`'s non-public API. The attributes themselves arrive with
-//! the macros issue; this crate holds the skeleton until then.
+//! the code they generate calls `resilient`'s non-public API (`resilient::__private`).
+//!
+//! Every attribute goes through one pipeline: the attributes stacked on the function are parsed
+//! into small models (`attrs`), each model checks itself (`validate`), and `expand` writes the
+//! policies as `static`s and composes the layers around the body. On any error the function is
+//! emitted unchanged next to the errors, so the IDE keeps working.
+
+#![warn(missing_docs, unreachable_pub)]
+
+mod args;
+mod attrs;
+mod breaker;
+mod duration;
+mod expand;
+mod fallback;
+mod function;
+mod retry;
+mod timeout;
+
+use proc_macro::TokenStream;
+
+/// A circuit breaker around the function: see `resilient::circuit_breaker`.
+#[proc_macro_attribute]
+pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(attrs::Kind::CircuitBreaker, args.into(), item.into()).into()
+}
+
+/// Retries of the function: see `resilient::retry`.
+#[proc_macro_attribute]
+pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(attrs::Kind::Retry, args.into(), item.into()).into()
+}
+
+/// A time limit on the function: see `resilient::timeout`.
+#[proc_macro_attribute]
+pub fn timeout(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(attrs::Kind::Timeout, args.into(), item.into()).into()
+}
+
+/// A fallback for the function's errors: see `resilient::fallback`.
+#[proc_macro_attribute]
+pub fn fallback(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(attrs::Kind::Fallback, args.into(), item.into()).into()
+}

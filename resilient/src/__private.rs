@@ -14,8 +14,8 @@ use std::future::Future;
 #[inline]
 pub fn breaker<F, T, E, P>(
     breaker: &CircuitBreaker,
-    is_failure: P,
     fut: F,
+    is_failure: P,
     layer_inside: bool,
 ) -> BreakerCall<'_, F, P>
 where
@@ -30,8 +30,8 @@ where
 #[inline]
 pub fn breaker_blocking<T, E: From<Rejected>>(
     breaker: &CircuitBreaker,
-    is_failure: impl Fn(&E) -> bool,
     body: impl FnOnce() -> Result<T, E>,
+    is_failure: impl Fn(&E) -> bool,
 ) -> Result<T, E> {
     breaker.call_sync_when(is_failure, body)
 }
@@ -63,6 +63,19 @@ pub fn sleep_blocking(delay: Duration) {
     if !delay.is_zero() {
         std::thread::sleep(delay);
     }
+}
+
+/// Whether `#[fallback]` handles this error (its `when`); a function, so that a closure's
+/// argument type is known from the error.
+#[inline]
+pub fn fallback_applies<E>(error: &E, when: impl Fn(&E) -> bool) -> bool {
+    when(error)
+}
+
+/// Calls `#[fallback]`'s handler with the error; a function for the same reason.
+#[inline]
+pub fn call_fallback<E, R>(error: E, handler: impl FnOnce(E) -> R) -> R {
+    handler(error)
 }
 
 /// After `#[fallback]` ran: what it returned is the function's own result, no rejection.

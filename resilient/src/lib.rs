@@ -114,5 +114,6 @@ pub use breaker::{
 };
 pub use config::ConfigError;
 pub use rejected::{Rejected, RejectedKind};
+pub use resilient_macros::{circuit_breaker, fallback, retry, timeout};
 pub use retry::{Retry, RetryPolicy, retry, retry_when};
 pub use timeout::{Timeout, timeout, timeout_named};

@@ -1,0 +1,64 @@
+//! The annotated function: what shape it must have, and what its return type allows.
+
+use crate::args::Errors;
+use crate::attrs::Kind;
+use proc_macro2::TokenStream;
+use syn::{ItemFn, ReturnType, Type};
+
+/// Parses the annotated item, which must be a function with a body.
+pub(crate) fn parse(kind: Kind, item: TokenStream) -> Result<ItemFn, syn::Error> {
+    syn::parse2::<ItemFn>(item).map_err(|_| {
+        let message = format!(
+            "`#[{}]` applies to a function with a body returning `Result`, like `async fn fetch(id: u64) -> Result<User, ApiError> {{ ... }}`",
+            kind.name()
+        );
+        syn::Error::new(proc_macro2::Span::call_site(), message)
+    })
+}
+
+/// The return type, which must look like it could be a `Result` (the type checker confirms it,
+/// aliases included); `None` after reporting why not.
+pub(crate) fn result_type<'f>(
+    function: &'f ItemFn,
+    kind: Kind,
+    errors: &mut Errors,
+) -> Option<&'f Type> {
+    let name = kind.name();
+    let ty = match &function.sig.output {
+        ReturnType::Default => {
+            errors.at(
+                &function.sig.ident,
+                format_args!(
+                    "`#[{name}]` needs a function returning `Result<T, E>`; `{}` returns `()`",
+                    function.sig.ident
+                ),
+            );
+            return None;
+        }
+        ReturnType::Type(_, ty) => ty.as_ref(),
+    };
+    match ty {
+        Type::Path(_) | Type::Group(_) | Type::Paren(_) => Some(ty),
+        Type::ImplTrait(_) if function.sig.asyncness.is_none() => {
+            errors.at(ty, format_args!("`#[{name}]` needs a function returning `Result<T, E>`; for a future, write an `async fn` returning the `Result`"));
+            None
+        }
+        _ => {
+            errors.at(ty, format_args!("`#[{name}]` needs a function returning `Result<T, E>` (or an alias of it, like `io::Result<T>`)"));
+            None
+        }
+    }
+}
+
+/// Whether `ty` mentions `impl Trait`, which cannot be written in a `let` or a closure's return
+/// type: the generated code then leaves the type to inference.
+pub(crate) fn mentions_impl_trait(ty: &Type) -> bool {
+    fn walk(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|tree| match tree {
+            proc_macro2::TokenTree::Ident(ident) => ident == "impl",
+            proc_macro2::TokenTree::Group(group) => walk(group.stream()),
+            _ => false,
+        })
+    }
+    walk(quote::ToTokens::to_token_stream(ty))
+}
