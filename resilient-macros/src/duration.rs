@@ -92,7 +92,7 @@ mod tests {
             "", "30", "s", "30 s", " 30s", "1.5s", "30sec", "30S", "1s1m", "1s1s", "-1s",
         ] {
             let err = parse(bad).unwrap_err();
-            assert!(err.contains("like \"1m30s\""), "{bad:?}: {err}");
+            assert!(err.contains("\"1m30s\""), "{bad:?}: {err}");
         }
         assert!(
             parse("99999999999999999999h")
