@@ -1,15 +1,15 @@
 //! From the checked models to code: the policies become `static`s, and the layers wrap the body in
 //! reading order, each a call into `resilient::__private`.
 
-use crate::args::Errors;
+use crate::args::{Errors, Setting};
 use crate::attrs::{self, Kind, Layer};
 use crate::breaker::duration;
 use crate::function;
 use crate::timeout::Limit;
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{ItemFn, Type};
+use syn::{Expr, ItemFn, LitStr, Type};
 
 /// The whole pipeline for one attribute and those stacked below it.
 pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
@@ -24,15 +24,11 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
     let mut taken = Vec::new();
     let layers = attrs::stack(kind, args, &mut function.attrs, &mut taken, &mut errors);
     let output = function::result_type(&function, kind, &mut errors).cloned();
-    if function.sig.asyncness.is_none() {
-        for (kind, _) in &layers {
-            if *kind == Kind::Timeout {
-                errors.at(
-                    function.sig.fn_token,
-                    "`#[timeout]` needs an `async fn`: a blocking function cannot be stopped while it runs",
-                );
-            }
-        }
+    if function.sig.asyncness.is_none() && layers.iter().any(|(kind, _)| *kind == Kind::Timeout) {
+        errors.at(
+            function.sig.fn_token,
+            "`#[timeout]` needs an `async fn`: a blocking function cannot be stopped while it runs",
+        );
     }
     match (errors.into_result(), output) {
         (Ok(()), Some(output)) => generate(function, &layers, &output, &taken),
@@ -45,17 +41,15 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
     }
 }
 
-/// What the layers wrap: the function's body, or another layer.
+/// What a layer wraps: the function's body, or another layer.
 struct Inner {
     tokens: TokenStream,
     is_layer: bool,
 }
 
-struct Context<'a> {
+struct Context {
     root: TokenStream,
     is_async: bool,
-    default_name: TokenStream,
-    output: &'a Type,
     /// Statics and per-call values the layers use, written before the call.
     prelude: TokenStream,
 }
@@ -69,19 +63,19 @@ fn generate(
     let root = layers
         .iter()
         .find_map(|(_, layer)| layer.crate_path())
-        .map_or_else(
-            || quote!(::resilient),
-            |path| quote::ToTokens::to_token_stream(&path.value),
-        );
-    let fn_name = function.sig.ident.to_string();
+        .map_or_else(|| quote!(::resilient), |path| path.value.to_token_stream());
     let mut cx = Context {
-        default_name: quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
-        is_async: function.sig.asyncness.is_some(),
-        output,
         prelude: checks(&root, layers, output),
+        is_async: function.sig.asyncness.is_some(),
         root,
     };
-    let mut inner = body(&cx, &function);
+    if layers.iter().any(|(_, layer)| layer.uses_default_name()) {
+        let fn_name = function.sig.ident.to_string();
+        cx.prelude.extend(quote! {
+            const __RESILIENT_NAME: &str = ::core::concat!(::core::module_path!(), "::", #fn_name);
+        });
+    }
+    let mut inner = body(&cx, &function.block, output);
     for (_, layer) in layers.iter().rev() {
         inner = Inner {
             tokens: wrap(&mut cx, layer, inner),
@@ -100,49 +94,33 @@ fn generate(
     quote!(#function)
 }
 
-/// Compile-time checks, spanned at the return type so their errors point at it.
+/// The compile-time check of the return type, spanned at it so its error points there: a
+/// `Result`, whose error holds a rejection if a layer can reject.
 fn checks(root: &TokenStream, layers: &[(Kind, Layer)], output: &Type) -> TokenStream {
     if function::mentions_impl_trait(output) {
         return TokenStream::new();
     }
-    let span = output.span();
-    let mut checks = quote_spanned!(span=> #root::__private::returns_result::<#output>(););
-    if layers
+    let rejects = layers
         .iter()
-        .any(|(kind, _)| matches!(kind, Kind::CircuitBreaker | Kind::Timeout))
-    {
-        checks.extend(quote_spanned!(span=> #root::__private::can_reject::<#output>();));
-    }
-    if layers.iter().any(|(kind, _)| *kind == Kind::Retry) {
-        checks.extend(quote_spanned!(span=> #root::__private::error_is_debug::<#output>();));
-    }
-    checks
+        .any(|(kind, _)| matches!(kind, Kind::CircuitBreaker | Kind::Timeout));
+    let check = if rejects {
+        quote!(can_reject)
+    } else {
+        quote!(returns_result)
+    };
+    quote_spanned!(output.span()=> #root::__private::#check::<#output>();)
 }
 
-/// The body as a future (async) or a closure (blocking), its result typed as the function's.
-fn body(cx: &Context<'_>, function: &ItemFn) -> Inner {
-    let block = &function.block;
-    let output = cx.output;
+/// The body as a future (async) or a closure (blocking), typed as the function's result so that
+/// `?` and `return` in it need no annotation.
+fn body(cx: &Context, block: &syn::Block, output: &Type) -> Inner {
+    let root = &cx.root;
     let typed = !function::mentions_impl_trait(output);
-    let tokens = if cx.is_async {
-        // A return edge that never runs but fixes the block's type, so `?` and `return` in the body
-        // need no annotation, and type errors land on the user's code.
-        let fake_return = typed.then(|| {
-            let var = Span::mixed_site();
-            let ret = format_ident!("__resilient_return", span = var);
-            quote_spanned! {output.span()=>
-                #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop, clippy::needless_return)]
-                if false {
-                    let #ret: #output = loop {};
-                    return #ret;
-                }
-            }
-        });
-        quote!(async { #fake_return #block })
-    } else if typed {
-        quote!(|| -> #output #block)
-    } else {
-        quote!(|| #block)
+    let tokens = match (cx.is_async, typed) {
+        (true, true) => quote!(#root::__private::body::<#output, _>(async #block)),
+        (true, false) => quote!(async #block),
+        (false, true) => quote!(|| -> #output #block),
+        (false, false) => quote!(|| #block),
     };
     Inner {
         tokens,
@@ -150,9 +128,8 @@ fn body(cx: &Context<'_>, function: &ItemFn) -> Inner {
     }
 }
 
-fn wrap(cx: &mut Context<'_>, layer: &Layer, inner: Inner) -> TokenStream {
+fn wrap(cx: &mut Context, layer: &Layer, inner: Inner) -> TokenStream {
     let root = cx.root.clone();
-    let every_error = quote!(#root::__private::every_error);
     let Inner {
         tokens: inner,
         is_layer,
@@ -160,7 +137,7 @@ fn wrap(cx: &mut Context<'_>, layer: &Layer, inner: Inner) -> TokenStream {
     let local = |name: &str| format_ident!("__resilient_{}", name, span = Span::mixed_site());
     match layer {
         Layer::Timeout(args) => {
-            let name = policy_name(cx, &args.name);
+            let name = policy_name(&args.name);
             let limit = match &args.limit {
                 Limit::Fixed(d) => duration(&root, *d),
                 Limit::Dynamic(expr) => {
@@ -169,30 +146,28 @@ fn wrap(cx: &mut Context<'_>, layer: &Layer, inner: Inner) -> TokenStream {
                         .extend(quote!(let #var: #root::__private::Duration = #expr;));
                     quote!(#var)
                 }
-                Limit::Missing => unreachable!("reported while parsing"),
+                Limit::Missing => unreachable!("a missing limit is reported while parsing"),
             };
             quote!(#root::__private::timeout(#name, #limit, #inner, #is_layer))
         }
         Layer::Breaker(args) => {
             let breaker = match &args.breaker {
                 Some(expr) => {
-                    let var = local("breaker");
-                    let expr = &expr.value;
+                    let (var, expr) = (local("breaker"), &expr.value);
                     cx.prelude
                         .extend(quote!(let #var: &#root::__private::CircuitBreaker = #expr;));
                     quote!(#var)
                 }
                 None => {
-                    let name = policy_name(cx, &args.name);
-                    let config = args.config(&root);
+                    let (name, config) = (policy_name(&args.name), args.config(&root));
                     cx.prelude.extend(quote! {
-                        static __RESILIENT_CIRCUIT_BREAKER: #root::__private::CircuitBreaker =
+                        static __RESILIENT_BREAKER: #root::__private::CircuitBreaker =
                             #root::__private::CircuitBreaker::new(#name, #config);
                     });
-                    quote!(&__RESILIENT_CIRCUIT_BREAKER)
+                    quote!(&__RESILIENT_BREAKER)
                 }
             };
-            let when = predicate(&args.when, every_error);
+            let when = predicate(&root, &args.when);
             if cx.is_async {
                 quote!(#root::__private::breaker(#breaker, #inner, #when, #is_layer))
             } else {
@@ -202,41 +177,31 @@ fn wrap(cx: &mut Context<'_>, layer: &Layer, inner: Inner) -> TokenStream {
         Layer::Retry(args) => {
             let policy = match &args.policy {
                 Some(expr) => {
-                    let var = local("retry_policy");
-                    let expr = &expr.value;
+                    let (var, expr) = (local("retry_policy"), &expr.value);
                     cx.prelude
                         .extend(quote!(let #var: &#root::__private::RetryPolicy = #expr;));
                     quote!(#var)
                 }
                 None => {
-                    let name = policy_name(cx, &args.name);
-                    let policy = args.policy(&root, &name);
+                    let policy = args.policy(&root, &policy_name(&args.name));
                     cx.prelude.extend(
                         quote!(static __RESILIENT_RETRY: #root::__private::RetryPolicy = #policy;),
                     );
                     quote!(&__RESILIENT_RETRY)
                 }
             };
-            let when = predicate(&args.when, every_error);
-            let (state, delay, done) = (local("retry"), local("delay"), local("result"));
-            let (attempt, wait) = if cx.is_async {
-                (
-                    quote!(#inner.await),
-                    quote!(#root::__private::sleep(#delay).await),
-                )
+            let when = predicate(&root, &args.when);
+            let (state, done) = (local("retry"), local("result"));
+            let next = if cx.is_async {
+                quote!(#state.after(#inner.await, #when, #is_layer).await)
             } else {
-                (
-                    quote!((#inner)()),
-                    quote!(#root::__private::sleep_blocking(#delay)),
-                )
+                quote!(#state.after_blocking((#inner)(), #when, #is_layer))
             };
             let run = quote! {{
-                let mut #state = #root::__private::RetryLoop::new(#policy);
+                let mut #state = #root::__private::RetryLoop::start(#policy);
                 loop {
-                    #state.begin();
-                    match #state.after(#attempt, #when, #is_layer) {
-                        ::core::ops::ControlFlow::Break(#done) => break #done,
-                        ::core::ops::ControlFlow::Continue(#delay) => #wait,
+                    if let ::core::option::Option::Some(#done) = #next {
+                        break #done;
                     }
                 }
             }};
@@ -247,8 +212,11 @@ fn wrap(cx: &mut Context<'_>, layer: &Layer, inner: Inner) -> TokenStream {
             }
         }
         Layer::Fallback(args) => {
-            let handler = args.handler.as_ref().expect("reported while parsing");
-            let when = predicate(&args.when, every_error);
+            let handler = args
+                .handler
+                .as_ref()
+                .expect("a missing fallback is reported while parsing");
+            let when = predicate(&root, &args.when);
             let (error, result) = (local("error"), local("result"));
             let (attempt, handled) = if cx.is_async {
                 (
@@ -281,20 +249,17 @@ fn wrap(cx: &mut Context<'_>, layer: &Layer, inner: Inner) -> TokenStream {
 }
 
 /// The policy's name: the one given, or `module_path::fn_name`.
-fn policy_name(cx: &Context<'_>, name: &Option<crate::args::Setting<syn::LitStr>>) -> TokenStream {
+fn policy_name(name: &Option<Setting<LitStr>>) -> TokenStream {
     match name {
-        Some(setting) => quote::ToTokens::to_token_stream(&setting.value),
-        None => cx.default_name.clone(),
+        Some(setting) => setting.value.to_token_stream(),
+        None => quote!(__RESILIENT_NAME),
     }
 }
 
 /// The `when = ...` given, or the predicate that accepts every error.
-fn predicate(
-    when: &Option<crate::args::Setting<syn::Expr>>,
-    every_error: TokenStream,
-) -> TokenStream {
+fn predicate(root: &TokenStream, when: &Option<Setting<Expr>>) -> TokenStream {
     match when {
-        Some(setting) => quote::ToTokens::to_token_stream(&setting.value),
-        None => every_error,
+        Some(setting) => setting.value.to_token_stream(),
+        None => quote!(#root::__private::every_error),
     }
 }

@@ -19,6 +19,8 @@ mod expand;
 mod fallback;
 mod function;
 mod retry;
+#[cfg(test)]
+mod snapshots;
 mod timeout;
 
 use proc_macro::TokenStream;

@@ -7,7 +7,6 @@ pub use crate::{
 };
 pub use std::time::Duration;
 
-use std::fmt::Debug;
 use std::future::Future;
 
 /// `#[circuit_breaker]` around an async body or layer.
@@ -51,18 +50,11 @@ where
     crate::timeout::generated(name, limit, fut, layer_inside)
 }
 
-/// The wait between two attempts of `#[retry]` on an async function.
-pub async fn sleep(delay: Duration) {
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-}
-
-/// The wait between two attempts of `#[retry]` on a blocking function: the thread sleeps.
-pub fn sleep_blocking(delay: Duration) {
-    if !delay.is_zero() {
-        std::thread::sleep(delay);
-    }
+/// The function's body as a future whose output is the function's return type `R`, so that `?`
+/// and `return` in it need no annotation.
+#[inline(always)]
+pub fn body<R, F: Future<Output = R>>(body: F) -> F {
+    body
 }
 
 /// Whether `#[fallback]` handles this error (its `when`); a function, so that a closure's
@@ -125,13 +117,5 @@ pub const fn returns_result<R: ReturnsResult>() {}
 pub const fn can_reject<R: ReturnsResult>()
 where
     R::Error: HoldsRejected,
-{
-}
-
-/// Checked at compile time: the retry's error can be written in its events.
-#[inline(always)]
-pub const fn error_is_debug<R: ReturnsResult>()
-where
-    R::Error: Debug,
 {
 }

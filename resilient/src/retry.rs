@@ -264,7 +264,7 @@ pub struct RetryLoop<'p> {
 
 impl<'p> RetryLoop<'p> {
     /// Before the first attempt.
-    pub fn new(policy: &'p RetryPolicy) -> Self {
+    pub(crate) fn new(policy: &'p RetryPolicy) -> Self {
         Self {
             policy,
             attempt: 0,
@@ -274,7 +274,7 @@ impl<'p> RetryLoop<'p> {
 
     /// Starts an attempt.
     #[inline]
-    pub fn begin(&mut self) {
+    pub(crate) fn begin(&mut self) {
         self.attempt += 1;
         if self.attempt == 1 && self.policy.budget.is_some() {
             self.started = Some(Instant::now());
@@ -311,10 +311,52 @@ impl<'p> RetryLoop<'p> {
         }
     }
 
-    /// [`judge`](Self::judge) for the loop `#[retry]` writes: `layer_inside` says whether the
-    /// attempt is another generated layer, whose rejections it recognises.
-    #[inline]
-    pub fn after<T, E: Debug>(
+    /// Starts the first attempt of the loop `#[retry]` writes into a function.
+    pub fn start(policy: &'p RetryPolicy) -> Self {
+        let mut run = Self::new(policy);
+        run.begin();
+        run
+    }
+
+    /// After an attempt of the loop `#[retry]` writes: what to return, or `None` once it has
+    /// waited and the next attempt may start. `layer_inside` says whether the attempt is another
+    /// generated layer, whose rejections it recognises.
+    pub async fn after<T, E: Debug>(
+        &mut self,
+        result: Result<T, E>,
+        when: impl Fn(&E) -> bool,
+        layer_inside: bool,
+    ) -> Option<Result<T, E>> {
+        let delay = match self.judge_generated(result, when, layer_inside) {
+            ControlFlow::Break(result) => return Some(result),
+            ControlFlow::Continue(delay) => delay,
+        };
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        self.begin();
+        None
+    }
+
+    /// [`after`](Self::after) for a blocking function: the thread sleeps.
+    pub fn after_blocking<T, E: Debug>(
+        &mut self,
+        result: Result<T, E>,
+        when: impl Fn(&E) -> bool,
+        layer_inside: bool,
+    ) -> Option<Result<T, E>> {
+        let delay = match self.judge_generated(result, when, layer_inside) {
+            ControlFlow::Break(result) => return Some(result),
+            ControlFlow::Continue(delay) => delay,
+        };
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        self.begin();
+        None
+    }
+
+    fn judge_generated<T, E: Debug>(
         &mut self,
         result: Result<T, E>,
         when: impl Fn(&E) -> bool,
