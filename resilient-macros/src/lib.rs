@@ -25,25 +25,25 @@ mod timeout;
 
 use proc_macro::TokenStream;
 
-/// A circuit breaker around the function: see `resilient::circuit_breaker`.
+#[doc = include_str!("../docs/circuit_breaker.md")]
 #[proc_macro_attribute]
 pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(attrs::Kind::CircuitBreaker, args.into(), item.into()).into()
 }
 
-/// Retries of the function: see `resilient::retry`.
+#[doc = include_str!("../docs/retry.md")]
 #[proc_macro_attribute]
 pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(attrs::Kind::Retry, args.into(), item.into()).into()
 }
 
-/// A time limit on the function: see `resilient::timeout`.
+#[doc = include_str!("../docs/timeout.md")]
 #[proc_macro_attribute]
 pub fn timeout(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(attrs::Kind::Timeout, args.into(), item.into()).into()
 }
 
-/// A fallback for the function's errors: see `resilient::fallback`.
+#[doc = include_str!("../docs/fallback.md")]
 #[proc_macro_attribute]
 pub fn fallback(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(attrs::Kind::Fallback, args.into(), item.into()).into()

@@ -4,7 +4,7 @@
 //! Run it with `cargo run --example demo`. Each line tells what the service did, what the caller
 //! got back, and where the breaker stands; the library's own events (WARN/INFO) are interleaved.
 
-use resilient::{Backoff, BreakerConfig, CircuitBreaker, Rejected, RetryPolicy};
+use resilient::{BreakerConfig, CircuitBreaker, Rejected, circuit_breaker, retry, timeout};
 use std::cell::Cell;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -82,28 +82,18 @@ impl Service {
     }
 }
 
+/// Shared, so that the demo can print its state and metrics.
 static BREAKER: CircuitBreaker = CircuitBreaker::new(
     "users",
-    BreakerConfig::new()
-        .failure_threshold(3)
-        .recovery_timeout(Duration::from_secs(30)),
+    BreakerConfig::new().failure_threshold(3).recovery_timeout(Duration::from_secs(30)),
 );
 
-static RETRY: RetryPolicy = RetryPolicy::new()
-    .name("users")
-    .max_attempts(4)
-    .backoff(Backoff::exponential(Duration::from_millis(200), Duration::from_secs(5)).jitter(0.0));
-
 /// retry › circuit breaker › timeout, outermost first.
+#[retry(name = "users", max_attempts = 4, backoff = exponential(base = "200ms", max = "5s", jitter = 0.0))]
+#[circuit_breaker(breaker = &BREAKER)]
+#[timeout("2s", name = "users")]
 async fn get_user(service: &Service, id: u32) -> Result<String, FetchError> {
-    resilient::retry(&RETRY, || {
-        BREAKER.call(resilient::timeout_named(
-            "users",
-            Duration::from_secs(2),
-            service.fetch(id),
-        ))
-    })
-    .await
+    service.fetch(id).await
 }
 
 async fn request(service: &Service, id: u32) {
