@@ -82,3 +82,27 @@ fn expansions_match_their_snapshots() {
         stale.join("\n")
     );
 }
+
+/// The README shows the stacked snapshot between two markers; it must stay a true copy.
+#[test]
+fn readme_shows_the_stacked_expansion() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme_path = root.join("../README.md");
+    let readme = std::fs::read_to_string(&readme_path).expect("README.md");
+    let expansion =
+        std::fs::read_to_string(root.join("snapshots/stacked.expanded.rs")).expect("snapshot");
+    let (start, end) = ("<!-- expansion:start -->\n", "<!-- expansion:end -->");
+    let (before, rest) = readme
+        .split_once(start)
+        .expect("README has the start marker");
+    let (_, after) = rest.split_once(end).expect("README has the end marker");
+    let current = format!("{before}{start}```rust\n{expansion}```\n{end}{after}");
+    if std::env::var_os("SNAPSHOTS").is_some_and(|v| v == "overwrite") {
+        std::fs::write(&readme_path, current).expect("writable");
+    } else {
+        assert!(
+            readme == current,
+            "README's expansion is stale: SNAPSHOTS=overwrite cargo test -p resilient-macros"
+        );
+    }
+}
