@@ -85,7 +85,9 @@ impl Service {
 /// Shared, so that the demo can print its state and metrics.
 static BREAKER: CircuitBreaker = CircuitBreaker::new(
     "users",
-    BreakerConfig::new().failure_threshold(3).recovery_timeout(Duration::from_secs(30)),
+    BreakerConfig::new()
+        .failure_threshold(3)
+        .recovery_timeout(Duration::from_secs(30)),
 );
 
 /// retry › circuit breaker › timeout, outermost first.
