@@ -2,53 +2,59 @@ fn load_config(path: &Path) -> io::Result<Config> {
     use retry as _;
     use circuit_breaker as _;
     ::resilient::__private::can_reject::<io::Result<Config>>();
-    const __RESILIENT_NAME: &str = ::core::concat!(
-        ::core::module_path!(), "::", "load_config"
-    );
     let __resilient_breaker: &::resilient::__private::CircuitBreaker = &CONFIG_BREAKER;
-    static __RESILIENT_RETRY: ::resilient::__private::RetryPolicy = ::resilient::__private::RetryPolicy::new()
-        .name(__RESILIENT_NAME)
-        .backoff(
-            ::resilient::__private::Backoff::constant(
-                ::resilient::__private::Duration::from_nanos(100000000),
-            ),
-        );
-    (|| match (|| {
-        let mut __resilient_retry = ::resilient::__private::RetryLoop::start(
-            &__RESILIENT_RETRY,
-        );
-        loop {
-            if let ::core::option::Option::Some(__resilient_result) = __resilient_retry
-                .after_blocking(
-                    (|| ::resilient::__private::breaker_blocking(
-                        __resilient_breaker,
-                        || -> io::Result<Config> {
-                            let text = std::fs::read_to_string(path)?;
-                            Config::parse(&text)
-                        },
-                        ::resilient::__private::every_error,
-                    ))(),
-                    ::resilient::__private::every_error,
-                    true,
-                )
-            {
-                break __resilient_result;
-            }
-        }
-    })() {
-        ::core::result::Result::Err(
-            __resilient_error,
-        ) if ::resilient::__private::fallback_applies(
-            &__resilient_error,
-            ::resilient::__private::every_error,
-        ) => {
-            let __resilient_result = ::resilient::__private::call_fallback(
-                __resilient_error,
-                |_err| Ok(Config::default()),
+    let __resilient_retry_policy: &::resilient::__private::RetryPolicy = {
+        static __RESILIENT_RETRY: ::resilient::__private::RetryPolicy = ::resilient::__private::RetryPolicy::new()
+            .name(::core::concat!(::core::module_path!(), "::", "load_config"))
+            .backoff(
+                ::resilient::__private::Backoff::constant(
+                    ::resilient::__private::Duration::from_nanos(100000000),
+                ),
             );
-            ::resilient::__private::fallback_ran();
-            __resilient_result
-        }
-        __resilient_result => __resilient_result,
-    })()
+        &__RESILIENT_RETRY
+    };
+    ::resilient::__private::output::<
+        io::Result<Config>,
+    >(
+        (|| match (|| {
+            let mut __resilient_retry = ::resilient::__private::RetryLoop::start(
+                __resilient_retry_policy,
+            );
+            loop {
+                if let ::core::option::Option::Some(__resilient_result) = __resilient_retry
+                    .after_blocking(
+                        (|| ::resilient::__private::breaker_blocking(
+                            __resilient_breaker,
+                            ::resilient::__private::body_blocking(|| -> io::Result<
+                                Config,
+                            > {
+                                let text = std::fs::read_to_string(path)?;
+                                Config::parse(&text)
+                            }),
+                            ::resilient::__private::every_error,
+                        ))(),
+                        ::resilient::__private::every_error,
+                        true,
+                    )
+                {
+                    break __resilient_result;
+                }
+            }
+        })() {
+            ::core::result::Result::Err(
+                __resilient_error,
+            ) if ::resilient::__private::fallback_applies(
+                &__resilient_error,
+                ::resilient::__private::every_error,
+            ) => {
+                let __resilient_result = ::resilient::__private::call_fallback_blocking::<
+                    io::Result<Config>,
+                    _,
+                >(__resilient_error, |_err| Ok(Config::default()));
+                ::resilient::__private::fallback_ran();
+                __resilient_result
+            }
+            __resilient_result => __resilient_result,
+        })(),
+    )
 }

@@ -77,7 +77,13 @@ pub(crate) fn later<'a, A, B>(a: &'a Setting<A>, b: &'a Setting<B>) -> &'a syn::
 pub(crate) fn key_of(meta: &ParseNestedMeta<'_>) -> syn::Result<syn::Ident> {
     match meta.path.get_ident() {
         Some(ident) => Ok(ident.clone()),
-        None => Err(meta.error("expected a key like `max_attempts = 3`")),
+        None => {
+            let last = meta.path.segments.last().map(|s| s.ident.to_string());
+            Err(meta.error(format_args!(
+                "a key is a plain name, not a path: write `{} = ...`",
+                last.as_deref().unwrap_or("key")
+            )))
+        }
     }
 }
 
@@ -109,8 +115,10 @@ pub(crate) fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
     if meta.input.peek(syn::Token![=]) {
         meta.value()?.parse::<Expr>()?;
     } else if meta.input.peek(syn::token::Paren) {
-        let _content;
-        syn::parenthesized!(_content in meta.input);
+        let content;
+        syn::parenthesized!(content in meta.input);
+        // Left unread, the parentheses' content would be reported as unexpected.
+        content.parse::<TokenStream>()?;
     }
     Ok(())
 }
@@ -181,9 +189,25 @@ pub(crate) fn count(
                 u32::MAX
             )),
         },
+        _ if negative(&expr).is_some() => Err(format!(
+            "`{key}` must be a whole number from 1 to {}",
+            u32::MAX
+        )),
         _ => Err(format!("`{key}` takes a whole number, like `{key} = 3`")),
     };
     Ok(report(value, &expr, errors))
+}
+
+/// The literal of a negative number, `-0.5` or `-1`.
+fn negative(expr: &Expr) -> Option<&Lit> {
+    match expr {
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => literal(expr).filter(|lit| matches!(lit, Lit::Int(_) | Lit::Float(_))),
+        _ => None,
+    }
 }
 
 /// `key = <fraction>` within `range`, described as `rule`.
@@ -195,14 +219,21 @@ pub(crate) fn fraction(
     errors: &mut Errors,
 ) -> syn::Result<Option<(f64, Span)>> {
     let expr = value_expr(meta)?;
-    let number = match literal(&expr) {
+    let (lit, sign) = match negative(&expr) {
+        Some(lit) => (Some(lit), -1.0),
+        None => (literal(&expr), 1.0),
+    };
+    let number = match lit {
         Some(Lit::Float(float)) => float.base10_parse::<f64>().ok(),
         Some(Lit::Int(int)) => int.base10_parse::<u32>().ok().map(f64::from),
         _ => None,
     };
-    let value = match number {
+    let value = match number.map(|x| sign * x) {
         Some(x) if accept(x) => Ok(x),
-        Some(x) => Err(format!("`{key}` = {x} is out of range: {rule}")),
+        Some(_) => Err(format!(
+            "`{key}` = {} is out of range: {rule}",
+            expr.to_token_stream().to_string().replace(' ', "")
+        )),
         None => Err(format!(
             "`{key}` takes a number, like `{key} = 0.5` ({rule})"
         )),

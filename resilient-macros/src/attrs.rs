@@ -69,16 +69,6 @@ impl Layer {
         }
     }
 
-    /// Whether the layer is named after the function (it makes a policy and was given no name).
-    pub(crate) fn uses_default_name(&self) -> bool {
-        match self {
-            Layer::Breaker(args) => args.breaker.is_none() && args.name.is_none(),
-            Layer::Retry(args) => args.policy.is_none() && args.name.is_none(),
-            Layer::Timeout(args) => args.name.is_none(),
-            Layer::Fallback(_) => false,
-        }
-    }
-
     /// The `crate = "..."` this attribute was given.
     pub(crate) fn crate_path(&self) -> Option<&crate::args::Setting<syn::Path>> {
         match self {

@@ -39,6 +39,9 @@ pub(crate) struct BreakerArgs {
     pub(crate) name: Option<Setting<LitStr>>,
     pub(crate) breaker: Option<Setting<Expr>>,
     pub(crate) krate: Option<Setting<syn::Path>>,
+    /// Every key written, with a valid value or not: a rule about a key given with a bad value
+    /// (already reported) is not reported again as if the key were missing.
+    written: Vec<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -58,6 +61,7 @@ impl BreakerArgs {
         let mut this = Self::default();
         let parser = syn::meta::parser(|meta| {
             let key = args::key_of(&meta)?;
+            this.written.push(key.to_string());
             match key.to_string().as_str() {
                 "failure_threshold" => set(
                     &mut this.failure_threshold,
@@ -156,7 +160,7 @@ impl BreakerArgs {
                 "`failure_threshold` (consecutive mode) and `failure_rate` (rate mode) are exclusive: give one",
             );
         }
-        if self.failure_rate.is_none() {
+        if !self.written("failure_rate") {
             for key in [
                 self.window.as_ref().map(|s| &s.key),
                 self.minimum_calls.as_ref().map(|s| &s.key),
@@ -172,12 +176,12 @@ impl BreakerArgs {
                 );
             }
         }
-        if let (Some(rate), None) = (&self.slow_call_rate, &self.slow_call) {
+        if let (Some(rate), false) = (&self.slow_call_rate, self.written("slow_call")) {
             errors.at(
                 &rate.key,
                 "`slow_call_rate` needs `slow_call`, the duration above which a call is slow",
             );
-        } else if let (Some(rate), None) = (&self.slow_call_rate, &self.failure_rate) {
+        } else if let (Some(rate), false) = (&self.slow_call_rate, self.written("failure_rate")) {
             errors.at(&rate.key, "`slow_call_rate` belongs to rate mode: in consecutive mode every slow call counts as a failure");
         }
         if let (
@@ -207,8 +211,14 @@ impl BreakerArgs {
             }
         }
         if let Some(backoff) = &self.recovery_backoff {
-            backoff.value.validate(self.recovery_timeout(), errors);
+            if self.recovery_timeout.is_some() || !self.written("recovery_timeout") {
+                backoff.value.validate(self.recovery_timeout(), errors);
+            }
         }
+    }
+
+    fn written(&self, key: &str) -> bool {
+        self.written.iter().any(|k| k == key)
     }
 
     fn recovery_timeout(&self) -> Duration {

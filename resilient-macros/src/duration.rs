@@ -23,6 +23,11 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
             .parse()
             .map_err(|_| format!("`{text}` is too long a duration"))?;
         rest = &rest[digits..];
+        if rest.starts_with(['.', ',']) {
+            return Err(format!(
+                "`{text}` is not a whole number of units: write \"1s500ms\" for one and a half seconds; {EXPECTED}"
+            ));
+        }
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit())
             .unwrap_or(rest.len());

@@ -33,7 +33,14 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
     match (errors.into_result(), output) {
         (Ok(()), Some(output)) => generate(function, &layers, &output, &taken),
         (Err(err), _) => {
-            // The function stays, without our attributes, so the IDE keeps working.
+            // The function stays, without our attributes, so the IDE keeps working; their
+            // imports stay used.
+            for path in taken.iter().rev() {
+                function
+                    .block
+                    .stmts
+                    .insert(0, syn::parse_quote!(use #path as _;));
+            }
             let err = err.into_compile_error();
             quote!(#err #function)
         }
@@ -50,8 +57,14 @@ struct Inner {
 struct Context {
     root: TokenStream,
     is_async: bool,
-    /// Statics and per-call values the layers use, written before the call.
+    /// Per-call values the layers use, written before the call.
     prelude: TokenStream,
+    /// The default policy name, `module_path::fn_name`, as a constant expression.
+    name: TokenStream,
+    /// The return type, unless it mentions `impl Trait` (which generated code cannot name).
+    typed: Option<Type>,
+    /// The return type's name, where errors about it go: see [`written_at`].
+    output: Span,
 }
 
 fn generate(
@@ -64,17 +77,15 @@ fn generate(
         .iter()
         .find_map(|(_, layer)| layer.crate_path())
         .map_or_else(|| quote!(::resilient), |path| path.value.to_token_stream());
+    let fn_name = function.sig.ident.to_string();
     let mut cx = Context {
         prelude: checks(&root, layers, output),
         is_async: function.sig.asyncness.is_some(),
         root,
+        name: quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
+        typed: (!function::mentions_impl_trait(output)).then(|| output.clone()),
+        output: anchor(output),
     };
-    if layers.iter().any(|(_, layer)| layer.uses_default_name()) {
-        let fn_name = function.sig.ident.to_string();
-        cx.prelude.extend(quote! {
-            const __RESILIENT_NAME: &str = ::core::concat!(::core::module_path!(), "::", #fn_name);
-        });
-    }
     let mut inner = body(&cx, &function.block, output);
     for (_, layer) in layers.iter().rev() {
         inner = Inner {
@@ -86,9 +97,17 @@ fn generate(
     let uses = taken.iter().map(|path| quote!(use #path as _;));
     let (prelude, call) = (cx.prelude, inner.tokens);
     let call = if cx.is_async {
-        quote!(#call.await)
+        awaited(&call, cx.output)
     } else {
-        quote!((#call)())
+        called(&call, cx.output)
+    };
+    // What the layers return, as the return type (the same type; see `__private::Outcome`).
+    let call = match &cx.typed {
+        Some(output) => {
+            let (convert, output) = at_return_type(&cx.root, quote!(output), output);
+            quote_spanned!(cx.output=> #convert::<#output>(#call))
+        }
+        None => call,
     };
     function.block = syn::parse_quote!({ #(#uses)* #prelude #call });
     quote!(#function)
@@ -108,19 +127,53 @@ fn checks(root: &TokenStream, layers: &[(Kind, Layer)], output: &Type) -> TokenS
     } else {
         quote!(returns_result)
     };
-    quote_spanned!(output.span()=> #root::__private::#check::<#output>();)
+    let at = anchor(output);
+    let (check, output) = at_return_type(root, check, output);
+    quote_spanned!(at=> #check::<#output>();)
+}
+
+/// `__private::#name` and the return type, both written at the return type's name (see
+/// [`written_at`]): the error of a call `#name::<#output>(...)` on the type covers the same
+/// tokens as those of the layers' calls.
+fn at_return_type(
+    root: &TokenStream,
+    name: TokenStream,
+    output: &Type,
+) -> (TokenStream, TokenStream) {
+    let at = anchor(output);
+    let path = written_at(quote!(#root::__private::#name), at);
+    let output = output
+        .to_token_stream()
+        .into_iter()
+        .map(|mut tree| {
+            tree.set_span(tree.span().located_at(at));
+            tree
+        })
+        .collect();
+    (path, output)
 }
 
 /// The body as a future (async) or a closure (blocking), typed as the function's result so that
-/// `?` and `return` in it need no annotation.
+/// `?` and `return` in it need no annotation, and marked as the body: whatever it returns is its
+/// own result, never a layer's rejection.
 fn body(cx: &Context, block: &syn::Block, output: &Type) -> Inner {
     let root = &cx.root;
     let typed = !function::mentions_impl_trait(output);
     let tokens = match (cx.is_async, typed) {
-        (true, true) => quote!(#root::__private::body::<#output, _>(async #block)),
-        (true, false) => quote!(async #block),
-        (false, true) => quote!(|| -> #output #block),
-        (false, false) => quote!(|| #block),
+        (true, true) => {
+            let call = written_at(quote!(#root::__private::body), cx.output);
+            // The block keeps its place: a move out of it "in previous iteration of loop" is
+            // shown on the attribute that loops.
+            let block = quote!(async #block);
+            quote_spanned!(cx.output=> #call::<#output, _>(#block))
+        }
+        (true, false) => quote!(#root::__private::body(async #block)),
+        (false, true) => {
+            let call = written_at(quote!(#root::__private::body_blocking), cx.output);
+            let block = quote!(|| -> #output #block);
+            quote_spanned!(cx.output=> #call(#block))
+        }
+        (false, false) => quote!(#root::__private::body_blocking(|| #block)),
     };
     Inner {
         tokens,
@@ -137,7 +190,7 @@ fn wrap(cx: &mut Context, layer: &Layer, inner: Inner) -> TokenStream {
     let local = |name: &str| format_ident!("__resilient_{}", name, span = Span::mixed_site());
     match layer {
         Layer::Timeout(args) => {
-            let name = policy_name(&args.name);
+            let name = policy_name(&args.name, &cx.name);
             let limit = match &args.limit {
                 Limit::Fixed(d) => duration(&root, *d),
                 Limit::Dynamic(expr) => {
@@ -148,54 +201,61 @@ fn wrap(cx: &mut Context, layer: &Layer, inner: Inner) -> TokenStream {
                 }
                 Limit::Missing => unreachable!("a missing limit is reported while parsing"),
             };
-            quote!(#root::__private::timeout(#name, #limit, #inner, #is_layer))
+            let timeout = written_at(quote!(#root::__private::timeout), cx.output);
+            quote_spanned!(cx.output=> #timeout(#name, #limit, #inner, #is_layer))
         }
         Layer::Breaker(args) => {
-            let breaker = match &args.breaker {
-                Some(expr) => {
-                    let (var, expr) = (local("breaker"), &expr.value);
-                    cx.prelude
-                        .extend(quote!(let #var: &#root::__private::CircuitBreaker = #expr;));
-                    quote!(#var)
-                }
+            // A `static` in a block of its own: the body cannot see it, so it shadows nothing.
+            let expr = match &args.breaker {
+                Some(expr) => expr.value.to_token_stream(),
                 None => {
-                    let (name, config) = (policy_name(&args.name), args.config(&root));
-                    cx.prelude.extend(quote! {
+                    let (name, config) = (policy_name(&args.name, &cx.name), args.config(&root));
+                    quote!({
                         static __RESILIENT_BREAKER: #root::__private::CircuitBreaker =
                             #root::__private::CircuitBreaker::new(#name, #config);
-                    });
-                    quote!(&__RESILIENT_BREAKER)
+                        &__RESILIENT_BREAKER
+                    })
                 }
             };
-            let when = predicate(&root, &args.when);
+            let breaker = local("breaker");
+            cx.prelude
+                .extend(quote!(let #breaker: &#root::__private::CircuitBreaker = #expr;));
+            let when = predicate(&root, &args.when, cx.typed_when());
             if cx.is_async {
-                quote!(#root::__private::breaker(#breaker, #inner, #when, #is_layer))
+                let call = written_at(quote!(#root::__private::breaker), cx.output);
+                quote_spanned!(cx.output=> #call(#breaker, #inner, #when, #is_layer))
             } else {
-                quote!(|| #root::__private::breaker_blocking(#breaker, #inner, #when))
+                let call = written_at(quote!(#root::__private::breaker_blocking), cx.output);
+                let call = quote_spanned!(cx.output=> #call(#breaker, #inner, #when));
+                quote!(|| #call)
             }
         }
         Layer::Retry(args) => {
-            let policy = match &args.policy {
-                Some(expr) => {
-                    let (var, expr) = (local("retry_policy"), &expr.value);
-                    cx.prelude
-                        .extend(quote!(let #var: &#root::__private::RetryPolicy = #expr;));
-                    quote!(#var)
-                }
+            let expr = match &args.policy {
+                Some(expr) => expr.value.to_token_stream(),
                 None => {
-                    let policy = args.policy(&root, &policy_name(&args.name));
-                    cx.prelude.extend(
-                        quote!(static __RESILIENT_RETRY: #root::__private::RetryPolicy = #policy;),
-                    );
-                    quote!(&__RESILIENT_RETRY)
+                    let policy = args.policy(&root, &policy_name(&args.name, &cx.name));
+                    quote!({
+                        static __RESILIENT_RETRY: #root::__private::RetryPolicy = #policy;
+                        &__RESILIENT_RETRY
+                    })
                 }
             };
-            let when = predicate(&root, &args.when);
+            let policy = local("retry_policy");
+            cx.prelude
+                .extend(quote!(let #policy: &#root::__private::RetryPolicy = #expr;));
+            let when = predicate(&root, &args.when, cx.typed_when());
             let (state, done) = (local("retry"), local("result"));
-            let next = if cx.is_async {
-                quote!(#state.after(#inner.await, #when, #is_layer).await)
+            // Judged without a future of its own: a successful attempt costs no more than the
+            // runtime's `retry`. Only a wait is awaited.
+            let (next, wait) = if cx.is_async {
+                let inner = awaited(&inner, cx.output);
+                let next = quote!(#state.after(#inner, #when, #is_layer));
+                (next, quote!(#state.wait().await;))
             } else {
-                quote!(#state.after_blocking((#inner)(), #when, #is_layer))
+                let inner = called(&inner, cx.output);
+                let next = quote!(#state.after_blocking(#inner, #when, #is_layer));
+                (next, TokenStream::new())
             };
             let run = quote! {{
                 let mut #state = #root::__private::RetryLoop::start(#policy);
@@ -203,6 +263,7 @@ fn wrap(cx: &mut Context, layer: &Layer, inner: Inner) -> TokenStream {
                     if let ::core::option::Option::Some(#done) = #next {
                         break #done;
                     }
+                    #wait
                 }
             }};
             if cx.is_async {
@@ -216,17 +277,27 @@ fn wrap(cx: &mut Context, layer: &Layer, inner: Inner) -> TokenStream {
                 .handler
                 .as_ref()
                 .expect("a missing fallback is reported while parsing");
-            let when = predicate(&root, &args.when);
+            let when = predicate(&root, &args.when, None);
             let (error, result) = (local("error"), local("result"));
+            // Typed by the return type, a mistake in the handler is reported in the handler.
+            let call = match (&cx.typed, cx.is_async) {
+                (Some(output), true) => quote!(call_fallback_async::<#output, _, _>),
+                (Some(output), false) => quote!(call_fallback_blocking::<#output, _>),
+                (None, _) => quote!(call_fallback),
+            };
+            // Written at what the handler returns, where a mistake in it is reported.
+            let at = match handler {
+                Expr::Closure(closure) => closure.body.span(),
+                _ => handler.span(),
+            };
+            let call = written_at(quote!(#root::__private::#call), at);
             let (attempt, handled) = if cx.is_async {
-                (
-                    quote!(#inner.await),
-                    quote!(#root::__private::call_fallback(#error, #handler).await),
-                )
+                let call = quote_spanned!(at=> #call(#error, #handler));
+                (awaited(&inner, cx.output), awaited(&call, at))
             } else {
                 (
-                    quote!((#inner)()),
-                    quote!(#root::__private::call_fallback(#error, #handler)),
+                    called(&inner, cx.output),
+                    quote_spanned!(at=> #call(#error, #handler)),
                 )
             };
             let run = quote! {
@@ -249,17 +320,73 @@ fn wrap(cx: &mut Context, layer: &Layer, inner: Inner) -> TokenStream {
 }
 
 /// The policy's name: the one given, or `module_path::fn_name`.
-fn policy_name(name: &Option<Setting<LitStr>>) -> TokenStream {
+fn policy_name(name: &Option<Setting<LitStr>>, default: &TokenStream) -> TokenStream {
     match name {
         Some(setting) => setting.value.to_token_stream(),
-        None => quote!(__RESILIENT_NAME),
+        None => default.clone(),
     }
 }
 
-/// The `when = ...` given, or the predicate that accepts every error.
-fn predicate(root: &TokenStream, when: &Option<Setting<Expr>>) -> TokenStream {
-    match when {
-        Some(setting) => setting.value.to_token_stream(),
-        None => quote!(#root::__private::every_error),
+/// The `when = ...` given, or the predicate that accepts every error. `typed` checks it against
+/// the return type, so that a mistake in it is reported once, at it.
+fn predicate(
+    root: &TokenStream,
+    when: &Option<Setting<Expr>>,
+    typed: Option<(&Type, TokenStream)>,
+) -> TokenStream {
+    match (when, typed) {
+        (Some(setting), Some((output, check))) => {
+            // Written at the predicate, where a mistake in it is reported.
+            let (when, at) = (&setting.value, setting.value.span());
+            let check = written_at(quote!(#root::__private::#check), at);
+            quote_spanned!(at=> #check::<#output>(&#when))
+        }
+        (Some(setting), None) => setting.value.to_token_stream(),
+        (None, _) => quote!(#root::__private::every_error),
     }
+}
+
+impl Context {
+    /// How a `when` is checked against the return type: on a blocking function whose return type
+    /// can be named (see `__private::when_blocking`).
+    fn typed_when(&self) -> Option<(&Type, TokenStream)> {
+        let output = self.typed.as_ref().filter(|_| !self.is_async)?;
+        Some((output, quote!(when_blocking)))
+    }
+}
+
+/// The return type's name (`Result` in `io::Result<T>`), where the compiler reports what the
+/// generated code asks of the return type.
+fn anchor(ty: &Type) -> Span {
+    match ty {
+        Type::Path(path) => path.path.segments.last().map(|s| s.ident.span()),
+        _ => None,
+    }
+    .unwrap_or_else(|| ty.span())
+}
+
+/// A path (`::resilient::__private::breaker`) written at `at`, where the compiler then reports a
+/// failed bound of the call through it. The check of the return type and the calls whose bounds
+/// repeat it (`From<Rejected>` for a breaker or a timeout) are written at the return type's name,
+/// so that a failed bound is reported once, there, instead of again on the attribute; a `when` or
+/// a fallback's check at the predicate or the handler. The path is absolute: where it is written
+/// does not change what it names.
+fn written_at(path: TokenStream, at: Span) -> TokenStream {
+    path.into_iter()
+        .map(|mut tree| {
+            tree.set_span(at);
+            tree
+        })
+        .collect()
+}
+
+/// `inner.await`, the `.await` written where the awaited call is: at the return type's name for a
+/// layer (see [`written_at`]).
+fn awaited(inner: &TokenStream, at: Span) -> TokenStream {
+    quote_spanned!(at=> #inner.await)
+}
+
+/// `(inner)()`, a blocking layer or body called, written as [`awaited`].
+fn called(inner: &TokenStream, at: Span) -> TokenStream {
+    quote_spanned!(at=> (#inner)())
 }

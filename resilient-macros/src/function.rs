@@ -2,18 +2,42 @@
 
 use crate::args::Errors;
 use crate::attrs::Kind;
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use syn::{ItemFn, ReturnType, Type};
 
 /// Parses the annotated item, which must be a function with a body.
 pub(crate) fn parse(kind: Kind, item: TokenStream) -> Result<ItemFn, syn::Error> {
-    syn::parse2::<ItemFn>(item).map_err(|_| {
+    syn::parse2::<ItemFn>(item.clone()).map_err(|_| {
+        let name = kind.name();
+        // A declaration without a body (in a trait): the error goes on its `;`.
+        if let Ok(syn::TraitItemFn {
+            default: None,
+            semi_token: Some(semi),
+            ..
+        }) = syn::parse2::<syn::TraitItemFn>(item.clone())
+        {
+            let message = format!(
+                "`#[{name}]` needs the function's body: put it on the method of each `impl`, not on the trait's declaration"
+            );
+            return syn::Error::new_spanned(semi, message);
+        }
         let message = format!(
-            "`#[{}]` applies to a function with a body returning `Result`, like `async fn fetch(id: u64) -> Result<User, ApiError> {{ ... }}`",
-            kind.name()
+            "`#[{name}]` applies to a function with a body returning `Result`, like `async fn fetch(id: u64) -> Result<User, ApiError> {{ ... }}`"
         );
-        syn::Error::new(proc_macro2::Span::call_site(), message)
+        syn::Error::new(what_it_is(item), message)
     })
+}
+
+/// The first token of an item after its attributes and visibility (`struct`, `impl`, ...).
+fn what_it_is(item: TokenStream) -> Span {
+    let first = |input: syn::parse::ParseStream<'_>| {
+        input.call(syn::Attribute::parse_outer)?;
+        input.parse::<syn::Visibility>()?;
+        let first = input.parse::<proc_macro2::TokenTree>()?.span();
+        input.parse::<TokenStream>()?;
+        Ok(first)
+    };
+    syn::parse::Parser::parse2(first, item).unwrap_or_else(|_: syn::Error| Span::call_site())
 }
 
 /// The return type, which must look like it could be a `Result` (the type checker confirms it,

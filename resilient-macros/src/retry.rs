@@ -72,6 +72,14 @@ impl RetryArgs {
                     args::crate_path(&meta, &key, errors)?,
                     errors,
                 ),
+                kind if KINDS.contains(&kind) => {
+                    let args = if kind == "none" { "" } else { "(...)" };
+                    errors.at(
+                        &key,
+                        format_args!("`{kind}` is a backoff: write `backoff = {kind}{args}`"),
+                    );
+                    args::skip_value(&meta)?;
+                }
                 _ => args::unknown_key(&meta, &key, "retry", KEYS, errors)?,
             }
             Ok(())
@@ -128,6 +136,8 @@ pub(crate) struct BackoffSpec {
     max: Option<Setting<Duration>>,
     factor: Option<Setting<f64>>,
     jitter: Option<Setting<f64>>,
+    /// `base` was written, with a valid value or not (a bad one is already reported).
+    base_written: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -176,8 +186,9 @@ impl BackoffSpec {
                     format_args!("unknown backoff `{other}`: {hint}{}", args::backoff_forms()),
                 );
                 if input.peek(syn::token::Paren) {
-                    let _skipped;
-                    syn::parenthesized!(_skipped in input);
+                    let skipped;
+                    syn::parenthesized!(skipped in input);
+                    skipped.parse::<TokenStream>()?;
                 }
                 return Ok(None);
             }
@@ -188,6 +199,7 @@ impl BackoffSpec {
             max: None,
             factor: None,
             jitter: None,
+            base_written: false,
         };
         if kind == BackoffKind::None {
             return Ok(Some((spec, span)));
@@ -223,6 +235,7 @@ impl BackoffSpec {
         };
         let parser = syn::meta::parser(|inner| {
             let inner_key = args::key_of(&inner)?;
+            spec.base_written |= inner_key == "base";
             match inner_key.to_string().as_str() {
                 "base" => set(
                     &mut spec.base,
@@ -278,7 +291,7 @@ impl BackoffSpec {
                 base.span,
                 format_args!("`base` ({:?}) is longer than `max` ({:?}): no delay may exceed `max`", base.value, max.value),
             ),
-            None if default_base > max.value => errors.at_span(
+            None if default_base > max.value && !self.base_written => errors.at_span(
                 max.span,
                 format_args!("`max` ({:?}) is shorter than the first delay ({default_base:?}): give a `base` of at most `max`", max.value),
             ),

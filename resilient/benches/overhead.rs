@@ -10,11 +10,15 @@
 //!
 //! | group | measures | variants |
 //! | --- | --- | --- |
-//! | `closed_breaker` | a successful sync call through a closed breaker | `plain`, `resilient` (`try_acquire` + `success`), `resilient_call_sync`, `failsafe` (consecutive failures), `recloser` |
+//! | `closed_breaker` | a successful sync call through a closed breaker | `plain`, `resilient` (`try_acquire` + `success`), `resilient_call_sync`, `annotated` (a `#[circuit_breaker]` fn), `failsafe` (consecutive failures), `recloser` |
 //! | `open_breaker_rejection` | a call rejected by an open breaker (driven open by failures, long recovery) | `plain`, `resilient`, `resilient_call_sync`, `resilient_forced_open`, `failsafe`, `recloser` |
-//! | `successful_retry` | an async call that succeeds at once, through a retry | `plain`, `resilient`, `backon` |
-//! | `ready_timeout` | an async call that is ready at once, under a 5 s timeout | `plain`, `resilient`, `tokio` |
+//! | `successful_retry` | an async call that succeeds at once, through a retry | `plain`, `resilient`, `annotated` (a `#[retry]` async fn), `backon` |
+//! | `ready_timeout` | an async call that is ready at once, under a 5 s timeout | `plain`, `resilient`, `annotated` (a `#[timeout("5s")]` async fn), `tokio` |
 //! | `two_threads_shared_breaker` | two threads each making `iters` successful calls through one shared breaker; time per call is (time for both threads to finish) / `iters` | `plain`, `resilient`, `failsafe`, `recloser` |
+//! | `stacked` | an async call that succeeds at once through retry › circuit breaker › timeout | `plain`, `resilient` (composed by hand: `retry(&P, \|\| B.call(timeout(d, op())))`), `annotated` (`#[retry] #[circuit_breaker] #[timeout]` async fn) |
+//!
+//! An `annotated` variant is the same policy written as attributes on the function: compared with
+//! `resilient` in its group, it shows what the generated code adds to the runtime calls it makes.
 //!
 //! Async groups run on a current-thread tokio runtime built once; each sample is one `block_on`
 //! around the whole loop, so the runtime's own cost is outside the measurement.
@@ -26,7 +30,10 @@ use criterion::{
 };
 use failsafe::CircuitBreaker as _;
 use recloser::Recloser;
-use resilient::{Backoff, BreakerConfig, CircuitBreaker, Rejected, RejectedKind, RetryPolicy};
+use resilient::{
+    Backoff, BreakerConfig, CircuitBreaker, Rejected, RejectedKind, RetryPolicy, circuit_breaker,
+    retry, timeout,
+};
 use std::future::Future;
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
@@ -76,6 +83,35 @@ static POLICY: RetryPolicy =
             Duration::from_millis(100),
             Duration::from_secs(5),
         ));
+
+/// The limit of every timeout here; nothing comes near it.
+const LIMIT: Duration = Duration::from_secs(5);
+static STACKED: CircuitBreaker = CircuitBreaker::new("stacked", CONFIG);
+
+/// `CONFIG` as an attribute.
+#[circuit_breaker(failure_threshold = 3, recovery_timeout = "1h")]
+fn annotated_closed() -> Result<u64, BenchError> {
+    ok()
+}
+
+/// `POLICY` as an attribute.
+#[retry(max_attempts = 3, backoff = exponential(base = "100ms", max = "5s"))]
+async fn annotated_retry() -> Result<u64, BenchError> {
+    ok()
+}
+
+#[timeout("5s")]
+async fn annotated_timeout() -> Result<u64, BenchError> {
+    ok()
+}
+
+/// `POLICY`, `CONFIG` and `LIMIT` as attributes, in the recommended order.
+#[retry(max_attempts = 3, backoff = exponential(base = "100ms", max = "5s"))]
+#[circuit_breaker(failure_threshold = 3, recovery_timeout = "1h")]
+#[timeout("5s")]
+async fn annotated_stacked() -> Result<u64, BenchError> {
+    ok()
+}
 
 /// failsafe's consecutive-failures breaker (3 in a row open it), as close to ours as it gets.
 fn failsafe_breaker() -> impl failsafe::CircuitBreaker + Clone + Send + Sync {
@@ -196,6 +232,7 @@ fn closed_breaker(c: &mut Criterion) {
     sync_bench(&mut g, "plain", ok);
     sync_bench(&mut g, "resilient", || via_permit(&CLOSED));
     sync_bench(&mut g, "resilient_call_sync", || CLOSED.call_sync(ok));
+    sync_bench(&mut g, "annotated", annotated_closed);
     sync_bench(&mut g, "failsafe", || failsafe.call(ok));
     sync_bench(&mut g, "recloser", || recloser.call(ok));
     g.finish();
@@ -230,6 +267,7 @@ fn successful_retry(c: &mut Criterion) {
     let mut g = c.benchmark_group("successful_retry");
     async_bench(&mut g, &rt, "plain", op);
     async_bench(&mut g, &rt, "resilient", || resilient::retry(&POLICY, op));
+    async_bench(&mut g, &rt, "annotated", annotated_retry);
     async_bench(&mut g, &rt, "backon", || {
         op.retry(ExponentialBuilder::default())
     });
@@ -237,11 +275,11 @@ fn successful_retry(c: &mut Criterion) {
 }
 
 fn ready_timeout(c: &mut Criterion) {
-    const LIMIT: Duration = Duration::from_secs(5);
     let rt = current_thread_runtime();
     let mut g = c.benchmark_group("ready_timeout");
     async_bench(&mut g, &rt, "plain", op);
     async_bench(&mut g, &rt, "resilient", || resilient::timeout(LIMIT, op()));
+    async_bench(&mut g, &rt, "annotated", annotated_timeout);
     async_bench(&mut g, &rt, "tokio", || tokio::time::timeout(LIMIT, op()));
     g.finish();
 }
@@ -257,12 +295,23 @@ fn two_threads_shared_breaker(c: &mut Criterion) {
     g.finish();
 }
 
+fn stacked(c: &mut Criterion) {
+    let rt = current_thread_runtime();
+    let mut g = c.benchmark_group("stacked");
+    async_bench(&mut g, &rt, "plain", op);
+    async_bench(&mut g, &rt, "resilient", || {
+        resilient::retry(&POLICY, || STACKED.call(resilient::timeout(LIMIT, op())))
+    });
+    async_bench(&mut g, &rt, "annotated", annotated_stacked);
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     targets = closed_breaker, open_breaker_rejection, successful_retry, ready_timeout,
-        two_threads_shared_breaker
+        two_threads_shared_breaker, stacked
 }
 criterion_main!(benches);

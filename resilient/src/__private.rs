@@ -7,7 +7,10 @@ pub use crate::{
 };
 pub use std::time::Duration;
 
+use pin_project::pin_project;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 /// `#[circuit_breaker]` around an async body or layer.
 #[inline]
@@ -52,9 +55,55 @@ where
 
 /// The function's body as a future whose output is the function's return type `R`, so that `?`
 /// and `return` in it need no annotation.
+///
+/// What the body returns is the body's own result: when it finishes, any rejection mark that its
+/// code left behind (say, from another annotated function it called) is forgotten, so the layer
+/// around the body never takes the body's error for a rejection of its own.
 #[inline(always)]
-pub fn body<R, F: Future<Output = R>>(body: F) -> F {
-    body
+pub fn body<R, F: Future<Output = R>>(body: F) -> Body<F> {
+    Body { body }
+}
+
+/// The future of [`body`].
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct Body<F> {
+    #[pin]
+    body: F,
+}
+
+/// Its output is the `Result` the layers judge, `R` itself (see [`ReturnsResult::into_result`]).
+impl<F: Future> Future for Body<F>
+where
+    F::Output: ReturnsResult,
+{
+    type Output = Outcome<F::Output>;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let output = ready!(self.project().body.poll(cx));
+        crate::rejected::clear_mark();
+        Poll::Ready(output.into_result())
+    }
+}
+
+/// A blocking function's body, as [`body`]: what it returns is its own result.
+#[inline(always)]
+pub fn body_blocking<R: ReturnsResult>(body: impl FnOnce() -> R) -> impl FnOnce() -> Outcome<R> {
+    move || {
+        let output = body();
+        crate::rejected::clear_mark();
+        output.into_result()
+    }
+}
+
+/// The `Result` that the layers of a function returning `R` judge: `R` itself.
+pub type Outcome<R> = Result<<R as ReturnsResult>::Ok, <R as ReturnsResult>::Error>;
+
+/// What the layers return, as the function's return type `R` (the same type).
+#[inline(always)]
+pub fn output<R: ReturnsResult>(outcome: Outcome<R>) -> R {
+    R::from_result(outcome)
 }
 
 /// Whether `#[fallback]` handles this error (its `when`); a function, so that a closure's
@@ -68,6 +117,53 @@ pub fn fallback_applies<E>(error: &E, when: impl Fn(&E) -> bool) -> bool {
 #[inline]
 pub fn call_fallback<E, R>(error: E, handler: impl FnOnce(E) -> R) -> R {
     handler(error)
+}
+
+/// [`call_fallback`] on a blocking function returning `R`: the handler returns `R` too, so that a
+/// mistake in it is reported in it.
+#[inline]
+pub fn call_fallback_blocking<R, H>(error: R::Error, handler: H) -> Outcome<R>
+where
+    R: ReturnsResult,
+    H: FnOnce(R::Error) -> R,
+{
+    handler(error).into_result()
+}
+
+/// [`call_fallback`] on an async function returning `R`: the handler returns a future of `R`.
+#[inline]
+pub fn call_fallback_async<R, H, Fut>(error: R::Error, handler: H) -> Body<Fut>
+where
+    R: ReturnsResult,
+    H: FnOnce(R::Error) -> Fut,
+    Fut: FallbackFuture<R>,
+{
+    Body {
+        body: handler(error),
+    }
+}
+
+/// What the fallback of an async function returns.
+#[diagnostic::on_unimplemented(
+    message = "the fallback of an async function returns a future of `{R}`, not `{Self}`",
+    label = "this must return a future of `{R}`",
+    note = "write `|err| async move {{ ... }}`, or name an `async fn` that takes the error"
+)]
+pub trait FallbackFuture<R>: Future<Output = R> {}
+
+#[diagnostic::do_not_recommend]
+impl<F: Future<Output = R>, R> FallbackFuture<R> for F {}
+
+/// A `when = ...` predicate of a blocking function returning `R`, checked here against `R`'s
+/// error type: a mistake is reported once, at the predicate, and what this returns satisfies every
+/// layer's bound whatever the predicate was (an opaque type would carry the failed bound along).
+/// It is called on errors only. (An async function's predicate is not erased so: a `&dyn Fn` would
+/// make its future `Send` only for a `Sync` predicate.)
+#[inline(always)]
+pub fn when_blocking<R: ReturnsResult>(
+    predicate: &impl Fn(&R::Error) -> bool,
+) -> &dyn Fn(&R::Error) -> bool {
+    predicate
 }
 
 /// After `#[fallback]` ran: what it returned is the function's own result, no rejection.
@@ -88,13 +184,34 @@ pub fn every_error<E>(_: &E) -> bool {
     label = "this must be `Result<T, E>` (or an alias of it, like `io::Result<T>`)",
     note = "the layers judge the call by its `Err`: retried, counted as a failure, or handed to the fallback"
 )]
-pub trait ReturnsResult {
+///
+/// The layers see the function's result through [`Outcome`], not as `Self`: when `Self` is not a
+/// `Result`, the compiler then reports this trait's message once, not every place where a layer
+/// expected a `Result`.
+pub trait ReturnsResult: Sized {
+    /// The `T` of `Result<T, E>`.
+    type Ok;
     /// The `E` of `Result<T, E>`.
     type Error;
+    /// `self`, as the `Result` it is.
+    fn into_result(self) -> Outcome<Self>;
+    /// The `Result`, as `Self`.
+    fn from_result(outcome: Outcome<Self>) -> Self;
 }
 
 impl<T, E> ReturnsResult for Result<T, E> {
+    type Ok = T;
     type Error = E;
+
+    #[inline(always)]
+    fn into_result(self) -> Self {
+        self
+    }
+
+    #[inline(always)]
+    fn from_result(outcome: Self) -> Self {
+        outcome
+    }
 }
 
 /// An error type that layers can put their rejections in.
@@ -103,7 +220,7 @@ impl<T, E> ReturnsResult for Result<T, E> {
     label = "this error type needs `From<resilient::Rejected>`",
     note = "a circuit breaker or timeout returns `{Self}::from(rejected)` when it refuses or abandons a call: add `impl From<resilient::Rejected> for {Self}`, or with thiserror a variant `Rejected(#[from] resilient::Rejected)`"
 )]
-pub trait HoldsRejected {}
+pub trait HoldsRejected: From<Rejected> {}
 
 #[diagnostic::do_not_recommend]
 impl<E: From<Rejected>> HoldsRejected for E {}
