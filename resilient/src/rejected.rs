@@ -173,23 +173,47 @@ impl From<Rejected> for std::io::Error {
 // a retry ends at once on an open circuit and retries a timeout whatever its `when` says; a breaker
 // counts a timeout as a failure whatever its `when` says.
 //
-// So a layer that returns a rejection as an error also marks it on the current thread, with its
-// own address. The layer around it, polled in the same call stack, takes the mark only if that
-// address is the address of the future it polls: only when the rejection comes straight from the
-// layer it wraps. A rejection that user code saw and replaced with its own error carries the
-// address of a future inside the user's, so it is not taken for the user's error. Each layer
-// clears the mark before polling what it wraps, so a stale mark is never read.
+// So a layer that returns a rejection as an error also marks it on the current thread with its
+// origin: its own address and type. The layer around it, polled in the same call stack, takes the
+// mark only if that is the address and type of the future it polls: only when the rejection comes
+// straight from the layer it wraps. A rejection that user code saw and replaced with its own error
+// (or passed on) was marked by a future inside the user's: another type, even where it sits at the
+// very same address, so it is judged as the user's error. Each layer clears the mark before
+// polling what it wraps, so a stale mark is never read.
 //
 // Blocking layers have no future to point at, and the layers the attribute macros write are not
 // futures of their own: both take any mark from what they wrap, which they know is a layer.
 thread_local! {
-    static MARK: Cell<Option<(RejectedKind, *const ())>> = const { Cell::new(None) };
+    static MARK: Cell<Option<(RejectedKind, Origin)>> = const { Cell::new(None) };
 }
 
-/// The address that identifies a layer (or the future a layer wraps) in a mark.
-#[inline]
-pub(crate) fn address<T>(layer: &T) -> *const () {
-    std::ptr::from_ref(layer).cast()
+/// Which layer marked an error: where it is and what it is.
+#[derive(Clone, Copy)]
+pub(crate) struct Origin {
+    address: *const (),
+    type_name: &'static str,
+}
+
+impl Origin {
+    /// A layer that is not a future: a blocking layer, or one the attribute macros wrote.
+    pub(crate) const UNPLACED: Origin = Origin {
+        address: std::ptr::null(),
+        type_name: "",
+    };
+
+    /// The origin of `layer`, a future that marks errors or that a layer polls.
+    #[inline]
+    pub(crate) fn of<T>(layer: &T) -> Origin {
+        Origin {
+            address: std::ptr::from_ref(layer).cast(),
+            type_name: std::any::type_name::<T>(),
+        }
+    }
+
+    fn is(&self, other: &Origin) -> bool {
+        // Type names are compared only on the error path, and only when the addresses agree.
+        self.address == other.address && self.type_name == other.type_name
+    }
 }
 
 /// Forgets any mark, before a layer polls what it wraps.
@@ -200,25 +224,25 @@ pub(crate) fn clear_mark() {
 
 /// Marks the error that `layer` is returning as a rejection of `kind` (or as none).
 #[inline]
-pub(crate) fn set_mark(kind: Option<RejectedKind>, layer: *const ()) {
+pub(crate) fn set_mark(kind: Option<RejectedKind>, layer: Origin) {
     MARK.set(kind.map(|kind| (kind, layer)));
 }
 
 /// Takes the mark of the error just returned by `inner`, if `inner` set it; with `None`, the
-/// inner future is a layer the attribute macros wrote, which marks every error it returns, so any
-/// mark is its own.
+/// inner future is a layer the attribute macros wrote (or a blocking layer), which marks every
+/// error it returns, so any mark is its own.
 #[inline]
-pub(crate) fn take_mark(inner: Option<*const ()>) -> Option<RejectedKind> {
+pub(crate) fn take_mark(inner: Option<Origin>) -> Option<RejectedKind> {
     match (MARK.take(), inner) {
         (Some((kind, _)), None) => Some(kind),
-        (Some((kind, marked_by)), Some(inner)) if marked_by == inner => Some(kind),
+        (Some((kind, marked_by)), Some(inner)) if marked_by.is(&inner) => Some(kind),
         _ => None,
     }
 }
 
 /// Turns a rejection by `layer` into the caller's error and marks it for the enclosing layer.
 #[inline]
-pub(crate) fn reject<E: From<Rejected>>(rejected: Rejected, layer: *const ()) -> E {
+pub(crate) fn reject<E: From<Rejected>>(rejected: Rejected, layer: Origin) -> E {
     set_mark(Some(rejected.kind), layer);
     E::from(rejected)
 }

@@ -1,7 +1,7 @@
 //! [`RetryPolicy`] and [`retry`]: try again after a failure, waiting longer each time.
 
 use crate::config::{ConfigError, ConfigValue, check_count, check_nonzero};
-use crate::rejected::{address, clear_mark, set_mark, take_mark};
+use crate::rejected::{Origin, clear_mark, set_mark, take_mark};
 use crate::{Backoff, RejectedKind};
 use pin_project::pin_project;
 use std::fmt::Debug;
@@ -215,7 +215,7 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let me = address(self.as_ref().get_ref());
+        let me = Origin::of(self.as_ref().get_ref());
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
@@ -225,7 +225,7 @@ where
                     this.state.set(State::Attempt(attempt));
                 }
                 StateProj::Attempt(fut) => {
-                    let inner = address(fut.as_ref().get_ref());
+                    let inner = Origin::of(fut.as_ref().get_ref());
                     let result = ready!(fut.poll(cx));
                     let mark = if result.is_err() {
                         take_mark(Some(inner))
@@ -294,7 +294,7 @@ impl<'p> RetryLoop<'p> {
         result: Result<T, E>,
         when: impl Fn(&E) -> bool,
         mark: Option<RejectedKind>,
-        me: *const (),
+        me: Origin,
     ) -> ControlFlow<Result<T, E>, Duration> {
         let err = match result {
             Ok(value) => {
@@ -382,7 +382,7 @@ impl<'p> RetryLoop<'p> {
             Err(_) if layer_inside => take_mark(None),
             _ => None,
         };
-        self.judge(result, when, mark, std::ptr::null())
+        self.judge(result, when, mark, Origin::UNPLACED)
     }
 }
 

@@ -1,7 +1,7 @@
 //! [`timeout`]: give up on a call that takes too long.
 
 use crate::Rejected;
-use crate::rejected::{address, clear_mark, reject, set_mark, take_mark};
+use crate::rejected::{Origin, clear_mark, reject, set_mark, take_mark};
 use pin_project::pin_project;
 use std::future::Future;
 use std::pin::Pin;
@@ -86,9 +86,9 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let me = address(self.as_ref().get_ref());
+        let me = Origin::of(self.as_ref().get_ref());
         let mut this = self.project();
-        let inner = (!*this.generated_inner).then(|| address(this.fut.as_ref().get_ref()));
+        let inner = (!*this.generated_inner).then(|| Origin::of(this.fut.as_ref().get_ref()));
         clear_mark();
         if let Poll::Ready(result) = this.fut.poll(cx) {
             if result.is_err() {

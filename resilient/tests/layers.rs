@@ -210,3 +210,68 @@ async fn a_retry_exhausted_on_timeouts_is_a_failure_for_a_breaker_around_it() {
     );
     assert_eq!(b.state(), BreakerState::Open);
 }
+
+static FORCED_OPEN: CircuitBreaker = CircuitBreaker::new("forced", BreakerConfig::new());
+static ATTEMPTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Captures nothing, so the breaker call it awaits may sit at the very address of the block.
+async fn handles_a_rejection_then_fails() -> Result<u32, TestError> {
+    let n = ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    let _ignored: Result<(), TestError> = FORCED_OPEN.call(async { Ok(()) }).await;
+    if n < 3 {
+        Err(TestError::Failed(n))
+    } else {
+        Ok(n)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handled_rejection_is_not_taken_for_the_layers_even_at_the_same_address() {
+    FORCED_OPEN.force_open();
+    let policy = RetryPolicy::new().max_attempts(3).backoff(Backoff::none());
+    let result = retry(&policy, || async {
+        let _ignored: Result<(), TestError> = FORCED_OPEN.call(async { Ok(()) }).await;
+        handles_a_rejection_then_fails().await
+    })
+    .await;
+    assert_eq!(result, Ok(3), "the body's own errors were retried");
+    let b = breaker(BreakerConfig::new().failure_threshold(1));
+    let when_never = |_: &TestError| false;
+    let result = b
+        .call_when(when_never, handles_a_rejection_then_fails())
+        .await;
+    assert_eq!(result, Ok(4));
+}
+
+/// Swallows a rejection and fails on its own; holds nothing else across the await.
+async fn swallow_then_fail() -> Result<u32, TestError> {
+    let _ignored: Result<(), TestError> = FORCED_OPEN.call(async { Ok(()) }).await;
+    Err(TestError::Failed(7))
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_the_wrapped_layer_itself_is_recognised_not_one_nested_at_offset_zero() {
+    FORCED_OPEN.force_open();
+    let policy = RetryPolicy::new().max_attempts(3).backoff(Backoff::none());
+    let b = breaker(BreakerConfig::new().failure_threshold(10));
+    let calls = std::sync::atomic::AtomicU32::new(0);
+    let result = retry(&policy, || {
+        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        b.call(async { swallow_then_fail().await })
+    })
+    .await;
+    assert_eq!(result, Err(TestError::Failed(7)));
+    assert_eq!(calls.into_inner(), 3, "the function's own error is retried");
+    // A rejection that user code passes on is the user's error too: `when` judges it.
+    let when_never = |_: &TestError| false;
+    let result = b
+        .call_when(when_never, async {
+            FORCED_OPEN.call(async { Ok::<u32, TestError>(1) }).await
+        })
+        .await;
+    assert_eq!(
+        result.unwrap_err().rejection(),
+        Some(RejectedKind::CircuitOpen)
+    );
+    assert_eq!(b.metrics().failures, 3, "judged by `when`: not a failure");
+}

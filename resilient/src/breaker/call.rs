@@ -2,7 +2,7 @@
 
 use super::{CircuitBreaker, Permit};
 use crate::Rejected;
-use crate::rejected::{address, clear_mark, reject, set_mark, take_mark};
+use crate::rejected::{Origin, clear_mark, reject, set_mark, take_mark};
 use pin_project::pin_project;
 use std::future::Future;
 use std::pin::Pin;
@@ -52,7 +52,7 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let me = address(self.as_ref().get_ref());
+        let me = Origin::of(self.as_ref().get_ref());
         let this = self.project();
         if !*this.asked {
             *this.asked = true;
@@ -61,7 +61,7 @@ where
                 Err(rejected) => return Poll::Ready(Err(reject(rejected, me))),
             }
         }
-        let inner = (!*this.generated_inner).then(|| address(this.fut.as_ref().get_ref()));
+        let inner = (!*this.generated_inner).then(|| Origin::of(this.fut.as_ref().get_ref()));
         let poll = {
             let _fail_on_panic = FailOnPanic(this.permit);
             clear_mark();
@@ -80,8 +80,8 @@ where
 
 /// The addresses a breaker takes a mark from and passes it on with.
 pub(super) struct Marks {
-    pub(super) inner: Option<*const ()>,
-    pub(super) me: *const (),
+    pub(super) inner: Option<Origin>,
+    pub(super) me: Origin,
 }
 
 /// Records a finished call's outcome on its permit, and passes on the mark of a rejection from the

@@ -268,7 +268,7 @@ impl CircuitBreaker {
         is_failure: impl Fn(&E) -> bool,
         f: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
-        let blocking = std::ptr::null();
+        let blocking = rejected::Origin::UNPLACED;
         let permit = self
             .try_acquire()
             .map_err(|r| rejected::reject(r, blocking))?;
