@@ -21,6 +21,16 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
         }
     };
     let mut errors = Errors::default();
+    if function::already_expanded(&function) {
+        let name = kind.name();
+        errors.at_span(
+            Span::call_site(),
+            format_args!(
+                "this `#[{name}]` was not stacked with the resilient attribute above it, which does not know it under this name: \
+                 write it `#[{name}]` or `#[resilient::{name}]` (not a renamed import) so the layers apply in reading order"
+            ),
+        );
+    }
     let mut taken = Vec::new();
     let layers = attrs::stack(kind, args, &mut function.attrs, &mut taken, &mut errors);
     let output = function::result_type(&function, kind, &mut errors).cloned();

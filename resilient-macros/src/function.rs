@@ -86,3 +86,29 @@ pub(crate) fn mentions_impl_trait(ty: &Type) -> bool {
     }
     walk(quote::ToTokens::to_token_stream(ty))
 }
+
+/// Whether a resilient attribute above this one already expanded the function: it did not take
+/// this attribute into its stack because it is written under a name it does not know (a renamed
+/// import). Its body then calls `__private::RetryLoop`, `__private::breaker`, and the like.
+pub(crate) fn already_expanded(function: &ItemFn) -> bool {
+    fn walk(tokens: TokenStream) -> bool {
+        let mut previous_was_private = false;
+        tokens.into_iter().any(|tree| match tree {
+            proc_macro2::TokenTree::Ident(ident) => {
+                let found = previous_was_private && GENERATED.iter().any(|name| ident == name);
+                previous_was_private = ident == "__private";
+                found
+            }
+            proc_macro2::TokenTree::Group(group) => walk(group.stream()),
+            proc_macro2::TokenTree::Punct(_) | proc_macro2::TokenTree::Literal(_) => false,
+        })
+    }
+    const GENERATED: [&str; 5] = [
+        "returns_result",
+        "can_reject",
+        "output",
+        "body",
+        "body_blocking",
+    ];
+    walk(quote::ToTokens::to_token_stream(&function.block))
+}
