@@ -68,17 +68,14 @@ where
             this.fut.poll(cx)
         };
         let result = ready!(poll);
-        settle(
-            this.permit.take(),
-            &result,
-            &*this.is_failure,
-            Marks { inner, me },
-        );
+        if let Some(permit) = this.permit.take() {
+            settle(permit, &result, &*this.is_failure, Marks { inner, me });
+        }
         Poll::Ready(result)
     }
 }
 
-/// The addresses a breaker takes a mark from and passes it on with.
+/// Where a breaker takes a mark from, and the origin it passes it on with.
 pub(super) struct Marks {
     pub(super) inner: Option<Origin>,
     pub(super) me: Origin,
@@ -86,31 +83,29 @@ pub(super) struct Marks {
 
 /// Records a finished call's outcome on its permit, and passes on the mark of a rejection from the
 /// layer inside (a timeout is a failure whatever `is_failure` says).
+// Always: left out of line, its permit argument goes through memory on every call.
+#[inline(always)]
 pub(super) fn settle<T, E>(
-    permit: Option<Permit<'_>>,
+    permit: Permit<'_>,
     result: &Result<T, E>,
     is_failure: impl Fn(&E) -> bool,
     marks: Marks,
 ) {
     let Err(err) = result else {
-        if let Some(permit) = permit {
-            permit.success();
-        }
+        permit.success();
         return;
     };
     let mark = take_mark(marks.inner);
-    if let Some(permit) = permit {
-        if mark.is_some() || is_failure(err) {
-            permit.failure();
-        } else {
-            permit.success();
-        }
+    if mark.is_some() || is_failure(err) {
+        permit.failure();
+    } else {
+        permit.success();
     }
     set_mark(mark, marks.me);
 }
 
 /// Records a failure if the call panics while it runs (the panic then goes on unwinding).
-pub(super) struct FailOnPanic<'s, 'a>(pub(super) &'s mut Option<Permit<'a>>);
+struct FailOnPanic<'s, 'a>(&'s mut Option<Permit<'a>>);
 
 impl Drop for FailOnPanic<'_, '_> {
     fn drop(&mut self) {

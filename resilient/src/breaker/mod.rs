@@ -212,6 +212,7 @@ impl CircuitBreaker {
     /// Runs `fut` through the breaker: rejected at once (without polling `fut`) when the breaker
     /// is open, otherwise its `Err` is a failure and its `Ok` a success. A panic is a failure and
     /// goes on unwinding; a call dropped before it finishes counts as neither.
+    #[inline]
     pub fn call<F, T, E>(&self, fut: F) -> BreakerCall<'_, F, fn(&E) -> bool>
     where
         F: Future<Output = Result<T, E>>,
@@ -237,6 +238,7 @@ impl CircuitBreaker {
     /// assert_eq!(api.state(), BreakerState::Closed, "a 404 means the API is up");
     /// # });
     /// ```
+    #[inline]
     pub fn call_when<F, T, E, P>(&self, is_failure: P, fut: F) -> BreakerCall<'_, F, P>
     where
         F: Future<Output = Result<T, E>>,
@@ -255,6 +257,7 @@ impl CircuitBreaker {
     /// assert_eq!(read.unwrap_err().kind(), std::io::ErrorKind::NotFound);
     /// assert_eq!(DISK.metrics().failures, 1);
     /// ```
+    #[inline]
     pub fn call_sync<T, E: From<Rejected>>(
         &self,
         f: impl FnOnce() -> Result<T, E>,
@@ -263,30 +266,24 @@ impl CircuitBreaker {
     }
 
     /// [`call_when`](Self::call_when) for a blocking function.
+    #[inline]
     pub fn call_sync_when<T, E: From<Rejected>>(
         &self,
         is_failure: impl Fn(&E) -> bool,
         f: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
         let blocking = rejected::Origin::UNPLACED;
+        // Dropped while `f` panics, the permit records a failure (see `Permit`'s `Drop`).
         let permit = self
             .try_acquire()
             .map_err(|r| rejected::reject(r, blocking))?;
-        let mut slot = Some(permit);
-        let result = {
-            let _fail_on_panic = call::FailOnPanic(&mut slot);
-            rejected::clear_mark();
-            f()
+        rejected::clear_mark();
+        let result = f();
+        let marks = call::Marks {
+            inner: None,
+            me: blocking,
         };
-        call::settle(
-            slot.take(),
-            &result,
-            &is_failure,
-            call::Marks {
-                inner: None,
-                me: blocking,
-            },
-        );
+        call::settle(permit, &result, &is_failure, marks);
         result
     }
 
@@ -786,7 +783,8 @@ fn every_error_is_a_failure<E>(_: &E) -> bool {
 /// [`success`](Self::success) or [`failure`](Self::failure).
 ///
 /// Dropped without either (the call was cancelled), it is released: a half-open trial slot frees
-/// up, and the call counts as neither success nor failure. An outcome recorded after the breaker
+/// up, and the call counts as neither success nor failure. Dropped while its thread panics (the
+/// call panicked), it records a failure. An outcome recorded after the breaker
 /// changed state (another call reopened it meanwhile) is counted in the metrics but moves nothing.
 #[must_use = "record the call's outcome with `success()` or `failure()`"]
 pub struct Permit<'a> {
@@ -827,8 +825,13 @@ impl Permit<'_> {
 }
 
 impl Drop for Permit<'_> {
+    /// Unrecorded: released, unless the thread is panicking, which makes the call a failure.
     fn drop(&mut self) {
-        self.breaker.release(self);
+        if std::thread::panicking() {
+            self.breaker.on_failure(self);
+        } else {
+            self.breaker.release(self);
+        }
     }
 }
 
