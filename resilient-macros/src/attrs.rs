@@ -1,7 +1,10 @@
 //! The resilient attributes stacked on one function, in reading order (the top one outermost).
 
 use crate::args::Errors;
-use crate::{breaker::BreakerArgs, fallback::FallbackArgs, retry::RetryArgs, timeout::TimeoutArgs};
+use crate::{
+    atomic::AtomicArgs, breaker::BreakerArgs, fallback::FallbackArgs, retry::RetryArgs,
+    timeout::TimeoutArgs,
+};
 use proc_macro2::{Span, TokenStream};
 use syn::{Attribute, Meta};
 
@@ -11,14 +14,16 @@ pub(crate) enum Kind {
     Retry,
     Timeout,
     Fallback,
+    Atomic,
 }
 
 impl Kind {
-    const ALL: [Kind; 4] = [
+    const ALL: [Kind; 5] = [
         Kind::CircuitBreaker,
         Kind::Retry,
         Kind::Timeout,
         Kind::Fallback,
+        Kind::Atomic,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -27,6 +32,7 @@ impl Kind {
             Kind::Retry => "retry",
             Kind::Timeout => "timeout",
             Kind::Fallback => "fallback",
+            Kind::Atomic => "atomic",
         }
     }
 
@@ -49,6 +55,7 @@ pub(crate) enum Layer {
     Retry(Box<RetryArgs>),
     Timeout(TimeoutArgs),
     Fallback(FallbackArgs),
+    Atomic(AtomicArgs),
 }
 
 impl Layer {
@@ -58,6 +65,7 @@ impl Layer {
             Kind::Retry => Layer::Retry(Box::new(RetryArgs::parse(args, errors))),
             Kind::Timeout => Layer::Timeout(TimeoutArgs::parse(args, at, errors)),
             Kind::Fallback => Layer::Fallback(FallbackArgs::parse(args, at, errors)),
+            Kind::Atomic => Layer::Atomic(AtomicArgs::parse(args, errors)),
         }
     }
 
@@ -65,7 +73,7 @@ impl Layer {
         match self {
             Layer::Breaker(args) => args.validate(errors),
             Layer::Retry(args) => args.validate(errors),
-            Layer::Timeout(_) | Layer::Fallback(_) => {}
+            Layer::Timeout(_) | Layer::Fallback(_) | Layer::Atomic(_) => {}
         }
     }
 
@@ -76,6 +84,7 @@ impl Layer {
             Layer::Retry(args) => args.krate.as_ref(),
             Layer::Timeout(args) => args.krate.as_ref(),
             Layer::Fallback(args) => args.krate.as_ref(),
+            Layer::Atomic(args) => args.krate.as_ref(),
         }
     }
 }

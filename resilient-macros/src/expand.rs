@@ -282,6 +282,16 @@ fn wrap(cx: &mut Context, layer: &Layer, inner: Inner) -> TokenStream {
                 quote!(|| #run)
             }
         }
+        Layer::Atomic(_) => {
+            if cx.is_async {
+                let call = written_at(quote!(#root::__private::atomic), cx.output);
+                quote_spanned!(cx.output=> #call(#inner, #is_layer))
+            } else {
+                let call = written_at(quote!(#root::__private::atomic_blocking), cx.output);
+                let call = quote_spanned!(cx.output=> #call(#inner));
+                quote!(|| #call)
+            }
+        }
         Layer::Fallback(args) => {
             let handler = args
                 .handler

@@ -12,6 +12,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod args;
+mod atomic;
 mod attrs;
 mod breaker;
 mod duration;
@@ -47,4 +48,10 @@ pub fn timeout(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn fallback(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(attrs::Kind::Fallback, args.into(), item.into()).into()
+}
+
+#[doc = include_str!("../docs/atomic.md")]
+#[proc_macro_attribute]
+pub fn atomic(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(attrs::Kind::Atomic, args.into(), item.into()).into()
 }

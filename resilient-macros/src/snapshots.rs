@@ -43,6 +43,7 @@ fn kind_of(attr: &syn::Attribute) -> Option<Kind> {
         Kind::Retry,
         Kind::Timeout,
         Kind::Fallback,
+        Kind::Atomic,
     ]
     .into_iter()
     .find(|k| k.name() == name)

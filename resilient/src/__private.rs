@@ -53,6 +53,21 @@ where
     crate::timeout::generated(name, limit, fut, layer_inside)
 }
 
+/// `#[atomic]` around an async body or layer.
+#[inline]
+pub fn atomic<F, T, E>(fut: F, layer_inside: bool) -> crate::atomic::Scope<F, E>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    crate::atomic::generated(fut, layer_inside)
+}
+
+/// `#[atomic]` around a blocking body or layer.
+#[inline]
+pub fn atomic_blocking<T, E>(body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    crate::atomic::scope_blocking(body)
+}
+
 /// The function's body as a future whose output is the function's return type `R`, so that `?`
 /// and `return` in it need no annotation.
 ///

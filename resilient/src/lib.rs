@@ -87,6 +87,10 @@
 //! | `retry.exhausted` | ERROR | `policy`, `attempts`, `reason` (`attempts`/`budget`), `error` | gave up; the last error is returned |
 //! | `retry.aborted` | WARN | `policy`, `attempt`, `reason`, `error` | a layer inside rejected the call (open circuit): no retry |
 //! | `timeout.elapsed` | WARN | `policy`, `timeout_ms` | a call ran out of time and was cancelled |
+//! | `atomic.rolled_back` | WARN | `compensations`, `reason` (`error`/`panic`/`cancelled`) | an atomic scope is undoing its work |
+//! | `atomic.compensation_failed` | ERROR | | a compensation panicked; the others still ran |
+//! | `atomic.rollback_incomplete` | ERROR | `compensations`, `critical = true` | async compensations of a cancelled scope had no runtime to run on |
+//! | `atomic.outside_scope` | WARN | | a compensation was registered outside any atomic scope and will never run |
 //!
 //! # Cost
 //!
@@ -98,6 +102,7 @@
 
 #[doc(hidden)]
 pub mod __private;
+pub mod atomic;
 mod backoff;
 mod breaker;
 mod clock;
@@ -114,6 +119,6 @@ pub use breaker::{
 };
 pub use config::ConfigError;
 pub use rejected::{Rejected, RejectedKind};
-pub use resilient_macros::{circuit_breaker, fallback, retry, timeout};
+pub use resilient_macros::{atomic, circuit_breaker, fallback, retry, timeout};
 pub use retry::{Retry, RetryPolicy, retry, retry_when};
 pub use timeout::{Timeout, timeout, timeout_named};

@@ -1,0 +1,5 @@
+#[retry(max_attempts = 3)]
+#[atomic]
+async fn import(batch: &Batch) -> Result<usize, ImportError> {
+    db::insert_all(batch).await
+}

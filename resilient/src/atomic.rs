@@ -1,0 +1,392 @@
+//! Rollback scopes: work inside a scope registers how to undo itself, and the scope undoes it all,
+//! newest first, if the work fails, panics or is cancelled.
+//!
+//! `#[atomic]` opens a scope around a function; [`scope`] and [`scope_blocking`] do the same
+//! without the macro. Inside, [`on_rollback`] and [`on_rollback_async`] register compensations:
+//!
+//! ```
+//! use resilient::atomic;
+//! use std::sync::{Arc, Mutex};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let log = Arc::new(Mutex::new(Vec::new()));
+//! let result: Result<(), &str> = atomic::scope(async {
+//!     log.lock().unwrap().push("created user");
+//!     let undo = log.clone();
+//!     atomic::on_rollback(move || undo.lock().unwrap().push("deleted user"));
+//!     Err("sending the welcome mail failed")
+//! })
+//! .await;
+//! assert!(result.is_err());
+//! assert_eq!(*log.lock().unwrap(), ["created user", "deleted user"]);
+//! # }
+//! ```
+//!
+//! - On `Ok` the compensations are dropped (committed), or, in a nested scope, handed to the
+//!   enclosing scope: a nested scope is a savepoint, whose failure undoes only its own work.
+//! - On `Err` they run in reverse order, then the error is returned unchanged.
+//! - On a panic they run, then the panic goes on.
+//! - If the scope's future is dropped before it finishes (cancelled), blocking compensations run
+//!   at once and async ones are spawned on the current tokio runtime (an ERROR event says so where
+//!   there is none).
+//! - A compensation that panics is reported at ERROR; the others still run.
+//! - Registering outside any scope does nothing and is reported at WARN.
+//!
+//! The scope lives in the future (or, for a blocking scope, on the stack), not in a thread-local
+//! of the task: it follows the work across `.await` and across threads, and only code polled
+//! inside it registers in it.
+
+use crate::rejected::{Origin, clear_mark, set_mark, take_mark};
+use pin_project::{pin_project, pinned_drop};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tracing::Level;
+
+type AsyncCompensation = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// One way to undo one piece of work.
+enum Compensation {
+    Blocking(Box<dyn FnOnce() + Send>),
+    Async(Box<dyn FnOnce() -> AsyncCompensation + Send>),
+}
+
+/// The compensations of one scope, oldest first.
+#[derive(Default)]
+struct Journal(RefCell<Vec<Compensation>>);
+
+thread_local! {
+    /// The journal of the scope being polled (or run) on this thread, if any.
+    static CURRENT: Cell<*const Journal> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Makes `journal` the current one while `f` runs, then puts back the previous one (also when
+/// `f` panics).
+fn with_current<R>(journal: &Journal, f: impl FnOnce() -> R) -> R {
+    struct Restore(*const Journal);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT.set(self.0);
+        }
+    }
+    let _restore = Restore(CURRENT.replace(journal));
+    f()
+}
+
+fn register(compensation: Compensation) {
+    let current = CURRENT.get();
+    if current.is_null() {
+        tracing::event!(
+            name: "atomic.outside_scope",
+            target: "resilient",
+            Level::WARN,
+            "a compensation was registered outside any atomic scope: it will never run"
+        );
+        return;
+    }
+    // SAFETY: `CURRENT` points at a journal only while `with_current` runs, and the journal
+    // outlives that call; a compensation is registered by code running inside it, on this thread.
+    let journal = unsafe { &*current };
+    journal.0.borrow_mut().push(compensation);
+}
+
+/// Registers `undo` to run if the current scope rolls back.
+pub fn on_rollback(undo: impl FnOnce() + Send + 'static) {
+    register(Compensation::Blocking(Box::new(undo)));
+}
+
+/// Registers an async `undo` to run (awaited, in order) if the current scope rolls back.
+pub fn on_rollback_async<F, Fut>(undo: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    register(Compensation::Async(Box::new(move || Box::pin(undo()))));
+}
+
+impl Journal {
+    fn take(&self) -> Vec<Compensation> {
+        std::mem::take(&mut *self.0.borrow_mut())
+    }
+
+    /// Success: the work stays; a savepoint hands its compensations to the enclosing scope.
+    fn commit(&self) {
+        let compensations = self.take();
+        let parent = CURRENT.get();
+        if !parent.is_null() && !compensations.is_empty() {
+            // SAFETY: as in `register`: the enclosing scope is being polled on this thread.
+            unsafe { &*parent }.0.borrow_mut().extend(compensations);
+        }
+    }
+}
+
+/// Where async compensations cannot be awaited (a blocking scope, a panic, a cancellation): runs
+/// the blocking ones newest first and returns the async ones, newest first, to spawn.
+fn roll_back_blocking(
+    compensations: Vec<Compensation>,
+    why: &'static str,
+) -> Vec<AsyncCompensation> {
+    rolling_back(compensations.len(), why);
+    let mut pending = Vec::new();
+    for compensation in compensations.into_iter().rev() {
+        match compensation {
+            Compensation::Blocking(undo) => {
+                if catch_unwind(AssertUnwindSafe(undo)).is_err() {
+                    compensation_panicked();
+                }
+            }
+            Compensation::Async(undo) => match catch_unwind(AssertUnwindSafe(undo)) {
+                Ok(future) => pending.push(future),
+                Err(_) => compensation_panicked(),
+            },
+        }
+    }
+    pending
+}
+
+fn rolling_back(count: usize, why: &'static str) {
+    if count > 0 {
+        tracing::event!(
+            name: "atomic.rolled_back",
+            target: "resilient",
+            Level::WARN,
+            compensations = count,
+            reason = why,
+            "an atomic scope is rolling back ({why}): {count} compensation(s)"
+        );
+    }
+}
+
+fn compensation_panicked() {
+    tracing::event!(
+        name: "atomic.compensation_failed",
+        target: "resilient",
+        Level::ERROR,
+        "a compensation panicked while rolling back; the others still run"
+    );
+}
+
+/// Spawns async compensations that cannot be awaited (the scope was cancelled, or panicked).
+fn spawn_rollback(pending: Vec<AsyncCompensation>) {
+    if pending.is_empty() {
+        return;
+    }
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(async move {
+                for undo in pending {
+                    if AssertUnwindSafeFuture(undo).await.is_err() {
+                        compensation_panicked();
+                    }
+                }
+            });
+        }
+        Err(_) => tracing::event!(
+            name: "atomic.rollback_incomplete",
+            target: "resilient",
+            Level::ERROR,
+            critical = true,
+            compensations = pending.len(),
+            "{} async compensation(s) could not run: no tokio runtime to spawn them on",
+            pending.len()
+        ),
+    }
+}
+
+/// Polls a compensation, turning a panic into `Err` so the next one still runs.
+struct AssertUnwindSafeFuture(AsyncCompensation);
+
+impl Future for AssertUnwindSafeFuture {
+    type Output = Result<(), ()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
+            Err(_) => Poll::Ready(Err(())),
+        }
+    }
+}
+
+/// Runs `fut` in a rollback scope.
+pub fn scope<F, T, E>(fut: F) -> Scope<F, E>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    generated(fut, false)
+}
+
+/// The scope `#[atomic]` writes around a body or another layer (`layer_inside`).
+pub(crate) fn generated<F, E>(fut: F, layer_inside: bool) -> Scope<F, E> {
+    Scope {
+        journal: Journal::default(),
+        generated_inner: layer_inside,
+        state: State::Running,
+        fut,
+    }
+}
+
+/// The future of [`scope`].
+#[pin_project(PinnedDrop)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Scope<F, E> {
+    journal: Journal,
+    generated_inner: bool,
+    state: State<E>,
+    #[pin]
+    fut: F,
+}
+
+enum State<E> {
+    Running,
+    /// Awaiting async compensations, newest first, before returning the error (and its mark).
+    RollingBack {
+        error: Option<E>,
+        mark: Option<crate::RejectedKind>,
+        pending: std::iter::Rev<std::vec::IntoIter<Compensation>>,
+        current: Option<AsyncCompensation>,
+    },
+    Done,
+}
+
+impl<F, T, E> Future for Scope<F, E>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let me = Origin::of(self.as_ref().get_ref());
+        let mut this = self.project();
+        if let State::Running = this.state {
+            let inner = (!*this.generated_inner).then(|| Origin::of(this.fut.as_ref().get_ref()));
+            let fut = this.fut.as_mut();
+            let polled = with_current(this.journal, || {
+                clear_mark();
+                catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
+            });
+            let result = match polled {
+                Err(panic) => {
+                    *this.state = State::Done;
+                    spawn_rollback(roll_back_blocking(this.journal.take(), "panic"));
+                    resume_unwind(panic);
+                }
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(result)) => result,
+            };
+            match result {
+                Ok(value) => {
+                    *this.state = State::Done;
+                    this.journal.commit();
+                    return Poll::Ready(Ok(value));
+                }
+                Err(error) => {
+                    let mark = take_mark(inner);
+                    let compensations = this.journal.take();
+                    rolling_back(compensations.len(), "error");
+                    let pending = compensations.into_iter().rev();
+                    *this.state = State::RollingBack {
+                        error: Some(error),
+                        mark,
+                        pending,
+                        current: None,
+                    };
+                }
+            }
+        }
+        let State::RollingBack {
+            error,
+            mark,
+            pending,
+            current,
+        } = this.state
+        else {
+            panic!("`atomic::Scope` polled after it completed");
+        };
+        // Newest first, each finished before the next starts, async ones awaited here.
+        loop {
+            let undo = match current {
+                Some(undo) => undo,
+                None => match pending.next() {
+                    Some(Compensation::Blocking(undo)) => {
+                        if catch_unwind(AssertUnwindSafe(undo)).is_err() {
+                            compensation_panicked();
+                        }
+                        continue;
+                    }
+                    Some(Compensation::Async(undo)) => match catch_unwind(AssertUnwindSafe(undo)) {
+                        Ok(future) => current.insert(future),
+                        Err(_) => {
+                            compensation_panicked();
+                            continue;
+                        }
+                    },
+                    None => break,
+                },
+            };
+            match catch_unwind(AssertUnwindSafe(|| undo.as_mut().poll(cx))) {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(())) => {}
+                Err(_) => compensation_panicked(),
+            }
+            *current = None;
+        }
+        let (error, mark) = (error.take(), *mark);
+        *this.state = State::Done;
+        // The error goes out now: a rejection from the layer inside stays marked as one.
+        set_mark(mark, me);
+        match error {
+            Some(error) => Poll::Ready(Err(error)),
+            None => panic!("`atomic::Scope` polled after it completed"),
+        }
+    }
+}
+
+#[pinned_drop]
+impl<F, E> PinnedDrop for Scope<F, E> {
+    fn drop(self: Pin<&mut Self>) {
+        let this = self.project();
+        let cancelled = matches!(this.state, State::Running | State::RollingBack { .. });
+        if !cancelled {
+            return;
+        }
+        let mut pending = roll_back_blocking(this.journal.take(), "cancelled");
+        if let State::RollingBack {
+            pending: rest,
+            current,
+            ..
+        } = this.state
+        {
+            // Cancelled while rolling back: finish what is left the same way, in order.
+            pending.extend(current.take());
+            let rest: Vec<Compensation> = rest.rev().collect();
+            pending.extend(roll_back_blocking(rest, "cancelled"));
+        }
+        spawn_rollback(pending);
+    }
+}
+
+/// Runs the blocking `body` in a rollback scope. Async compensations registered in it are spawned
+/// on the current tokio runtime when it rolls back.
+pub fn scope_blocking<T, E>(body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    let journal = Journal::default();
+    let result = with_current(&journal, || catch_unwind(AssertUnwindSafe(body)));
+    match result {
+        Ok(Ok(value)) => {
+            journal.commit();
+            Ok(value)
+        }
+        Ok(Err(error)) => {
+            let mark = take_mark(None);
+            spawn_rollback(roll_back_blocking(journal.take(), "error"));
+            set_mark(mark, Origin::UNPLACED);
+            Err(error)
+        }
+        Err(panic) => {
+            spawn_rollback(roll_back_blocking(journal.take(), "panic"));
+            resume_unwind(panic)
+        }
+    }
+}

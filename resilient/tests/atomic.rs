@@ -1,0 +1,237 @@
+//! Rollback scopes: order, savepoints, panics, cancellation, failing compensations.
+
+use resilient::atomic::{on_rollback, on_rollback_async, scope, scope_blocking};
+use std::future::{Future, pending};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Waker};
+
+/// What happened, in order.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    fn push(&self, entry: impl Into<String>) {
+        self.0.lock().unwrap().push(entry.into());
+    }
+
+    fn entries(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Registers a blocking compensation that logs `undo`.
+    fn undo(&self, undo: &'static str) {
+        let log = self.clone();
+        on_rollback(move || log.push(undo));
+    }
+
+    /// Registers an async compensation that yields once, then logs `undo`.
+    fn undo_async(&self, undo: &'static str) {
+        let log = self.clone();
+        on_rollback_async(move || async move {
+            tokio::task::yield_now().await;
+            log.push(undo);
+        });
+    }
+}
+
+#[tokio::test]
+async fn an_error_runs_every_compensation_newest_first_and_returns_the_error() {
+    let log = Log::default();
+    let result: Result<(), &str> = scope(async {
+        log.push("step 1");
+        log.undo("undo 1");
+        log.push("step 2");
+        log.undo_async("undo 2");
+        log.push("step 3");
+        log.undo("undo 3");
+        Err("step 4 failed")
+    })
+    .await;
+    assert_eq!(result, Err("step 4 failed"));
+    assert_eq!(
+        log.entries(),
+        ["step 1", "step 2", "step 3", "undo 3", "undo 2", "undo 1"]
+    );
+}
+
+#[tokio::test]
+async fn success_drops_the_compensations() {
+    let log = Log::default();
+    let result: Result<u32, ()> = scope(async {
+        log.undo("undo");
+        log.undo_async("undo async");
+        Ok(7)
+    })
+    .await;
+    assert_eq!(result, Ok(7));
+    tokio::task::yield_now().await;
+    assert!(log.entries().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_savepoint_undoes_only_its_own_work() {
+    let log = Log::default();
+    let result: Result<&str, ()> = scope(async {
+        log.undo("undo outer");
+        let inner: Result<(), &str> = scope(async {
+            log.undo("undo inner");
+            Err("inner failed")
+        })
+        .await;
+        assert_eq!(inner, Err("inner failed"));
+        Ok("outer went on")
+    })
+    .await;
+    assert_eq!(result, Ok("outer went on"));
+    assert_eq!(log.entries(), ["undo inner"]);
+}
+
+#[tokio::test]
+async fn a_committed_savepoint_joins_the_parent_and_rolls_back_with_it() {
+    let log = Log::default();
+    let result: Result<(), &str> = scope(async {
+        log.undo("undo outer 1");
+        scope(async {
+            log.undo("undo inner");
+            Ok::<_, &str>(())
+        })
+        .await?;
+        log.undo("undo outer 2");
+        Err("outer failed")
+    })
+    .await;
+    assert_eq!(result, Err("outer failed"));
+    assert_eq!(
+        log.entries(),
+        ["undo outer 2", "undo inner", "undo outer 1"]
+    );
+}
+
+#[tokio::test]
+async fn a_panic_rolls_back_then_keeps_unwinding() {
+    let log = Log::default();
+    let inside = log.clone();
+    let joined = tokio::spawn(scope(async move {
+        inside.undo("undo");
+        inside.undo_async("undo async");
+        if inside.entries().is_empty() {
+            panic!("boom");
+        }
+        Ok::<(), ()>(())
+    }))
+    .await;
+    assert!(joined.unwrap_err().is_panic(), "the panic goes on");
+    assert_eq!(
+        log.entries(),
+        ["undo"],
+        "blocking compensations run at once"
+    );
+    for _ in 0..3 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        log.entries(),
+        ["undo", "undo async"],
+        "async ones are spawned"
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_scope_rolls_back_blocking_at_once_and_spawns_async() {
+    let log = Log::default();
+    {
+        let mut fut = std::pin::pin!(scope(async {
+            log.undo("undo 1");
+            log.undo_async("undo 2");
+            log.undo("undo 3");
+            pending::<Result<(), ()>>().await
+        }));
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
+    } // dropped: cancelled
+    assert_eq!(log.entries(), ["undo 3", "undo 1"]);
+    for _ in 0..3 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(log.entries(), ["undo 3", "undo 1", "undo 2"]);
+}
+
+#[tokio::test]
+async fn a_panicking_compensation_does_not_stop_the_others() {
+    let log = Log::default();
+    let result: Result<(), &str> = scope(async {
+        log.undo("undo 1");
+        on_rollback(|| panic!("compensation failed"));
+        on_rollback_async(|| async { panic!("async compensation failed") });
+        log.undo("undo 4");
+        Err("failed")
+    })
+    .await;
+    assert_eq!(result, Err("failed"), "the original error is returned");
+    assert_eq!(log.entries(), ["undo 4", "undo 1"]);
+}
+
+#[test]
+fn registering_outside_a_scope_does_nothing() {
+    let log = Log::default();
+    log.undo("never");
+    let result: Result<(), ()> = scope_blocking(|| Err(()));
+    assert_eq!(result, Err(()));
+    assert!(
+        log.entries().is_empty(),
+        "the earlier registration did not join a later scope"
+    );
+}
+
+#[test]
+fn a_blocking_scope_rolls_back_and_savepoints_nest() {
+    let log = Log::default();
+    let result: Result<(), &str> = scope_blocking(|| {
+        log.undo("undo outer");
+        let inner: Result<(), &str> = scope_blocking(|| {
+            log.undo("undo inner");
+            Err("inner")
+        });
+        assert_eq!(inner, Err("inner"));
+        scope_blocking(|| {
+            log.undo("undo kept");
+            Ok::<_, &str>(())
+        })?;
+        Err("outer")
+    });
+    assert_eq!(result, Err("outer"));
+    assert_eq!(log.entries(), ["undo inner", "undo kept", "undo outer"]);
+}
+
+#[test]
+fn a_panic_in_a_blocking_scope_rolls_back_then_unwinds() {
+    let log = Log::default();
+    let unwound = std::panic::catch_unwind(|| {
+        scope_blocking(|| -> Result<(), ()> {
+            log.undo("undo");
+            panic!("boom")
+        })
+    });
+    assert!(unwound.is_err());
+    assert_eq!(log.entries(), ["undo"]);
+}
+
+#[tokio::test]
+async fn the_scope_follows_the_work_across_awaits_and_threads() {
+    let log = Log::default();
+    let inside = log.clone();
+    let result = tokio::spawn(scope(async move {
+        inside.undo("before");
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        inside.undo("after");
+        Err::<(), _>("failed")
+    }))
+    .await
+    .unwrap();
+    assert_eq!(result, Err("failed"));
+    assert_eq!(log.entries(), ["after", "before"]);
+}
