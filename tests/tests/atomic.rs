@@ -44,7 +44,10 @@ async fn a_failed_function_leaves_nothing_behind_and_a_good_one_commits() {
     place_order(1, &["apples", "pears"]).await.unwrap();
     let err = place_order(2, &["plums", ""]).await.unwrap_err();
     assert_eq!(err, "order 2: empty line");
-    assert_eq!(ORDERS.rows(), ["order 1", "order 1: apples", "order 1: pears"]);
+    assert_eq!(
+        ORDERS.rows(),
+        ["order 1", "order 1: apples", "order 1: pears"]
+    );
 }
 
 static LEDGER: Table = Table::new();
@@ -52,7 +55,11 @@ static LEDGER: Table = Table::new();
 #[atomic]
 fn post(entry: &str) -> Result<(), &'static str> {
     LEDGER.insert(entry);
-    if entry.contains("overdraft") { Err("refused") } else { Ok(()) }
+    if entry.contains("overdraft") {
+        Err("refused")
+    } else {
+        Ok(())
+    }
 }
 
 #[atomic]
@@ -61,7 +68,11 @@ fn transfer(amount: u32, fail_late: bool) -> Result<(), &'static str> {
     // A savepoint that fails: only its own entry is undone, the transfer goes on.
     assert_eq!(post("overdraft fee"), Err("refused"));
     post(&format!("credit {amount}"))?;
-    if fail_late { Err("audit failed") } else { Ok(()) }
+    if fail_late {
+        Err("audit failed")
+    } else {
+        Ok(())
+    }
 }
 
 #[test]
@@ -69,7 +80,11 @@ fn nested_functions_are_savepoints_and_commit_into_their_caller() {
     transfer(10, false).unwrap();
     assert_eq!(LEDGER.rows(), ["debit 10", "credit 10"]);
     assert_eq!(transfer(20, true), Err("audit failed"));
-    assert_eq!(LEDGER.rows(), ["debit 10", "credit 10"], "the committed savepoints rolled back with it");
+    assert_eq!(
+        LEDGER.rows(),
+        ["debit 10", "credit 10"],
+        "the committed savepoints rolled back with it"
+    );
 }
 
 static ATTEMPTS: Table = Table::new();
@@ -80,7 +95,11 @@ static TRIES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0
 async fn flaky_import() -> Result<u32, String> {
     let n = TRIES.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
     ATTEMPTS.insert(&format!("attempt {n}"));
-    if n < 3 { Err(format!("attempt {n} failed")) } else { Ok(n) }
+    if n < 3 {
+        Err(format!("attempt {n} failed"))
+    } else {
+        Ok(n)
+    }
 }
 
 #[tokio::test]
