@@ -97,6 +97,90 @@ pub fn on_rollback(undo: impl FnOnce() + Send + 'static) {
     register(Compensation::Blocking(Box::new(undo)));
 }
 
+/// Whether code running here is inside an atomic scope (its registrations would be kept).
+pub fn in_scope() -> bool {
+    !CURRENT.get().is_null()
+}
+
+/// Captures `state` now and registers putting it back if the current scope rolls back.
+///
+/// For shared state behind a lock: the value is cloned under the lock now and written back under
+/// the lock at rollback, so a rollback also discards what other tasks changed in between. Take
+/// snapshots of state that the scope's work owns for its duration (hold a higher-level lock, or
+/// make the scope the only writer).
+///
+/// ```
+/// use resilient::atomic;
+/// use std::sync::{Arc, Mutex};
+///
+/// let limits = Arc::new(Mutex::new(vec![10, 20]));
+/// let result: Result<(), &str> = atomic::scope_blocking(|| {
+///     atomic::snapshot(&limits);
+///     limits.lock().unwrap().push(30);
+///     Err("validation failed")
+/// });
+/// assert!(result.is_err());
+/// assert_eq!(*limits.lock().unwrap(), [10, 20]);
+/// ```
+pub fn snapshot<S: Snapshot + Clone + Send + 'static>(state: &S) {
+    let saved = state.save();
+    let state = state.clone();
+    on_rollback(move || state.restore(saved));
+}
+
+/// State that [`snapshot`] can save and put back: shared handles to a `Clone` value behind a lock.
+pub trait Snapshot {
+    /// What is saved.
+    type Saved: Send + 'static;
+    /// Saves the current value.
+    fn save(&self) -> Self::Saved;
+    /// Puts a saved value back.
+    fn restore(&self, saved: Self::Saved);
+}
+
+/// A poisoned lock still holds the value: a rollback restores it all the same.
+impl<T: Clone + Send + 'static> Snapshot for std::sync::Arc<std::sync::Mutex<T>> {
+    type Saved = T;
+    fn save(&self) -> T {
+        self.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+    fn restore(&self, saved: T) {
+        *self
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = saved;
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Snapshot for std::sync::Arc<std::sync::RwLock<T>> {
+    type Saved = T;
+    fn save(&self) -> T {
+        self.read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+    fn restore(&self, saved: T) {
+        *self
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = saved;
+    }
+}
+
+impl<T: Clone + Send + 'static> Snapshot for &'static std::sync::Mutex<T> {
+    type Saved = T;
+    fn save(&self) -> T {
+        self.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+    fn restore(&self, saved: T) {
+        *self
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = saved;
+    }
+}
+
 /// Registers an async `undo` to run (awaited, in order) if the current scope rolls back.
 pub fn on_rollback_async<F, Fut>(undo: F)
 where

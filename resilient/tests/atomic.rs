@@ -235,3 +235,31 @@ async fn the_scope_follows_the_work_across_awaits_and_threads() {
     assert_eq!(result, Err("failed"));
     assert_eq!(log.entries(), ["after", "before"]);
 }
+
+#[tokio::test]
+async fn a_snapshot_puts_shared_state_back_on_rollback_and_keeps_it_on_commit() {
+    use resilient::atomic::snapshot;
+    use std::sync::RwLock;
+    static COUNTERS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+    let settings = Arc::new(RwLock::new(String::from("v1")));
+    let result: Result<(), &str> = scope(async {
+        snapshot(&&COUNTERS);
+        snapshot(&settings);
+        COUNTERS.lock().unwrap().push(1);
+        *settings.write().unwrap() = "v2".into();
+        Err("rejected")
+    })
+    .await;
+    assert!(result.is_err());
+    assert!(COUNTERS.lock().unwrap().is_empty());
+    assert_eq!(*settings.read().unwrap(), "v1");
+    let result: Result<(), &str> = scope(async {
+        snapshot(&settings);
+        *settings.write().unwrap() = "v3".into();
+        Ok(())
+    })
+    .await;
+    assert!(result.is_ok());
+    assert_eq!(*settings.read().unwrap(), "v3");
+    assert!(!resilient::atomic::in_scope());
+}
