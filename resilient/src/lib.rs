@@ -107,6 +107,8 @@ mod backoff;
 mod breaker;
 mod clock;
 mod config;
+/// Crash-safe file writes, timestamped backups and restores, permission repair.
+pub mod fs;
 mod rejected;
 mod retry;
 mod striped;

@@ -1,0 +1,381 @@
+//!
+//! [`write_atomic`] replaces a file through a temp file renamed over it: a reader, or a crash,
+//! sees the whole old file or the whole new one. [`ensure_mode`] repairs permissions. With the
+//! `backup` feature (on by default), [`backup`], [`restore`] and [`keep_newest`] make and use
+//! timestamped recovery points; a restore never writes outside its target.
+//!
+//! ```
+//! # fn main() -> std::io::Result<()> {
+//! # let dir = std::env::temp_dir().join(format!("resilient-doc-fs-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! let config = dir.join("config.toml");
+//! resilient::fs::write_atomic_blocking(&config, "port = 8080\n")?;
+//! resilient::fs::ensure_mode(&config, 0o600)?;
+//! // A reader sees the old file or the new one, never a mix, whenever the writer dies.
+//! resilient::fs::write_atomic_blocking(&config, "port = 9090\n")?;
+//! assert_eq!(std::fs::read_to_string(&config)?, "port = 9090\n");
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok(()) }
+//! ```
+//!
+//! # What a crash can leave behind
+//!
+//! A write that is killed (or loses power) leaves the file as it was before the write or as it is
+//! after it, never in between. It may leave a temp file `.{name}.{random}.tmp` beside the target:
+//! the part written so far, never read by anyone. Such files can be deleted whenever no write to
+//! that file is running; the next write does not need them gone.
+//!
+//! # Events
+//!
+//! | name | level | fields | when |
+//! | --- | --- | --- | --- |
+//! | `fs.mode_repaired` | INFO | `path`, `from`, `to` (octal) | [`ensure_mode`] changed the permissions |
+//! | `fs.backup_skipped` | WARN | `path`, `kind` | [`backup`] met a socket, FIFO or device: not archived |
+//! | `fs.restore_cleanup_failed` | WARN | `path`, `error` | [`restore`] succeeded but could not remove the old content it moved aside |
+//!
+//! [`write_atomic`]: crate::fs::write_atomic
+//! [`ensure_mode`]: crate::fs::ensure_mode
+//! [`backup`]: crate::fs::backup
+//! [`restore`]: crate::fs::restore
+//! [`keep_newest`]: crate::fs::keep_newest
+
+#[cfg(feature = "backup")]
+mod backup;
+mod temp;
+
+#[cfg(feature = "backup")]
+pub use backup::{backup, keep_newest, restore};
+
+use std::fmt::Display;
+use std::fs::{self, File, Metadata};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use temp::{Private, TempFile};
+use tracing::Level;
+
+/// Replaces the file at `path` with `contents`, atomically: a reader (or a crash) sees the whole
+/// old file or the whole new one, never a mix and never no file.
+///
+/// How: a new temp file is created in the same directory (`.{name}.{random}.tmp`, exclusively, so
+/// that no other writer shares it) and given the old file's permissions (and owner, where the
+/// process may set it) before any content goes in; the contents are written and flushed to disk
+/// (`fsync`), the temp file is renamed over `path`, and the directory is flushed so that the
+/// rename itself survives a power loss. On any error the temp file is removed and `path` is as it
+/// was. A new file gets the permissions a plain create gives (`0o666` less the umask).
+///
+/// If `path` is a symbolic link, the file it points to is replaced and the link stays.
+///
+/// The work runs on tokio's blocking thread pool, in one hop, on a copy of `contents`; a tokio
+/// runtime is needed. Dropping the future does not stop a write that has started: it completes
+/// (or fails and cleans up) in the background. Outside async code, use [`write_atomic_blocking`].
+///
+/// # Errors
+///
+/// Any I/O error, with what failed and on which path in the message: the directory does not exist
+/// or is not writable, the disk is full, `path` is a directory, ... `path` is then unchanged.
+/// Only an error to sync the directory comes after the rename: `path` then holds the new content,
+/// which a power loss could still undo.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+/// # let dir = std::env::temp_dir().join(format!("resilient-doc-write-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let state = dir.join("state.json");
+/// resilient::fs::write_atomic(&state, br#"{"leader": "a"}"#).await?;
+/// resilient::fs::write_atomic(&state, br#"{"leader": "b"}"#).await?;
+/// assert_eq!(std::fs::read(&state)?, br#"{"leader": "b"}"#);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
+pub async fn write_atomic(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
+    let path = path.as_ref().to_path_buf();
+    let contents = contents.as_ref().to_vec();
+    run_blocking(move || replace_file(&path, &contents)).await
+}
+
+/// [`write_atomic`] for code that is not async: the same steps, on the calling thread.
+///
+/// # Errors
+///
+/// As [`write_atomic`].
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = std::env::temp_dir().join(format!("resilient-doc-wab-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("counter");
+/// resilient::fs::write_atomic_blocking(&path, "1")?;
+/// resilient::fs::write_atomic_blocking(&path, "2")?;
+/// assert_eq!(std::fs::read_to_string(&path)?, "2");
+/// // Nothing else is left in the directory.
+/// assert_eq!(std::fs::read_dir(&dir)?.count(), 1);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
+pub fn write_atomic_blocking(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
+    replace_file(path.as_ref(), contents.as_ref())
+}
+
+/// The steps of [`write_atomic`].
+fn replace_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let target = resolve_symlinks(path)?;
+    let (dir, name) = split(&target)?;
+    let previous = match fs::metadata(&target) {
+        Ok(meta) => Some(meta),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+        Err(err) => {
+            return Err(context(
+                err,
+                format_args!("cannot read {}", target.display()),
+            ));
+        }
+    };
+
+    let mut tmp = TempFile::create(dir, name, Private::No)?;
+    // Before any content: a file that others may not read is never readable by them, not even
+    // half-written under its temp name.
+    if let Some(previous) = &previous {
+        keep_metadata(&tmp, previous)?;
+    }
+    if let Err(err) = tmp.file_mut().write_all(contents) {
+        return Err(context(
+            err,
+            format_args!("cannot write {}", tmp.path().display()),
+        ));
+    }
+    tmp.file()
+        .sync_all()
+        .map_err(|err| context(err, format_args!("cannot sync {}", tmp.path().display())))?;
+    tmp.rename_to(&target)?;
+    sync_dir(dir).map_err(|err| {
+        context(
+            err,
+            format_args!(
+                "wrote {} but cannot sync its directory {}",
+                target.display(),
+                dir.display()
+            ),
+        )
+    })
+}
+
+/// Gives the temp file the permissions (and, where allowed, the owner) of the file it replaces.
+fn keep_metadata(tmp: &TempFile, previous: &Metadata) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // Best effort: only root may give a file away, and a user only to their own groups; the
+        // file then belongs to the writer, as any newly written file would. The owner goes first:
+        // changing it clears the set-user-ID and set-group-ID bits, which the mode then restores.
+        let own = tmp.file().metadata().map(|m| (m.uid(), m.gid()));
+        if own.is_ok_and(|own| own != (previous.uid(), previous.gid())) {
+            let uid = Some(previous.uid());
+            let _ = std::os::unix::fs::fchown(tmp.file(), uid, Some(previous.gid()))
+                .or_else(|_| std::os::unix::fs::fchown(tmp.file(), None, Some(previous.gid())));
+        }
+    }
+    tmp.file()
+        .set_permissions(previous.permissions())
+        .map_err(|err| {
+            context(
+                err,
+                format_args!("cannot set the permissions of {}", tmp.path().display()),
+            )
+        })
+}
+
+/// The file that writing to `path` would write: `path` itself, or where its chain of symbolic
+/// links ends (even when that file does not exist yet, as `open` would create it).
+fn resolve_symlinks(path: &Path) -> io::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = fs::read_link(&current).map_err(|err| {
+                    context(
+                        err,
+                        format_args!("cannot read the link {}", current.display()),
+                    )
+                })?;
+                current = match current.parent() {
+                    Some(parent) if link.is_relative() => parent.join(link),
+                    _ => link,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "cannot write {}: too many levels of symbolic links",
+            path.display()
+        ),
+    ))
+}
+
+/// The directory holding `path` (`.` for a bare file name) and the file's name.
+fn split(path: &Path) -> io::Result<(&Path, &std::ffi::OsStr)> {
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} does not name a file", path.display()),
+        )
+    })?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    Ok((dir, name))
+}
+
+/// Flushes a directory's entries to disk, so that a rename or a new file in it survives a power
+/// loss. Directories cannot be opened (nor need this) on other platforms.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Sets the permission bits of `path` to `mode` (such as `0o600`) if they differ; does nothing if
+/// they are already right. Symbolic links are followed. The change is reported as the INFO event
+/// `fs.mode_repaired`.
+///
+/// It never escalates privileges: a file the process may not change is reported, with the path,
+/// the mode wanted and what to do about it, as an error of kind
+/// [`PermissionDenied`](io::ErrorKind::PermissionDenied):
+/// `cannot set mode 0600 on /etc/app/key: permission denied; fix the owner or run as a user that
+/// owns it`.
+///
+/// Only Unix has permission bits. On other platforms `mode` sets the read-only flag: a mode
+/// without the owner's write bit (`0o200`) makes the file read-only, any other makes it writable.
+///
+/// # Errors
+///
+/// `InvalidInput` for a `mode` above `0o7777`, `PermissionDenied` as above, and any error reading
+/// or changing the file's metadata (a missing file is `NotFound`), naming the path.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = std::env::temp_dir().join(format!("resilient-doc-mode-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let key = dir.join("key.pem");
+/// std::fs::write(&key, "secret")?;
+/// resilient::fs::ensure_mode(&key, 0o600)?;
+/// # #[cfg(unix)] {
+/// use std::os::unix::fs::PermissionsExt;
+/// assert_eq!(std::fs::metadata(&key)?.permissions().mode() & 0o7777, 0o600);
+/// # }
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
+pub fn ensure_mode(path: impl AsRef<Path>, mode: u32) -> io::Result<()> {
+    let path = path.as_ref();
+    if mode > 0o7777 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "cannot set mode {mode:o} on {}: a mode is at most 0o7777",
+                path.display()
+            ),
+        ));
+    }
+    let meta = fs::metadata(path).map_err(|err| {
+        context(
+            err,
+            format_args!("cannot read the mode of {}", path.display()),
+        )
+    })?;
+    let (current, wanted) = mode_change(&meta, mode);
+    if current == wanted {
+        return Ok(());
+    }
+    match fs::set_permissions(path, wanted.clone()) {
+        Ok(()) => {
+            tracing::event!(
+                name: "fs.mode_repaired",
+                target: "resilient",
+                Level::INFO,
+                path = %path.display(),
+                from = %describe(&current),
+                to = %describe(&wanted),
+                "set mode {} on {} (was {})",
+                describe(&wanted),
+                path.display(),
+                describe(&current),
+            );
+            Ok(())
+        }
+        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => Err(io::Error::new(
+            err.kind(),
+            format!(
+                "cannot set mode {mode:04o} on {}: permission denied; fix the owner or run as a \
+                 user that owns it",
+                path.display()
+            ),
+        )),
+        Err(err) => Err(context(
+            err,
+            format_args!("cannot set mode {mode:04o} on {}", path.display()),
+        )),
+    }
+}
+
+/// The permissions `path` has and the ones `mode` asks for.
+#[cfg(unix)]
+fn mode_change(meta: &Metadata, mode: u32) -> (fs::Permissions, fs::Permissions) {
+    use std::os::unix::fs::PermissionsExt;
+    let current = fs::Permissions::from_mode(meta.permissions().mode() & 0o7777);
+    (current, fs::Permissions::from_mode(mode))
+}
+
+/// The permissions `path` has and the ones `mode` asks for: only the read-only flag.
+#[cfg(not(unix))]
+fn mode_change(meta: &Metadata, mode: u32) -> (fs::Permissions, fs::Permissions) {
+    let current = meta.permissions();
+    let mut wanted = current.clone();
+    wanted.set_readonly(mode & 0o200 == 0);
+    (current, wanted)
+}
+
+/// Permissions as the event shows them.
+fn describe(permissions: &fs::Permissions) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        format!("{:04o}", permissions.mode())
+    }
+    #[cfg(not(unix))]
+    {
+        if permissions.readonly() {
+            "read-only"
+        } else {
+            "writable"
+        }
+        .to_owned()
+    }
+}
+
+/// `err` with what failed, and on which path, in front of its message; the kind is kept.
+fn context(err: io::Error, what: impl Display) -> io::Error {
+    io::Error::new(err.kind(), format!("{what}: {err}"))
+}
+
+/// Runs blocking file work on tokio's blocking pool, in one hop; a panic in it is resumed here.
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    join(tokio::task::spawn_blocking(work).await)
+}
+
+fn join<T>(joined: Result<io::Result<T>, tokio::task::JoinError>) -> io::Result<T> {
+    match joined {
+        Ok(result) => result,
+        Err(err) => match err.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(err) => Err(io::Error::other(format!("file work was cancelled: {err}"))),
+        },
+    }
+}
