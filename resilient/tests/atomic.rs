@@ -263,3 +263,83 @@ async fn a_snapshot_puts_shared_state_back_on_rollback_and_keeps_it_on_commit() 
     assert_eq!(*settings.read().unwrap(), "v3");
     assert!(!resilient::atomic::in_scope());
 }
+
+/// A fresh directory for one test.
+fn temp_dir(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("resilient-atomic-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn files_written_in_a_scope_come_back_on_rollback_and_nothing_is_left_on_commit() {
+    use resilient::fs::write_atomic;
+    let dir = temp_dir("files");
+    let (config, extra) = (dir.join("config.toml"), dir.join("extra.toml"));
+    std::fs::write(&config, "version = 1").unwrap();
+    let result: Result<(), std::io::Error> = scope(async {
+        write_atomic(&config, "version = 2").await?;
+        write_atomic(&config, "version = 3").await?;
+        write_atomic(&extra, "new file").await?;
+        Err(std::io::Error::other("validation failed"))
+    })
+    .await;
+    assert_eq!(result.unwrap_err().to_string(), "validation failed");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "version = 1");
+    assert!(!extra.exists(), "a file the scope created is removed");
+    assert_eq!(
+        names_in(&dir),
+        ["config.toml"],
+        "no kept copy is left behind"
+    );
+
+    let result: Result<(), std::io::Error> = scope(async {
+        write_atomic(&config, "version = 4").await?;
+        write_atomic(&extra, "kept").await
+    })
+    .await;
+    assert!(result.is_ok());
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "version = 4");
+    assert_eq!(
+        names_in(&dir),
+        ["config.toml", "extra.toml"],
+        "kept copies are removed on commit"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn blocking_writes_in_a_savepoint_roll_back_with_it() {
+    use resilient::fs::write_atomic_blocking;
+    let dir = temp_dir("blocking");
+    let state = dir.join("state");
+    write_atomic_blocking(&state, "a").unwrap();
+    let result: Result<(), std::io::Error> = scope_blocking(|| {
+        write_atomic_blocking(&state, "b")?;
+        let inner: Result<(), std::io::Error> = scope_blocking(|| {
+            write_atomic_blocking(&state, "c")?;
+            Err(std::io::Error::other("inner"))
+        });
+        assert!(inner.is_err());
+        assert_eq!(
+            std::fs::read_to_string(&state).unwrap(),
+            "b",
+            "the savepoint undid only its write"
+        );
+        Err(std::io::Error::other("outer"))
+    });
+    assert!(result.is_err());
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), "a");
+    assert_eq!(names_in(&dir), ["state"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -31,6 +31,7 @@
 //! | --- | --- | --- | --- |
 //! | `fs.mode_repaired` | INFO | `path`, `from`, `to` (octal) | [`ensure_mode`] changed the permissions |
 //! | `fs.backup_skipped` | WARN | `path`, `kind` | [`backup`] met a socket, FIFO or device: not archived |
+//! | `fs.rollback_failed` | ERROR | `path`, `error` | an atomic scope could not put back a file that [`write_atomic`] replaced |
 //! | `fs.restore_cleanup_failed` | WARN | `path`, `error` | [`restore`] succeeded but could not remove the old content it moved aside |
 //!
 //! [`write_atomic`]: crate::fs::write_atomic
@@ -65,6 +66,10 @@ use tracing::Level;
 ///
 /// If `path` is a symbolic link, the file it points to is replaced and the link stays.
 ///
+/// Inside an atomic scope (`#[atomic]`, [`atomic::scope`](crate::atomic::scope)) the previous
+/// file is kept aside (a hard link, so nothing is copied) and put back if the scope rolls back; a
+/// file the write created is removed. On commit the kept copy is deleted.
+///
 /// The work runs on tokio's blocking thread pool, in one hop, on a copy of `contents`; a tokio
 /// runtime is needed. Dropping the future does not stop a write that has started: it completes
 /// (or fails and cleans up) in the background. Outside async code, use [`write_atomic_blocking`].
@@ -90,7 +95,26 @@ use tracing::Level;
 pub async fn write_atomic(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
     let path = path.as_ref().to_path_buf();
     let contents = contents.as_ref().to_vec();
-    run_blocking(move || replace_file(&path, &contents)).await
+    // The scope is known on this thread, not on the blocking pool's: register here, before the
+    // write starts, so that a scope cancelled meanwhile still undoes it once it is done.
+    let undo_to = crate::atomic::in_scope().then(|| {
+        let (undo_to, undo_from) = std::sync::mpsc::sync_channel::<Undo>(1);
+        crate::atomic::on_rollback(move || {
+            // Waits for a write still under way; a write that failed sent nothing to undo.
+            if let Ok(undo) = undo_from.recv() {
+                undo.restore();
+            }
+        });
+        undo_to
+    });
+    run_blocking(move || {
+        let undo = replace_file(&path, &contents, undo_to.is_some())?;
+        if let (Some(undo_to), Some(undo)) = (undo_to, undo) {
+            let _committed_already = undo_to.send(undo);
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// [`write_atomic`] for code that is not async: the same steps, on the calling thread.
@@ -113,11 +137,54 @@ pub async fn write_atomic(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) ->
 /// # Ok(()) }
 /// ```
 pub fn write_atomic_blocking(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
-    replace_file(path.as_ref(), contents.as_ref())
+    let in_scope = crate::atomic::in_scope();
+    if let Some(undo) = replace_file(path.as_ref(), contents.as_ref(), in_scope)? {
+        crate::atomic::on_rollback(move || undo.restore());
+    }
+    Ok(())
 }
 
-/// The steps of [`write_atomic`].
-fn replace_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+/// How to undo one write in an atomic scope: the previous file, kept aside under a hidden name
+/// (a hard link, so nothing is copied), or the fact that there was none. Dropped unused (the scope
+/// committed), it removes the kept file.
+struct Undo {
+    target: PathBuf,
+    kept: Option<PathBuf>,
+}
+
+impl Undo {
+    /// Puts the previous file back (or removes the new one), reporting a failure at ERROR: a
+    /// compensation has no one to return an error to.
+    fn restore(mut self) {
+        let undone = match self.kept.take() {
+            Some(kept) => fs::rename(&kept, &self.target),
+            None => fs::remove_file(&self.target),
+        };
+        let undone = undone.and_then(|()| split(&self.target).and_then(|(dir, _)| sync_dir(dir)));
+        if let Err(error) = undone {
+            tracing::event!(
+                name: "fs.rollback_failed",
+                target: "resilient",
+                Level::ERROR,
+                path = %self.target.display(),
+                error = %error,
+                "cannot undo the write of {}: {error}",
+                self.target.display()
+            );
+        }
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(kept) = self.kept.take() {
+            let _ = fs::remove_file(kept);
+        }
+    }
+}
+
+/// The steps of [`write_atomic`]; with `keep_previous`, also what undoing it needs.
+fn replace_file(path: &Path, contents: &[u8], keep_previous: bool) -> io::Result<Option<Undo>> {
     let target = resolve_symlinks(path)?;
     let (dir, name) = split(&target)?;
     let previous = match fs::metadata(&target) {
@@ -146,6 +213,9 @@ fn replace_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     tmp.file()
         .sync_all()
         .map_err(|err| context(err, format_args!("cannot sync {}", tmp.path().display())))?;
+    let undo = keep_previous
+        .then(|| keep_aside(&target, dir, name, previous.is_some()))
+        .transpose()?;
     tmp.rename_to(&target)?;
     sync_dir(dir).map_err(|err| {
         context(
@@ -156,6 +226,30 @@ fn replace_file(path: &Path, contents: &[u8]) -> io::Result<()> {
                 dir.display()
             ),
         )
+    })?;
+    Ok(undo)
+}
+
+/// Keeps the file about to be replaced under a hidden name beside it, for a rollback.
+fn keep_aside(target: &Path, dir: &Path, name: &std::ffi::OsStr, exists: bool) -> io::Result<Undo> {
+    let kept = match exists {
+        false => None,
+        true => {
+            let kept = dir.join(temp::temp_name(name, "undo"));
+            fs::hard_link(target, &kept)
+                .or_else(|_| fs::copy(target, &kept).map(drop))
+                .map_err(|err| {
+                    context(
+                        err,
+                        format_args!("cannot keep {} for a rollback", target.display()),
+                    )
+                })?;
+            Some(kept)
+        }
+    };
+    Ok(Undo {
+        target: target.to_path_buf(),
+        kept,
     })
 }
 
