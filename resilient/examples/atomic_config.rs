@@ -13,10 +13,26 @@ struct Routing {
     upstreams: Vec<String>,
 }
 
-#[derive(Debug)]
 enum UpdateError {
     Io(std::io::Error),
     Invalid(String),
+}
+
+impl std::fmt::Display for UpdateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UpdateError::Io(e) => write!(f, "cannot write the configuration: {e}"),
+            UpdateError::Invalid(why) => write!(f, "invalid configuration: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for UpdateError {}
+
+impl std::fmt::Debug for UpdateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl From<std::io::Error> for UpdateError {
@@ -77,14 +93,19 @@ async fn main() -> std::io::Result<()> {
     show(&dir, &routing);
 
     println!("\nupdate to [c:80, d] (d has no port):");
-    let result = apply(&dir, &routing, &["c:80", "d"]).await;
-    println!("  => {result:?}");
+    match apply(&dir, &routing, &["c:80", "d"]).await {
+        Ok(()) => println!("  => applied"),
+        Err(e) => println!("  => {e}"),
+    }
     println!("after the failed update:");
     show(&dir, &routing);
     assert_eq!(std::fs::read_to_string(dir.join("version"))?, "1");
 
     println!("\nupdate to [c:80, d:80]:");
-    println!("  => {:?}", apply(&dir, &routing, &["c:80", "d:80"]).await);
+    apply(&dir, &routing, &["c:80", "d:80"])
+        .await
+        .map_err(std::io::Error::other)?;
+    println!("  => applied");
     show(&dir, &routing);
 
     std::fs::remove_dir_all(&dir)
