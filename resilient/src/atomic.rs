@@ -122,13 +122,18 @@ pub fn in_scope() -> bool {
 /// assert!(result.is_err());
 /// assert_eq!(*limits.lock().unwrap(), [10, 20]);
 /// ```
-pub fn snapshot<S: Snapshot + Clone + Send + 'static>(state: &S) {
+pub fn snapshot<S, H>(state: &H)
+where
+    S: Snapshot + ?Sized,
+    H: std::ops::Deref<Target = S> + Clone + Send + 'static,
+{
     let saved = state.save();
     let state = state.clone();
     on_rollback(move || state.restore(saved));
 }
 
-/// State that [`snapshot`] can save and put back: shared handles to a `Clone` value behind a lock.
+/// State that [`snapshot`] can save and put back: a `Clone` value behind a lock, reached through
+/// a shared handle (`Arc<Mutex<T>>`, `&'static RwLock<T>`, ...).
 pub trait Snapshot {
     /// What is saved.
     type Saved: Send + 'static;
@@ -139,7 +144,7 @@ pub trait Snapshot {
 }
 
 /// A poisoned lock still holds the value: a rollback restores it all the same.
-impl<T: Clone + Send + 'static> Snapshot for std::sync::Arc<std::sync::Mutex<T>> {
+impl<T: Clone + Send + 'static> Snapshot for std::sync::Mutex<T> {
     type Saved = T;
     fn save(&self) -> T {
         self.lock()
@@ -153,7 +158,7 @@ impl<T: Clone + Send + 'static> Snapshot for std::sync::Arc<std::sync::Mutex<T>>
     }
 }
 
-impl<T: Clone + Send + Sync + 'static> Snapshot for std::sync::Arc<std::sync::RwLock<T>> {
+impl<T: Clone + Send + Sync + 'static> Snapshot for std::sync::RwLock<T> {
     type Saved = T;
     fn save(&self) -> T {
         self.read()
@@ -163,20 +168,6 @@ impl<T: Clone + Send + Sync + 'static> Snapshot for std::sync::Arc<std::sync::Rw
     fn restore(&self, saved: T) {
         *self
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = saved;
-    }
-}
-
-impl<T: Clone + Send + 'static> Snapshot for &'static std::sync::Mutex<T> {
-    type Saved = T;
-    fn save(&self) -> T {
-        self.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-    fn restore(&self, saved: T) {
-        *self
-            .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = saved;
     }
 }

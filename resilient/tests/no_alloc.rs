@@ -9,76 +9,12 @@
 //! window) is not counted.
 
 use resilient::{BreakerConfig, BreakerState, CircuitBreaker, Rejected, RejectedKind, RetryPolicy};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::future::{Future, ready};
+use std::future::ready;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-struct CountingAllocator;
-
-thread_local! {
-    // Const-initialised and without a destructor: usable from inside the allocator.
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count_one() {
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: every method forwards to `System` with the same arguments; counting touches only a
-// thread-local `Cell`.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which `System` shares.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        // SAFETY: as above; `ptr` came from this allocator, that is from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// Runs `f` once to warm up, then `ROUNDS` times, and returns how many allocations this thread
-/// made during those rounds.
-fn allocations_after_warm_up(mut f: impl FnMut()) -> u64 {
-    const ROUNDS: usize = 100;
-    f();
-    let before = ALLOCATIONS.with(Cell::get);
-    for _ in 0..ROUNDS {
-        f();
-    }
-    ALLOCATIONS.with(Cell::get) - before
-}
-
-/// Polls `fut` with a no-op waker; it must finish on that poll (every future here is ready).
-fn poll_to_completion<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    match fut.as_mut().poll(&mut cx) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("the future was expected to finish on its first poll"),
-    }
-}
+#[path = "support/alloc.rs"]
+mod alloc;
 
 /// A small error type, as users write one.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,7 +51,7 @@ fn is_circuit_open(err: &Error) -> bool {
 
 #[test]
 fn the_counter_counts() {
-    let n = allocations_after_warm_up(|| drop(black_box(Box::new(black_box(7u64)))));
+    let n = alloc::allocations_after_warm_up(|| drop(black_box(Box::new(black_box(7u64)))));
     assert_eq!(
         n, 100,
         "the counting allocator must see this thread's allocations"
@@ -125,14 +61,14 @@ fn the_counter_counts() {
 #[test]
 fn a_closed_breaker_allocates_nothing() {
     let breaker = closed_breaker();
-    let n = allocations_after_warm_up(|| {
+    let n = alloc::allocations_after_warm_up(|| {
         assert_eq!(breaker.call_sync(|| Ok::<_, Error>(black_box(1))), Ok(1));
     });
     assert_eq!(n, 0, "call_sync, success");
-    let n = allocations_after_warm_up(|| breaker.try_acquire().unwrap().success());
+    let n = alloc::allocations_after_warm_up(|| breaker.try_acquire().unwrap().success());
     assert_eq!(n, 0, "try_acquire + success");
     // A failure below the threshold, and the success that clears it (the path that writes).
-    let n = allocations_after_warm_up(|| {
+    let n = alloc::allocations_after_warm_up(|| {
         assert_eq!(
             breaker.call_sync(|| Err::<u32, _>(Error::Upstream)),
             Err(Error::Upstream)
@@ -141,7 +77,7 @@ fn a_closed_breaker_allocates_nothing() {
     });
     assert_eq!(n, 0, "failure, then success");
     // A permit dropped unrecorded.
-    let n = allocations_after_warm_up(|| drop(breaker.try_acquire().unwrap()));
+    let n = alloc::allocations_after_warm_up(|| drop(breaker.try_acquire().unwrap()));
     assert_eq!(n, 0, "released permit");
     assert_eq!(breaker.state(), BreakerState::Closed);
 }
@@ -155,7 +91,7 @@ fn a_closed_breaker_in_rate_mode_allocates_nothing_once_its_window_exists() {
             .window(20)
             .minimum_calls(10),
     );
-    let n = allocations_after_warm_up(|| {
+    let n = alloc::allocations_after_warm_up(|| {
         assert_eq!(breaker.call_sync(|| Ok::<_, Error>(1)), Ok(1));
         breaker.try_acquire().unwrap().success();
     });
@@ -166,25 +102,25 @@ fn a_closed_breaker_in_rate_mode_allocates_nothing_once_its_window_exists() {
 #[test]
 fn an_open_breaker_rejects_without_allocating() {
     let breaker = open_breaker();
-    let n = allocations_after_warm_up(|| {
+    let n = alloc::allocations_after_warm_up(|| {
         let rejected = breaker.try_acquire().unwrap_err();
         assert_eq!(rejected.kind(), RejectedKind::CircuitOpen);
         assert!(rejected.retry_after().is_some());
     });
     assert_eq!(n, 0, "try_acquire rejected");
-    let n = allocations_after_warm_up(|| {
+    let n = alloc::allocations_after_warm_up(|| {
         let result = breaker.call_sync(|| -> Result<u32, Error> { unreachable!("rejected") });
         assert!(is_circuit_open(&result.unwrap_err()));
     });
     assert_eq!(n, 0, "call_sync rejected");
-    let n = allocations_after_warm_up(|| {
-        let result = poll_to_completion(breaker.call(async { Ok::<u32, Error>(1) }));
+    let n = alloc::allocations_after_warm_up(|| {
+        let result = alloc::poll_to_completion(breaker.call(async { Ok::<u32, Error>(1) }));
         assert!(is_circuit_open(&result.unwrap_err()));
     });
     assert_eq!(n, 0, "call rejected");
 
     breaker.force_open();
-    let n = allocations_after_warm_up(|| {
+    let n = alloc::allocations_after_warm_up(|| {
         let rejected = breaker.try_acquire().unwrap_err();
         assert_eq!(rejected.retry_after(), None);
     });
@@ -196,24 +132,24 @@ fn the_futures_allocate_nothing() {
     static POLICY: RetryPolicy = RetryPolicy::new();
     let breaker = closed_breaker();
 
-    let n = allocations_after_warm_up(|| {
+    let n = alloc::allocations_after_warm_up(|| {
         assert_eq!(
-            poll_to_completion(breaker.call(async { Ok::<_, Error>(black_box(1)) })),
+            alloc::poll_to_completion(breaker.call(async { Ok::<_, Error>(black_box(1)) })),
             Ok(1)
         );
     });
     assert_eq!(n, 0, "CircuitBreaker::call");
 
-    let n = allocations_after_warm_up(|| {
-        let result = poll_to_completion(resilient::retry(&POLICY, || async {
+    let n = alloc::allocations_after_warm_up(|| {
+        let result = alloc::poll_to_completion(resilient::retry(&POLICY, || async {
             Ok::<_, Error>(black_box(2))
         }));
         assert_eq!(result, Ok(2));
     });
     assert_eq!(n, 0, "retry");
 
-    let n = allocations_after_warm_up(|| {
-        let result = poll_to_completion(resilient::timeout(
+    let n = alloc::allocations_after_warm_up(|| {
+        let result = alloc::poll_to_completion(resilient::timeout(
             Duration::from_secs(1),
             ready(Ok::<_, Error>(black_box(3))),
         ));
@@ -222,8 +158,8 @@ fn the_futures_allocate_nothing() {
     assert_eq!(n, 0, "timeout");
 
     // The recommended stack: retry › circuit breaker › timeout.
-    let n = allocations_after_warm_up(|| {
-        let result = poll_to_completion(resilient::retry(&POLICY, || {
+    let n = alloc::allocations_after_warm_up(|| {
+        let result = alloc::poll_to_completion(resilient::retry(&POLICY, || {
             breaker.call(resilient::timeout(
                 Duration::from_secs(1),
                 ready(Ok::<_, Error>(black_box(4))),
