@@ -55,7 +55,7 @@ where
 
 /// `#[atomic]` around an async body or layer.
 #[inline]
-pub fn atomic<F, T, E>(fut: F, layer_inside: bool) -> crate::atomic::Scope<F, E>
+pub fn atomic<F, T, E>(fut: F, layer_inside: bool) -> crate::atomic::Scope<F, T, E>
 where
     F: Future<Output = Result<T, E>>,
 {

@@ -53,9 +53,15 @@ enum Compensation {
     Async(Box<dyn FnOnce() -> AsyncCompensation + Send>),
 }
 
-/// The compensations of one scope, oldest first.
+/// Work to do when the outermost scope commits (say, release a database savepoint).
+type CommitHook = Box<dyn FnOnce() -> AsyncCompensation + Send>;
+
+/// What one scope registered, oldest first.
 #[derive(Default)]
-struct Journal(RefCell<Vec<Compensation>>);
+struct Journal {
+    compensations: RefCell<Vec<Compensation>>,
+    commit_hooks: RefCell<Vec<CommitHook>>,
+}
 
 thread_local! {
     /// The journal of the scope being polled (or run) on this thread, if any.
@@ -76,6 +82,13 @@ fn with_current<R>(journal: &Journal, f: impl FnOnce() -> R) -> R {
 }
 
 fn register(compensation: Compensation) {
+    if let Some(journal) = current_journal() {
+        journal.compensations.borrow_mut().push(compensation);
+    }
+}
+
+/// The journal of the scope being polled on this thread, or `None` after reporting it at WARN.
+fn current_journal<'a>() -> Option<&'a Journal> {
     let current = CURRENT.get();
     if current.is_null() {
         tracing::event!(
@@ -84,12 +97,27 @@ fn register(compensation: Compensation) {
             Level::WARN,
             "a compensation was registered outside any atomic scope: it will never run"
         );
-        return;
+        return None;
     }
     // SAFETY: `CURRENT` points at a journal only while `with_current` runs, and the journal
-    // outlives that call; a compensation is registered by code running inside it, on this thread.
-    let journal = unsafe { &*current };
-    journal.0.borrow_mut().push(compensation);
+    // outlives that call; whatever registers runs inside it, on this thread, and keeps no reference.
+    Some(unsafe { &*current })
+}
+
+/// Registers `commit` to run, awaited, when the outermost enclosing scope commits; it is dropped
+/// if a scope around it rolls back. Hooks run newest first. In a blocking outermost scope they are
+/// spawned on the current tokio runtime.
+pub fn on_commit_async<F, Fut>(commit: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    if let Some(journal) = current_journal() {
+        journal
+            .commit_hooks
+            .borrow_mut()
+            .push(Box::new(move || Box::pin(commit())));
+    }
 }
 
 /// Registers `undo` to run if the current scope rolls back.
@@ -182,18 +210,27 @@ where
 }
 
 impl Journal {
+    /// Failure: the compensations to run; the commit hooks will never run.
     fn take(&self) -> Vec<Compensation> {
-        std::mem::take(&mut *self.0.borrow_mut())
+        self.commit_hooks.borrow_mut().clear();
+        std::mem::take(&mut *self.compensations.borrow_mut())
     }
 
-    /// Success: the work stays; a savepoint hands its compensations to the enclosing scope.
-    fn commit(&self) {
-        let compensations = self.take();
+    /// Success: the work stays. A savepoint hands its compensations and commit hooks to the
+    /// enclosing scope; the outermost scope drops the compensations and returns the hooks to run,
+    /// newest first.
+    fn commit(&self) -> Vec<CommitHook> {
+        let compensations = std::mem::take(&mut *self.compensations.borrow_mut());
+        let hooks = std::mem::take(&mut *self.commit_hooks.borrow_mut());
         let parent = CURRENT.get();
-        if !parent.is_null() && !compensations.is_empty() {
-            // SAFETY: as in `register`: the enclosing scope is being polled on this thread.
-            unsafe { &*parent }.0.borrow_mut().extend(compensations);
+        if parent.is_null() {
+            return hooks.into_iter().rev().collect();
         }
+        // SAFETY: as in `current_journal`: the enclosing scope is being polled on this thread.
+        let parent = unsafe { &*parent };
+        parent.compensations.borrow_mut().extend(compensations);
+        parent.commit_hooks.borrow_mut().extend(hooks);
+        Vec::new()
     }
 }
 
@@ -239,12 +276,26 @@ fn compensation_panicked() {
         name: "atomic.compensation_failed",
         target: "resilient",
         Level::ERROR,
-        "a compensation panicked while rolling back; the others still run"
+        "a compensation or commit hook panicked; the others still run"
     );
 }
 
-/// Spawns async compensations that cannot be awaited (the scope was cancelled, or panicked).
-fn spawn_rollback(pending: Vec<AsyncCompensation>) {
+/// Spawns commit hooks that cannot be awaited (in a blocking scope, or cancelled while committing).
+fn spawn_commit(hooks: Vec<CommitHook>) {
+    let pending: Vec<AsyncCompensation> = hooks
+        .into_iter()
+        .filter_map(|hook| {
+            catch_unwind(AssertUnwindSafe(hook))
+                .map_err(|_| compensation_panicked())
+                .ok()
+        })
+        .collect();
+    spawn_remaining(pending);
+}
+
+/// Spawns async compensations or commit hooks that cannot be awaited (a blocking scope, a panic,
+/// a cancellation), to run one after the other.
+fn spawn_remaining(pending: Vec<AsyncCompensation>) {
     if pending.is_empty() {
         return;
     }
@@ -286,7 +337,7 @@ impl Future for AssertUnwindSafeFuture {
 }
 
 /// Runs `fut` in a rollback scope.
-pub fn scope<F, T, E>(fut: F) -> Scope<F, E>
+pub fn scope<F, T, E>(fut: F) -> Scope<F, T, E>
 where
     F: Future<Output = Result<T, E>>,
 {
@@ -294,7 +345,7 @@ where
 }
 
 /// The scope `#[atomic]` writes around a body or another layer (`layer_inside`).
-pub(crate) fn generated<F, E>(fut: F, layer_inside: bool) -> Scope<F, E> {
+pub(crate) fn generated<F, T, E>(fut: F, layer_inside: bool) -> Scope<F, T, E> {
     Scope {
         journal: Journal::default(),
         generated_inner: layer_inside,
@@ -306,16 +357,22 @@ pub(crate) fn generated<F, E>(fut: F, layer_inside: bool) -> Scope<F, E> {
 /// The future of [`scope`].
 #[pin_project(PinnedDrop)]
 #[must_use = "futures do nothing unless polled"]
-pub struct Scope<F, E> {
+pub struct Scope<F, T, E> {
     journal: Journal,
     generated_inner: bool,
-    state: State<E>,
+    state: State<T, E>,
     #[pin]
     fut: F,
 }
 
-enum State<E> {
+enum State<T, E> {
     Running,
+    /// Awaiting commit hooks, newest first, before returning the value.
+    Committing {
+        value: Option<T>,
+        hooks: std::vec::IntoIter<CommitHook>,
+        current: Option<AsyncCompensation>,
+    },
     /// Awaiting async compensations, newest first, before returning the error (and its mark).
     RollingBack {
         error: Option<E>,
@@ -326,7 +383,7 @@ enum State<E> {
     Done,
 }
 
-impl<F, T, E> Future for Scope<F, E>
+impl<F, T, E> Future for Scope<F, T, E>
 where
     F: Future<Output = Result<T, E>>,
 {
@@ -345,7 +402,7 @@ where
             let result = match polled {
                 Err(panic) => {
                     *this.state = State::Done;
-                    spawn_rollback(roll_back_blocking(this.journal.take(), "panic"));
+                    spawn_remaining(roll_back_blocking(this.journal.take(), "panic"));
                     resume_unwind(panic);
                 }
                 Ok(Poll::Pending) => return Poll::Pending,
@@ -353,9 +410,16 @@ where
             };
             match result {
                 Ok(value) => {
-                    *this.state = State::Done;
-                    this.journal.commit();
-                    return Poll::Ready(Ok(value));
+                    let hooks = this.journal.commit();
+                    if hooks.is_empty() {
+                        *this.state = State::Done;
+                        return Poll::Ready(Ok(value));
+                    }
+                    *this.state = State::Committing {
+                        value: Some(value),
+                        hooks: hooks.into_iter(),
+                        current: None,
+                    };
                 }
                 Err(error) => {
                     let mark = take_mark(inner);
@@ -370,6 +434,41 @@ where
                     };
                 }
             }
+        }
+        if let State::Committing {
+            value,
+            hooks,
+            current,
+        } = this.state
+        {
+            loop {
+                let hook = match current {
+                    Some(hook) => hook,
+                    None => match hooks
+                        .next()
+                        .map(|hook| catch_unwind(AssertUnwindSafe(hook)))
+                    {
+                        Some(Ok(future)) => current.insert(future),
+                        Some(Err(_)) => {
+                            compensation_panicked();
+                            continue;
+                        }
+                        None => break,
+                    },
+                };
+                match catch_unwind(AssertUnwindSafe(|| hook.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(())) => {}
+                    Err(_) => compensation_panicked(),
+                }
+                *current = None;
+            }
+            let value = value.take();
+            *this.state = State::Done;
+            return match value {
+                Some(value) => Poll::Ready(Ok(value)),
+                None => panic!("`atomic::Scope` polled after it completed"),
+            };
         }
         let State::RollingBack {
             error,
@@ -420,9 +519,15 @@ where
 }
 
 #[pinned_drop]
-impl<F, E> PinnedDrop for Scope<F, E> {
+impl<F, T, E> PinnedDrop for Scope<F, T, E> {
     fn drop(self: Pin<&mut Self>) {
         let this = self.project();
+        if let State::Committing { hooks, current, .. } = this.state {
+            // Cancelled while committing: the work is done; finish committing in the background.
+            spawn_remaining(current.take().into_iter().collect());
+            spawn_commit(hooks.collect());
+            return;
+        }
         let cancelled = matches!(this.state, State::Running | State::RollingBack { .. });
         if !cancelled {
             return;
@@ -439,7 +544,7 @@ impl<F, E> PinnedDrop for Scope<F, E> {
             let rest: Vec<Compensation> = rest.rev().collect();
             pending.extend(roll_back_blocking(rest, "cancelled"));
         }
-        spawn_rollback(pending);
+        spawn_remaining(pending);
     }
 }
 
@@ -450,17 +555,17 @@ pub fn scope_blocking<T, E>(body: impl FnOnce() -> Result<T, E>) -> Result<T, E>
     let result = with_current(&journal, || catch_unwind(AssertUnwindSafe(body)));
     match result {
         Ok(Ok(value)) => {
-            journal.commit();
+            spawn_commit(journal.commit());
             Ok(value)
         }
         Ok(Err(error)) => {
             let mark = take_mark(None);
-            spawn_rollback(roll_back_blocking(journal.take(), "error"));
+            spawn_remaining(roll_back_blocking(journal.take(), "error"));
             set_mark(mark, Origin::UNPLACED);
             Err(error)
         }
         Err(panic) => {
-            spawn_rollback(roll_back_blocking(journal.take(), "panic"));
+            spawn_remaining(roll_back_blocking(journal.take(), "panic"));
             resume_unwind(panic)
         }
     }

@@ -343,3 +343,48 @@ fn blocking_writes_in_a_savepoint_roll_back_with_it() {
     assert_eq!(names_in(&dir), ["state"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn commit_hooks_run_newest_first_when_the_outermost_scope_commits() {
+    use resilient::atomic::on_commit_async;
+    let log = Log::default();
+    let hook = |log: &Log, entry: &'static str| {
+        let log = log.clone();
+        on_commit_async(move || async move {
+            tokio::task::yield_now().await;
+            log.push(entry);
+        });
+    };
+    let result: Result<(), ()> = scope(async {
+        hook(&log, "release outer");
+        scope(async {
+            hook(&log, "release inner");
+            Ok::<_, ()>(())
+        })
+        .await?;
+        assert!(log.entries().is_empty(), "a savepoint's hooks wait for the outermost commit");
+        let failed: Result<(), ()> = scope(async {
+            hook(&log, "never: its scope failed");
+            Err(())
+        })
+        .await;
+        assert!(failed.is_err());
+        Ok(())
+    })
+    .await;
+    assert!(result.is_ok());
+    assert_eq!(log.entries(), ["release inner", "release outer"]);
+
+    let result: Result<(), ()> = scope(async {
+        hook(&log, "never: the outer scope failed");
+        scope(async {
+            hook(&log, "never either");
+            Ok::<_, ()>(())
+        })
+        .await?;
+        Err(())
+    })
+    .await;
+    assert!(result.is_err());
+    assert_eq!(log.entries(), ["release inner", "release outer"]);
+}
