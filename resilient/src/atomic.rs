@@ -36,6 +36,9 @@
 //! of the task: it follows the work across `.await` and across threads, and only code polled
 //! inside it registers in it.
 
+#[cfg(feature = "sqlite")]
+pub mod sql;
+
 use crate::rejected::{Origin, clear_mark, set_mark, take_mark};
 use pin_project::{pin_project, pinned_drop};
 use std::cell::{Cell, RefCell};

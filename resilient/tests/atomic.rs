@@ -362,7 +362,10 @@ async fn commit_hooks_run_newest_first_when_the_outermost_scope_commits() {
             Ok::<_, ()>(())
         })
         .await?;
-        assert!(log.entries().is_empty(), "a savepoint's hooks wait for the outermost commit");
+        assert!(
+            log.entries().is_empty(),
+            "a savepoint's hooks wait for the outermost commit"
+        );
         let failed: Result<(), ()> = scope(async {
             hook(&log, "never: its scope failed");
             Err(())

@@ -1,0 +1,128 @@
+//! Database writes through savepoints commit or roll back with the atomic scope, together with
+//! file writes (needs the `sqlite` feature: `cargo test -p resilient --features sqlite`).
+
+use resilient::atomic;
+use resilient::atomic::sql::Database;
+use resilient::fs::write_atomic;
+use std::path::{Path, PathBuf};
+
+fn temp_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("resilient-sqlite-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A database file with one table, and a second connection to read it as another process would.
+async fn database(dir: &Path) -> (Database, Database) {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("app.db").display());
+    let db = Database::connect(&url).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT)")
+        .execute(&mut *db.connection().await)
+        .await
+        .unwrap();
+    let reader = Database::connect(&url).await.unwrap();
+    (db, reader)
+}
+
+async fn settings(reader: &Database) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT key, value FROM settings ORDER BY key")
+        .fetch_all(&mut *reader.connection().await)
+        .await
+        .unwrap()
+}
+
+/// What went wrong: a database or file error (as text), or the value was refused.
+#[derive(Debug, PartialEq)]
+enum Error {
+    Failed(String),
+    Invalid,
+}
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Failed(e.to_string())
+    }
+}
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Failed(e.to_string())
+    }
+}
+
+#[atomic]
+async fn set(db: &Database, dir: &Path, key: &str, value: &str) -> Result<(), Error> {
+    let mut conn = db.savepoint().await?;
+    sqlx::query("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)")
+        .bind(key)
+        .bind(value)
+        .execute(&mut *conn)
+        .await?;
+    drop(conn);
+    write_atomic(dir.join(format!("{key}.conf")), value).await?;
+    if value.is_empty() {
+        return Err(Error::Invalid);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_row_and_a_file_commit_together_and_roll_back_together() {
+    let dir = temp_dir("together");
+    let (db, reader) = database(&dir).await;
+    set(&db, &dir, "port", "8080").await.unwrap();
+    assert_eq!(
+        settings(&reader).await,
+        [("port".into(), "8080".into())],
+        "committed: visible to another connection"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("port.conf")).unwrap(),
+        "8080"
+    );
+
+    let err = set(&db, &dir, "port", "").await.unwrap_err();
+    assert_eq!(err, Error::Invalid);
+    assert_eq!(
+        settings(&reader).await,
+        [("port".into(), "8080".into())],
+        "the row is back"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("port.conf")).unwrap(),
+        "8080",
+        "and so is the file"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[atomic]
+async fn migrate(db: &Database, dir: &Path, fail: bool) -> Result<(), Error> {
+    set(db, dir, "schema", "2").await?;
+    // A savepoint that fails: only its own row goes.
+    assert!(set(db, dir, "broken", "").await.is_err());
+    set(db, dir, "host", "db.internal").await?;
+    if fail {
+        return Err(Error::Invalid);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn nested_functions_are_savepoints_released_only_when_the_outermost_commits() {
+    let dir = temp_dir("nested");
+    let (db, reader) = database(&dir).await;
+    assert!(migrate(&db, &dir, true).await.is_err());
+    assert!(
+        settings(&reader).await.is_empty(),
+        "the committed savepoints rolled back with the outer function"
+    );
+    assert!(!dir.join("schema.conf").exists() && !dir.join("host.conf").exists());
+
+    migrate(&db, &dir, false).await.unwrap();
+    let expected: Vec<(String, String)> = vec![
+        ("host".into(), "db.internal".into()),
+        ("schema".into(), "2".into()),
+    ];
+    assert_eq!(settings(&reader).await, expected);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
