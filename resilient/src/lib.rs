@@ -91,6 +91,10 @@
 //! | `atomic.compensation_failed` | ERROR | | a compensation panicked; the others still ran |
 //! | `atomic.rollback_incomplete` | ERROR | `compensations`, `critical = true` | async compensations of a cancelled scope had no runtime to run on |
 //! | `atomic.outside_scope` | WARN | | a compensation was registered outside any atomic scope and will never run |
+//! | `atomic.sql_failed` | ERROR | `statement`, `error`, `critical` (for a release) | a savepoint could not be rolled back to or released (`atomic::sql`) |
+//! | `atomic.sql_outside_scope` | WARN | | a savepoint was asked for outside any atomic scope |
+//!
+//! `resilient::fs` documents its own events (`fs.*`).
 //!
 //! # Cost
 //!
