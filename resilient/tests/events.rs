@@ -275,3 +275,71 @@ async fn timeouts_are_warnings_with_their_limit() {
         ("search", "25")
     );
 }
+
+#[tokio::test]
+async fn atomic_rollbacks_and_failing_compensations_are_reported() {
+    use resilient::atomic::{on_rollback, on_rollback_async, scope};
+    let (capture, _guard) = Capture::start();
+    let result: Result<(), &str> = scope(async {
+        on_rollback(|| {});
+        on_rollback(|| panic!("compensation failed"));
+        Err("failed")
+    })
+    .await;
+    assert!(result.is_err());
+    let events = capture.take();
+    assert_eq!(
+        events.iter().map(|e| (e.name, e.level)).collect::<Vec<_>>(),
+        [
+            ("atomic.rolled_back", Level::WARN),
+            ("atomic.compensation_failed", Level::ERROR)
+        ]
+    );
+    assert_eq!(
+        (
+            field(&events[0], "compensations"),
+            field(&events[0], "reason")
+        ),
+        ("2", "error")
+    );
+
+    on_rollback(|| {});
+    on_rollback_async(|| async {});
+    assert_eq!(
+        capture.names(),
+        [
+            ("atomic.outside_scope", Level::WARN),
+            ("atomic.outside_scope", Level::WARN)
+        ]
+    );
+}
+
+#[test]
+fn a_cancelled_scope_without_a_runtime_reports_the_async_compensations_it_could_not_run() {
+    use resilient::atomic::{on_rollback_async, scope};
+    use std::future::Future;
+    let (capture, _guard) = Capture::start();
+    {
+        let mut fut = std::pin::pin!(scope(async {
+            on_rollback_async(|| async {});
+            std::future::pending::<Result<(), ()>>().await
+        }));
+        let waker = std::task::Waker::noop();
+        assert!(
+            fut.as_mut()
+                .poll(&mut std::task::Context::from_waker(waker))
+                .is_pending()
+        );
+    }
+    let events = capture.take();
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last.name, last.level),
+        ("atomic.rollback_incomplete", Level::ERROR)
+    );
+    assert_eq!(
+        (field(last, "compensations"), field(last, "critical")),
+        ("1", "true")
+    );
+    assert_eq!(field(&events[0], "reason"), "cancelled");
+}
