@@ -4,6 +4,7 @@
 //! Run it with `cargo run --example demo`. Each line tells what the service did, what the caller
 //! got back, and where the breaker stands; the library's own events (WARN/INFO) are interleaved.
 
+use resilient::correlation::{self, CorrelationId};
 use resilient::{BreakerConfig, CircuitBreaker, Rejected, circuit_breaker, retry, timeout};
 use std::cell::Cell;
 use std::time::Duration;
@@ -100,7 +101,8 @@ async fn get_user(service: &Service, id: u32) -> Result<String, FetchError> {
 
 async fn request(service: &Service, id: u32) {
     let start = Instant::now();
-    let result = get_user(service, id).await;
+    // One correlation id per request: every event it causes carries it.
+    let result = correlation::scope(CorrelationId::new(), get_user(service, id)).await;
     let took = start.elapsed();
     match result {
         Ok(user) => println!(

@@ -98,6 +98,7 @@ fn current_journal<'a>() -> Option<&'a Journal> {
             name: "atomic.outside_scope",
             target: "resilient",
             Level::WARN,
+            correlation_id = crate::correlation::field(),
             "a compensation was registered outside any atomic scope: it will never run"
         );
         return None;
@@ -267,6 +268,7 @@ fn rolling_back(count: usize, why: &'static str) {
             name: "atomic.rolled_back",
             target: "resilient",
             Level::WARN,
+            correlation_id = crate::correlation::field(),
             compensations = count,
             reason = why,
             "an atomic scope is rolling back ({why}): {count} compensation(s)"
@@ -279,6 +281,7 @@ fn compensation_panicked() {
         name: "atomic.compensation_failed",
         target: "resilient",
         Level::ERROR,
+        correlation_id = crate::correlation::field(),
         "a compensation or commit hook panicked; the others still run"
     );
 }
@@ -316,6 +319,7 @@ fn spawn_remaining(pending: Vec<AsyncCompensation>) {
             name: "atomic.rollback_incomplete",
             target: "resilient",
             Level::ERROR,
+            correlation_id = crate::correlation::field(),
             critical = true,
             compensations = pending.len(),
             "{} async compensation(s) could not run: no tokio runtime to spawn them on",

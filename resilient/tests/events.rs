@@ -343,3 +343,22 @@ fn a_cancelled_scope_without_a_runtime_reports_the_async_compensations_it_could_
     );
     assert_eq!(field(&events[0], "reason"), "cancelled");
 }
+
+#[tokio::test(start_paused = true)]
+async fn events_carry_the_correlation_id_of_the_request() {
+    use resilient::correlation::{CorrelationId, scope};
+    let (capture, _guard) = Capture::start();
+    let id = CorrelationId::new();
+    let b = CircuitBreaker::new("traced", BreakerConfig::new().failure_threshold(1));
+    scope(id, async { b.try_acquire().unwrap().failure() }).await;
+    let events = capture.take();
+    assert_eq!(events[0].name, "breaker.opened");
+    assert_eq!(field(&events[0], "correlation_id"), id.to_string());
+    b.reset();
+    let events = capture.take();
+    assert!(
+        !events[0].fields.contains_key("correlation_id"),
+        "no scope, no field: {:?}",
+        events[0].fields
+    );
+}

@@ -84,6 +84,7 @@ impl Database {
                 name: "atomic.sql_outside_scope",
                 target: "resilient",
                 Level::WARN,
+                correlation_id = crate::correlation::field(),
                 "a savepoint was asked for outside any atomic scope: statements commit one by one"
             );
             return Ok(connection);
@@ -112,6 +113,7 @@ async fn finish(connection: Arc<Mutex<SqliteConnection>>, statement: String, rel
             name: "atomic.sql_failed",
             target: "resilient",
             Level::ERROR,
+            correlation_id = crate::correlation::field(),
             critical = releasing,
             statement,
             error = %error,
