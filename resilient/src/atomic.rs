@@ -74,14 +74,7 @@ thread_local! {
 /// Makes `journal` the current one while `f` runs, then puts back the previous one (also when
 /// `f` panics).
 fn with_current<R>(journal: &Journal, f: impl FnOnce() -> R) -> R {
-    struct Restore(*const Journal);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            CURRENT.set(self.0);
-        }
-    }
-    let _restore = Restore(CURRENT.replace(journal));
-    f()
+    crate::scoped::with(&CURRENT, journal, f)
 }
 
 fn register(compensation: Compensation) {

@@ -88,14 +88,7 @@ pub(crate) fn field() -> Option<tracing::field::DisplayValue<CorrelationId>> {
 
 /// Makes `id` current while `f` runs, then puts back the previous one (also when `f` panics).
 fn with_current<R>(id: CorrelationId, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<CorrelationId>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            CURRENT.set(self.0);
-        }
-    }
-    let _restore = Restore(CURRENT.replace(Some(id)));
-    f()
+    crate::scoped::with(&CURRENT, Some(id), f)
 }
 
 /// Runs `fut` with `id` as the current correlation id.

@@ -117,6 +117,7 @@ pub mod correlation;
 pub mod fs;
 mod rejected;
 mod retry;
+mod scoped;
 mod striped;
 mod sync;
 mod timeout;
