@@ -1,5 +1,7 @@
 //! Rollback scopes: order, savepoints, panics, cancellation, failing compensations.
 
+mod common;
+
 use resilient::atomic::{on_rollback, on_rollback_async, scope, scope_blocking};
 use std::future::{Future, pending};
 use std::sync::{Arc, Mutex};
@@ -264,14 +266,6 @@ async fn a_snapshot_puts_shared_state_back_on_rollback_and_keeps_it_on_commit() 
     assert!(!resilient::atomic::in_scope());
 }
 
-/// A fresh directory for one test.
-fn temp_dir(test: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("resilient-atomic-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn names_in(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -284,7 +278,7 @@ fn names_in(dir: &std::path::Path) -> Vec<String> {
 #[tokio::test]
 async fn files_written_in_a_scope_come_back_on_rollback_and_nothing_is_left_on_commit() {
     use resilient::fs::write_atomic;
-    let dir = temp_dir("files");
+    let dir = common::temp_dir("atomic-files");
     let (config, extra) = (dir.join("config.toml"), dir.join("extra.toml"));
     std::fs::write(&config, "version = 1").unwrap();
     let result: Result<(), std::io::Error> = scope(async {
@@ -321,7 +315,7 @@ async fn files_written_in_a_scope_come_back_on_rollback_and_nothing_is_left_on_c
 #[test]
 fn blocking_writes_in_a_savepoint_roll_back_with_it() {
     use resilient::fs::write_atomic_blocking;
-    let dir = temp_dir("blocking");
+    let dir = common::temp_dir("atomic-blocking");
     let state = dir.join("state");
     write_atomic_blocking(&state, "a").unwrap();
     let result: Result<(), std::io::Error> = scope_blocking(|| {

@@ -1,17 +1,12 @@
 //! Database writes through savepoints commit or roll back with the atomic scope, together with
 //! file writes (needs the `sqlite` feature: `cargo test -p resilient --features sqlite`).
 
+mod common;
+
 use resilient::atomic;
 use resilient::atomic::sql::Database;
 use resilient::fs::write_atomic;
-use std::path::{Path, PathBuf};
-
-fn temp_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("resilient-sqlite-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use std::path::Path;
 
 /// A database file with one table, and a second connection to read it as another process would.
 async fn database(dir: &Path) -> (Database, Database) {
@@ -67,7 +62,7 @@ async fn set(db: &Database, dir: &Path, key: &str, value: &str) -> Result<(), Er
 
 #[tokio::test]
 async fn a_row_and_a_file_commit_together_and_roll_back_together() {
-    let dir = temp_dir("together");
+    let dir = common::temp_dir("sqlite-together");
     let (db, reader) = database(&dir).await;
     set(&db, &dir, "port", "8080").await.unwrap();
     assert_eq!(
@@ -109,7 +104,7 @@ async fn migrate(db: &Database, dir: &Path, fail: bool) -> Result<(), Error> {
 
 #[tokio::test]
 async fn nested_functions_are_savepoints_released_only_when_the_outermost_commits() {
-    let dir = temp_dir("nested");
+    let dir = common::temp_dir("sqlite-nested");
     let (db, reader) = database(&dir).await;
     assert!(migrate(&db, &dir, true).await.is_err());
     assert!(

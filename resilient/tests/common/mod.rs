@@ -45,3 +45,11 @@ impl Calls {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// A fresh, empty directory for one test (removed first if an earlier run left it).
+pub fn temp_dir(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("resilient-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
