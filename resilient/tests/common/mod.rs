@@ -1,6 +1,8 @@
 //! Helpers shared by the scenario tests.
 #![allow(dead_code, unreachable_pub)] // each test binary uses its own part
 
+pub mod capture;
+
 use resilient::{Rejected, RejectedKind};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
