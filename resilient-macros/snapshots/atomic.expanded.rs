@@ -5,7 +5,7 @@ async fn import(batch: &Batch) -> Result<usize, ImportError> {
         static __RESILIENT_RETRY: ::resilient::__private::RetryPolicy = ::resilient::__private::RetryPolicy::new()
             .name(::core::concat!(::core::module_path!(), "::", "import"))
             .max_attempts(3);
-        &__RESILIENT_RETRY
+        ::resilient::__private::registered(&__RESILIENT_RETRY)
     };
     ::resilient::__private::output::<
         Result<usize, ImportError>,

@@ -11,7 +11,13 @@ fn load_config(path: &Path) -> io::Result<Config> {
                     ::resilient::__private::Duration::from_nanos(100000000),
                 ),
             );
-        &__RESILIENT_RETRY
+        ::resilient::__private::registered(&__RESILIENT_RETRY)
+    };
+    let __resilient_fallback_policy: &'static ::resilient::__private::FallbackPolicy = {
+        static __RESILIENT_FALLBACK: ::resilient::__private::FallbackPolicy = ::resilient::__private::FallbackPolicy::new(
+            ::core::concat!(::core::module_path!(), "::", "load_config"),
+        );
+        ::resilient::__private::registered(&__RESILIENT_FALLBACK)
     };
     ::resilient::__private::output::<
         io::Result<Config>,
@@ -51,7 +57,7 @@ fn load_config(path: &Path) -> io::Result<Config> {
                     io::Result<Config>,
                     _,
                 >(__resilient_error, |_err| Ok(Config::default()));
-                ::resilient::__private::fallback_ran();
+                ::resilient::__private::fallback_ran(__resilient_fallback_policy);
                 __resilient_result
             }
             __resilient_result => __resilient_result,

@@ -6,13 +6,13 @@ fn parse(input: &str) -> Result<u32, ParseError> {
             ::core::concat!(::core::module_path!(), "::", "parse"),
             ::my_resilient::__private::BreakerConfig::new().failure_threshold(2),
         );
-        &__RESILIENT_BREAKER
+        ::my_resilient::__private::registered(&__RESILIENT_BREAKER)
     };
     let __resilient_retry_policy: &::my_resilient::__private::RetryPolicy = {
         static __RESILIENT_RETRY: ::my_resilient::__private::RetryPolicy = ::my_resilient::__private::RetryPolicy::new()
             .name(::core::concat!(::core::module_path!(), "::", "parse"))
             .backoff(::my_resilient::__private::Backoff::none());
-        &__RESILIENT_RETRY
+        ::my_resilient::__private::registered(&__RESILIENT_RETRY)
     };
     ::my_resilient::__private::output::<
         Result<u32, ParseError>,

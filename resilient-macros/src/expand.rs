@@ -201,18 +201,30 @@ fn wrap(cx: &mut Context, layer: &Layer, inner: Inner) -> TokenStream {
     match layer {
         Layer::Timeout(args) => {
             let name = policy_name(&args.name, &cx.name);
-            let limit = match &args.limit {
-                Limit::Fixed(d) => duration(&root, *d),
+            let (policy, limit) = match &args.limit {
+                Limit::Fixed(d) => {
+                    let limit = duration(&root, *d);
+                    let policy = quote!(#root::__private::TimeoutPolicy::new(#name, #limit));
+                    (policy, quote!(::core::option::Option::None))
+                }
                 Limit::Dynamic(expr) => {
                     let var = local("time_limit");
                     cx.prelude
                         .extend(quote!(let #var: #root::__private::Duration = #expr;));
-                    quote!(#var)
+                    let policy = quote!(#root::__private::TimeoutPolicy::per_call(#name));
+                    (policy, quote!(::core::option::Option::Some(#var)))
                 }
                 Limit::Missing => unreachable!("a missing limit is reported while parsing"),
             };
+            let var = local("timeout_policy");
+            cx.prelude.extend(quote!(
+                let #var: &'static #root::__private::TimeoutPolicy = {
+                    static __RESILIENT_TIMEOUT: #root::__private::TimeoutPolicy = #policy;
+                    #root::__private::registered(&__RESILIENT_TIMEOUT)
+                };
+            ));
             let timeout = written_at(quote!(#root::__private::timeout), cx.output);
-            quote_spanned!(cx.output=> #timeout(#name, #limit, #inner, #is_layer))
+            quote_spanned!(cx.output=> #timeout(#var, #limit, #inner, #is_layer))
         }
         Layer::Breaker(args) => {
             // A `static` in a block of its own: the body cannot see it, so it shadows nothing.
@@ -223,7 +235,7 @@ fn wrap(cx: &mut Context, layer: &Layer, inner: Inner) -> TokenStream {
                     quote!({
                         static __RESILIENT_BREAKER: #root::__private::CircuitBreaker =
                             #root::__private::CircuitBreaker::new(#name, #config);
-                        &__RESILIENT_BREAKER
+                        #root::__private::registered(&__RESILIENT_BREAKER)
                     })
                 }
             };
@@ -247,7 +259,7 @@ fn wrap(cx: &mut Context, layer: &Layer, inner: Inner) -> TokenStream {
                     let policy = args.policy(&root, &policy_name(&args.name, &cx.name));
                     quote!({
                         static __RESILIENT_RETRY: #root::__private::RetryPolicy = #policy;
-                        &__RESILIENT_RETRY
+                        #root::__private::registered(&__RESILIENT_RETRY)
                     })
                 }
             };
@@ -299,6 +311,15 @@ fn wrap(cx: &mut Context, layer: &Layer, inner: Inner) -> TokenStream {
                 .expect("a missing fallback is reported while parsing");
             let when = predicate(&root, &args.when, None);
             let (error, result) = (local("error"), local("result"));
+            let policy = local("fallback_policy");
+            let name = &cx.name;
+            cx.prelude.extend(quote!(
+                let #policy: &'static #root::__private::FallbackPolicy = {
+                    static __RESILIENT_FALLBACK: #root::__private::FallbackPolicy =
+                        #root::__private::FallbackPolicy::new(#name);
+                    #root::__private::registered(&__RESILIENT_FALLBACK)
+                };
+            ));
             // Typed by the return type, a mistake in the handler is reported in the handler.
             let call = match (&cx.typed, cx.is_async) {
                 (Some(output), true) => quote!(call_fallback_async::<#output, _, _>),
@@ -324,7 +345,7 @@ fn wrap(cx: &mut Context, layer: &Layer, inner: Inner) -> TokenStream {
                 match #attempt {
                     ::core::result::Result::Err(#error) if #root::__private::fallback_applies(&#error, #when) => {
                         let #result = #handled;
-                        #root::__private::fallback_ran();
+                        #root::__private::fallback_ran(#policy);
                         #result
                     }
                     #result => #result,

@@ -3,7 +3,8 @@
 
 pub use crate::retry::RetryLoop;
 pub use crate::{
-    Backoff, BreakerCall, BreakerConfig, CircuitBreaker, Rejected, RetryPolicy, Timeout,
+    Backoff, BreakerCall, BreakerConfig, CircuitBreaker, FallbackPolicy, Rejected, RetryPolicy,
+    Timeout, TimeoutPolicy,
 };
 pub use std::time::Duration;
 
@@ -11,6 +12,31 @@ use pin_project::pin_project;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+
+/// A policy the attributes built, in its `static`: in the registry from its first use on.
+pub trait Registered: Sync + 'static {
+    /// Registers it the first time; after that one load.
+    fn register_once(&'static self) -> &'static Self;
+}
+
+macro_rules! registered_by_first_use {
+    ($($policy:ty),*) => {$(
+        impl Registered for $policy {
+            #[inline]
+            fn register_once(&'static self) -> &'static Self {
+                <$policy>::register_once(self)
+            }
+        }
+    )*};
+}
+
+registered_by_first_use!(CircuitBreaker, RetryPolicy, TimeoutPolicy, FallbackPolicy);
+
+/// The policy in a generated `static`, registered on first use.
+#[inline]
+pub fn registered<P: Registered>(policy: &'static P) -> &'static P {
+    policy.register_once()
+}
 
 /// `#[circuit_breaker]` around an async body or layer.
 #[inline]
@@ -41,8 +67,8 @@ pub fn breaker_blocking<T, E: From<Rejected>>(
 /// `#[timeout]` around an async body or layer.
 #[inline]
 pub fn timeout<F, T, E>(
-    name: &'static str,
-    limit: Duration,
+    policy: &'static TimeoutPolicy,
+    limit: Option<Duration>,
     fut: F,
     layer_inside: bool,
 ) -> Timeout<F>
@@ -50,7 +76,7 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
 {
-    crate::timeout::generated(name, limit, fut, layer_inside)
+    policy.generated(limit, fut, layer_inside)
 }
 
 /// `#[atomic]` around an async body or layer.
@@ -183,7 +209,8 @@ pub fn when_blocking<R: ReturnsResult>(
 
 /// After `#[fallback]` ran: what it returned is the function's own result, no rejection.
 #[inline]
-pub fn fallback_ran() {
+pub fn fallback_ran(policy: &FallbackPolicy) {
+    policy.ran();
     crate::rejected::clear_mark();
 }
 

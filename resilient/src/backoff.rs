@@ -153,6 +153,48 @@ impl Backoff {
         Ok(())
     }
 
+    /// Reads a backoff written as run-time configuration: `none`, `constant(1s)`,
+    /// `exponential(100ms, 5s)`, `linear(1s, 10s)` or `decorrelated(100ms, 5s)`, with the
+    /// defaults of those constructors (set `jitter` and `factor` apart).
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        const EXPECTED: &str = "expected `none`, `constant(1s)`, `exponential(100ms, 5s)`, `linear(1s, 10s)` or `decorrelated(100ms, 5s)`";
+        let text = text.trim();
+        if text == "none" {
+            return Ok(Self::none());
+        }
+        let (kind, args) = text
+            .strip_suffix(')')
+            .and_then(|t| t.split_once('('))
+            .ok_or_else(|| format!("`{text}` is not a backoff: {EXPECTED}"))?;
+        let durations = args
+            .split(',')
+            .map(|d| crate::duration_text::parse(d.trim()))
+            .collect::<Result<Vec<_>, _>>()?;
+        match (kind.trim(), &durations[..]) {
+            ("constant", &[delay]) => Ok(Self::constant(delay)),
+            ("exponential", &[base, max]) => Ok(Self::exponential(base, max)),
+            ("linear", &[base, max]) => Ok(Self::linear(base, max)),
+            ("decorrelated", &[base, max]) => Ok(Self::decorrelated(base, max)),
+            _ => Err(format!("`{text}` is not a backoff: {EXPECTED}")),
+        }
+    }
+
+    /// Written the way [`parse`](Self::parse) reads it, jitter and factor apart.
+    pub(crate) fn describe(&self) -> String {
+        let (base, max) = (self.base, self.max);
+        let mut text = match self.kind {
+            Kind::None => "none".to_owned(),
+            Kind::Constant => format!("constant({base:?})"),
+            Kind::Exponential => format!("exponential({base:?}, {max:?}), factor {}", self.factor),
+            Kind::Linear => format!("linear({base:?}, {max:?})"),
+            Kind::Decorrelated => format!("decorrelated({base:?}, {max:?})"),
+        };
+        if self.jitter > 0.0 && !matches!(self.kind, Kind::Decorrelated) {
+            text.push_str(&format!(", jitter {}", self.jitter));
+        }
+        text
+    }
+
     /// The wait after the `n`-th failed attempt (`n = 1` is the first wait; 0 counts as 1).
     pub fn delay(&self, n: u32) -> Duration {
         let needs_randomness = self.jitter > 0.0 || matches!(self.kind, Kind::Decorrelated);

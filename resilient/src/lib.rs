@@ -113,8 +113,12 @@ mod breaker;
 mod clock;
 mod config;
 pub mod correlation;
+#[path = "../../resilient-macros/src/duration.rs"]
+mod duration_text;
+mod fallback;
 /// Crash-safe file writes, timestamped backups and restores, permission repair.
 pub mod fs;
+pub mod registry;
 mod rejected;
 mod retry;
 mod scoped;
@@ -127,7 +131,8 @@ pub use breaker::{
     BreakerCall, BreakerConfig, BreakerMetrics, BreakerState, CircuitBreaker, Permit,
 };
 pub use config::ConfigError;
+pub use fallback::{FallbackMetrics, FallbackPolicy};
 pub use rejected::{Rejected, RejectedKind};
 pub use resilient_macros::{atomic, circuit_breaker, fallback, retry, timeout};
-pub use retry::{Retry, RetryPolicy, retry, retry_when};
-pub use timeout::{Timeout, timeout, timeout_named};
+pub use retry::{Retry, RetryMetrics, RetryPolicy, retry, retry_when};
+pub use timeout::{Timeout, TimeoutMetrics, TimeoutPolicy, timeout, timeout_named};

@@ -2,12 +2,15 @@
 
 use crate::config::{ConfigError, ConfigValue, check_count, check_nonzero};
 use crate::rejected::{Origin, clear_mark, set_mark, take_mark};
+use crate::striped::StripedCounter;
 use crate::{Backoff, RejectedKind};
 use pin_project::pin_project;
 use std::fmt::Debug;
 use std::future::Future;
 use std::ops::ControlFlow;
 use std::pin::Pin;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -26,12 +29,32 @@ use tracing::Level;
 ///     .budget(Duration::from_secs(5));
 /// assert_eq!(FETCH.validate(), Ok(()));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RetryPolicy {
-    name: &'static str,
-    max_attempts: u32,
-    backoff: Backoff,
-    budget: Option<Duration>,
+    /// The settings it was built with.
+    initial: RetrySettings,
+    /// Settings set at run time (see [`crate::registry`]), or null for `initial`; each one is
+    /// leaked, as a retry in progress may still read the previous one.
+    current: AtomicPtr<RetrySettings>,
+    registered: AtomicBool,
+    stats: RetryStats,
+}
+
+/// What a [`RetryPolicy`] is configured with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct RetrySettings {
+    pub(crate) name: &'static str,
+    pub(crate) max_attempts: u32,
+    pub(crate) backoff: Backoff,
+    pub(crate) budget: Option<Duration>,
+}
+
+/// Counters of a [`RetryPolicy`]: the success path counts on this thread's stripe only.
+struct RetryStats {
+    successes: StripedCounter,
+    failures: AtomicU64,
+    retries: AtomicU64,
+    exhausted: AtomicU64,
+    aborted: AtomicU64,
 }
 
 impl RetryPolicy {
@@ -39,51 +62,121 @@ impl RetryPolicy {
     /// named `"retry"`.
     pub const fn new() -> Self {
         Self {
-            name: "retry",
-            max_attempts: 3,
-            backoff: Backoff::exponential(Duration::from_secs(1), Duration::from_secs(60)),
-            budget: None,
+            initial: RetrySettings {
+                name: "retry",
+                max_attempts: 3,
+                backoff: Backoff::exponential(Duration::from_secs(1), Duration::from_secs(60)),
+                budget: None,
+            },
+            current: AtomicPtr::new(std::ptr::null_mut()),
+            registered: AtomicBool::new(false),
+            stats: RetryStats {
+                successes: StripedCounter::new(),
+                failures: AtomicU64::new(0),
+                retries: AtomicU64::new(0),
+                exhausted: AtomicU64::new(0),
+                aborted: AtomicU64::new(0),
+            },
         }
     }
 
     /// The name in events and metrics.
     pub const fn name(mut self, name: &'static str) -> Self {
-        self.name = name;
+        self.initial.name = name;
         self
     }
 
     /// Attempts in all, the first included (at least 1; 1 means no retry; 0 behaves as 1).
     /// There are no infinite retries.
     pub const fn max_attempts(mut self, n: u32) -> Self {
-        self.max_attempts = n;
+        self.initial.max_attempts = n;
         self
     }
 
     /// The waits between attempts.
     pub const fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
+        self.initial.backoff = backoff;
         self
     }
 
     /// The most time the whole call may take, from the start of the first attempt: when the next
     /// attempt would start after it, the last error is returned at once, without sleeping.
     pub const fn budget(mut self, budget: Duration) -> Self {
-        self.budget = Some(budget);
+        self.initial.budget = Some(budget);
         self
     }
 
     /// The policy's name.
     pub const fn policy_name(&self) -> &'static str {
-        self.name
+        self.initial.name
     }
 
     /// Attempts in all.
-    pub const fn attempts(&self) -> u32 {
-        self.max_attempts
+    pub fn attempts(&self) -> u32 {
+        self.settings().max_attempts
     }
 
     /// Checks every setting; the error names the policy, the key, the value and the rule.
     pub const fn validate(&self) -> Result<(), ConfigError> {
+        self.initial.validate()
+    }
+
+    /// The settings it was built with.
+    pub(crate) fn initial_settings(&self) -> &RetrySettings {
+        &self.initial
+    }
+
+    /// The settings in force: as built, or as last set at run time.
+    #[inline]
+    pub(crate) fn settings(&self) -> &RetrySettings {
+        let current = self.current.load(Acquire);
+        if current.is_null() {
+            &self.initial
+        } else {
+            // SAFETY: non-null only as a leaked `Box` from `reconfigure`, never freed.
+            unsafe { &*current }
+        }
+    }
+
+    /// Replaces the settings, or explains why not (the old ones stay).
+    pub(crate) fn reconfigure(&self, settings: RetrySettings) -> Result<(), ConfigError> {
+        settings.validate()?;
+        if settings != *self.settings() {
+            let leaked: &'static mut RetrySettings = Box::leak(Box::new(settings));
+            self.current.store(leaked, Release);
+        }
+        Ok(())
+    }
+
+    /// Puts it in the [`registry`](crate::registry) the first time; after that one load.
+    #[inline]
+    pub(crate) fn register_once(&'static self) -> &'static Self {
+        if !self.registered.load(Relaxed) {
+            crate::registry::register(self);
+        }
+        self
+    }
+
+    /// Marks it registered; false if it already was.
+    pub(crate) fn mark_registered(&self) -> bool {
+        !self.registered.swap(true, AcqRel)
+    }
+
+    /// What it counted so far.
+    pub fn metrics(&self) -> RetryMetrics {
+        let s = &self.stats;
+        RetryMetrics {
+            successes: s.successes.sum(),
+            failures: s.failures.load(Relaxed),
+            retries: s.retries.load(Relaxed),
+            exhausted: s.exhausted.load(Relaxed),
+            aborted: s.aborted.load(Relaxed),
+        }
+    }
+}
+
+impl RetrySettings {
+    pub(crate) const fn validate(&self) -> Result<(), ConfigError> {
         match self.check() {
             Ok(()) => Ok(()),
             Err(e) => Err(e.for_policy(self.name)),
@@ -96,6 +189,57 @@ impl RetryPolicy {
             check_nonzero!("budget", budget);
         }
         self.backoff.validate()
+    }
+}
+
+/// A snapshot of a [`RetryPolicy`]'s counters ([`RetryPolicy::metrics`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryMetrics {
+    /// Retried calls that ended in success (on any attempt).
+    pub successes: u64,
+    /// Retried calls that ended in an error: exhausted, aborted, or an error not worth retrying.
+    pub failures: u64,
+    /// Waits between attempts: every attempt after a call's first.
+    pub retries: u64,
+    /// Calls that ran out of attempts or of budget.
+    pub exhausted: u64,
+    /// Calls stopped at once because a layer inside rejected them (an open circuit).
+    pub aborted: u64,
+}
+
+impl RetryMetrics {
+    /// Calls that ended: successes and failures.
+    pub fn calls(&self) -> u64 {
+        self.successes + self.failures
+    }
+}
+
+/// A copy with the same settings and its own, zeroed counters, not yet registered.
+impl Clone for RetryPolicy {
+    fn clone(&self) -> Self {
+        let mut copy = Self::new();
+        copy.initial = *self.settings();
+        copy
+    }
+}
+
+/// Equal when the settings in force are.
+impl PartialEq for RetryPolicy {
+    fn eq(&self, other: &Self) -> bool {
+        self.settings() == other.settings()
+    }
+}
+
+impl Debug for RetryPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.settings();
+        f.debug_struct("RetryPolicy")
+            .field("name", &s.name)
+            .field("max_attempts", &s.max_attempts)
+            .field("backoff", &s.backoff)
+            .field("budget", &s.budget)
+            .finish()
     }
 }
 
@@ -279,7 +423,7 @@ impl<'p> RetryLoop<'p> {
     #[inline]
     pub(crate) fn begin(&mut self) {
         self.attempt += 1;
-        if self.attempt == 1 && self.policy.budget.is_some() {
+        if self.attempt == 1 && self.policy.settings().budget.is_some() {
             self.started = Some(Instant::now());
         }
         clear_mark();
@@ -298,6 +442,7 @@ impl<'p> RetryLoop<'p> {
     ) -> ControlFlow<Result<T, E>, Duration> {
         let err = match result {
             Ok(value) => {
+                self.policy.stats.successes.increment();
                 if self.attempt > 1 {
                     succeeded(self.policy, self.attempt);
                 }
@@ -307,6 +452,7 @@ impl<'p> RetryLoop<'p> {
         };
         match decide(self.policy, self.attempt, self.started, mark, &err, when) {
             Next::Stop => {
+                self.policy.stats.failures.fetch_add(1, Relaxed);
                 set_mark(mark, me);
                 ControlFlow::Break(Err(err))
             }
@@ -395,6 +541,8 @@ fn decide<E: Debug>(
     err: &E,
     when: impl Fn(&E) -> bool,
 ) -> Next {
+    let stats = &policy.stats;
+    let policy = policy.settings();
     let name = policy.name;
     match mark {
         Some(RejectedKind::TimedOut) => {}
@@ -410,6 +558,7 @@ fn decide<E: Debug>(
                 error = ?err,
                 "retry `{name}` stopped after attempt {attempt}: a layer inside rejected the call ({kind:?})"
             );
+            stats.aborted.fetch_add(1, Relaxed);
             return Next::Stop;
         }
         None if !when(err) => return Next::Stop,
@@ -418,12 +567,14 @@ fn decide<E: Debug>(
     let max_attempts = policy.max_attempts.max(1);
     if attempt >= max_attempts {
         exhausted(name, attempt, "attempts", err);
+        stats.exhausted.fetch_add(1, Relaxed);
         return Next::Stop;
     }
     let delay = policy.backoff.delay(attempt);
     if let (Some(budget), Some(started)) = (policy.budget, started) {
         if started.elapsed() + delay > budget {
             exhausted(name, attempt, "budget", err);
+            stats.exhausted.fetch_add(1, Relaxed);
             return Next::Stop;
         }
     }
@@ -439,6 +590,7 @@ fn decide<E: Debug>(
         error = ?err,
         "retry `{name}`: attempt {attempt} of {max_attempts} failed; next in {delay:?}"
     );
+    stats.retries.fetch_add(1, Relaxed);
     Next::RetryAfter(delay)
 }
 
@@ -457,7 +609,7 @@ fn exhausted<E: Debug>(name: &str, attempts: u32, reason: &'static str, err: &E)
 }
 
 fn succeeded(policy: &RetryPolicy, attempts: u32) {
-    let name = policy.name;
+    let name = policy.settings().name;
     tracing::event!(
         name: "retry.succeeded",
         target: "resilient",

@@ -1,10 +1,15 @@
 //! [`timeout`]: give up on a call that takes too long.
 
 use crate::Rejected;
+use crate::clock::nanos;
+use crate::config::{ConfigError, ConfigValue, check_nonzero};
 use crate::rejected::{Origin, clear_mark, reject, set_mark, take_mark};
+use crate::striped::StripedCounter;
 use pin_project::pin_project;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::Ordering::{AcqRel, Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Sleep;
@@ -43,7 +48,183 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
 {
-    generated(name, limit, fut, false)
+    generated(name, limit, fut, false, None)
+}
+
+/// A named time limit with its counters, to keep in a `static`: what `#[timeout]` builds, and
+/// what the [`registry`](crate::registry) lists and can reconfigure.
+///
+/// ```
+/// use resilient::{Rejected, TimeoutPolicy};
+/// use std::time::Duration;
+///
+/// static FETCH: TimeoutPolicy = TimeoutPolicy::new("fetch", Duration::from_secs(2));
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let page = FETCH.call(async { Ok::<_, Rejected>("page") }).await;
+/// assert_eq!(page.unwrap(), "page");
+/// assert_eq!(FETCH.metrics().successes, 1);
+/// # }
+/// ```
+pub struct TimeoutPolicy {
+    name: &'static str,
+    /// The limit it was built with; none when each call brings its own.
+    initial: Option<Duration>,
+    /// A limit set at run time in nanoseconds, or 0 for `initial`.
+    current: AtomicU64,
+    registered: AtomicBool,
+    stats: TimeoutStats,
+}
+
+/// Counters of a [`TimeoutPolicy`]: a call in time counts on this thread's stripe only.
+pub(crate) struct TimeoutStats {
+    in_time: StripedCounter,
+    timeouts: AtomicU64,
+}
+
+/// A snapshot of a [`TimeoutPolicy`]'s counters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TimeoutMetrics {
+    /// Calls that finished in time, whatever their result.
+    pub successes: u64,
+    /// Calls that ran out of time and were cancelled.
+    pub timeouts: u64,
+}
+
+impl TimeoutMetrics {
+    /// Calls that ended: in time or not.
+    pub fn calls(&self) -> u64 {
+        self.successes + self.timeouts
+    }
+}
+
+impl TimeoutPolicy {
+    /// A policy named `name` (in events, rejections, metrics and the registry) giving up after
+    /// `limit`. A zero limit is refused when it is registered or called: see [`validate`](Self::validate).
+    pub const fn new(name: &'static str, limit: Duration) -> Self {
+        Self::with(name, Some(limit))
+    }
+
+    /// For `#[timeout(EXPR)]`: every call brings its limit, unless one is set at run time.
+    #[doc(hidden)]
+    pub const fn per_call(name: &'static str) -> Self {
+        Self::with(name, None)
+    }
+
+    const fn with(name: &'static str, initial: Option<Duration>) -> Self {
+        Self {
+            name,
+            initial,
+            current: AtomicU64::new(0),
+            registered: AtomicBool::new(false),
+            stats: TimeoutStats {
+                in_time: StripedCounter::new(),
+                timeouts: AtomicU64::new(0),
+            },
+        }
+    }
+
+    /// Whether the limit is allowed: longer than zero.
+    pub const fn validate(&self) -> Result<(), ConfigError> {
+        match self.initial {
+            Some(limit) => match check(limit) {
+                Ok(()) => Ok(()),
+                Err(e) => Err(e.for_policy(self.name)),
+            },
+            None => Ok(()),
+        }
+    }
+
+    /// The name in events, rejections and metrics.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The limit in force: as last set at run time, or as built; none when each call brings its
+    /// own.
+    pub fn limit(&self) -> Option<Duration> {
+        match self.current.load(Relaxed) {
+            0 => self.initial,
+            set => Some(Duration::from_nanos(set)),
+        }
+    }
+
+    /// Runs `fut` under the limit, as [`timeout`] does, counting the outcome.
+    pub fn call<F, T, E>(&'static self, fut: F) -> Timeout<F>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: From<Rejected>,
+    {
+        self.generated(None, fut, false)
+    }
+
+    /// What it counted so far.
+    pub fn metrics(&self) -> TimeoutMetrics {
+        TimeoutMetrics {
+            successes: self.stats.in_time.sum(),
+            timeouts: self.stats.timeouts.load(Relaxed),
+        }
+    }
+
+    /// The future for `fut`: under `limit` when the attribute computes one per call, else under
+    /// the policy's own.
+    #[inline]
+    pub(crate) fn generated<F>(
+        &'static self,
+        limit: Option<Duration>,
+        fut: F,
+        layer_inside: bool,
+    ) -> Timeout<F> {
+        let limit = match self.current.load(Relaxed) {
+            // Built by `per_call` only for calls that bring a limit: `MAX` is never used.
+            0 => limit.or(self.initial).unwrap_or(Duration::MAX),
+            set => Duration::from_nanos(set),
+        };
+        generated(self.name, limit, fut, layer_inside, Some(&self.stats))
+    }
+
+    /// Sets the limit at run time, or explains why not (the old one stays).
+    pub(crate) fn reconfigure(&self, limit: Duration) -> Result<(), ConfigError> {
+        check(limit).map_err(|e| e.for_policy(self.name))?;
+        self.current.store(nanos(limit).max(1), Relaxed);
+        Ok(())
+    }
+
+    /// Back to the limit it was built with.
+    pub(crate) fn reset_limit(&self) -> Result<(), ConfigError> {
+        self.validate()?;
+        self.current.store(0, Relaxed);
+        Ok(())
+    }
+
+    /// Puts it in the [`registry`](crate::registry) the first time; after that one load.
+    #[inline]
+    pub(crate) fn register_once(&'static self) -> &'static Self {
+        if !self.registered.load(Relaxed) {
+            crate::registry::register(self);
+        }
+        self
+    }
+
+    /// Marks it registered; false if it already was.
+    pub(crate) fn mark_registered(&self) -> bool {
+        !self.registered.swap(true, AcqRel)
+    }
+}
+
+const fn check(limit: Duration) -> Result<(), ConfigError> {
+    check_nonzero!("timeout", limit);
+    Ok(())
+}
+
+impl std::fmt::Debug for TimeoutPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimeoutPolicy")
+            .field("name", &self.name)
+            .field("limit", &self.limit())
+            .finish()
+    }
 }
 
 /// A timeout whose `fut` is the function's own future, or (`layer_inside`) a layer the attribute
@@ -53,10 +234,12 @@ pub(crate) fn generated<F>(
     limit: Duration,
     fut: F,
     layer_inside: bool,
+    stats: Option<&'static TimeoutStats>,
 ) -> Timeout<F> {
     Timeout {
         name,
         limit,
+        stats,
         generated_inner: layer_inside,
         fut,
         timer: None,
@@ -69,6 +252,8 @@ pub(crate) fn generated<F>(
 pub struct Timeout<F> {
     name: &'static str,
     limit: Duration,
+    /// The counters of the [`TimeoutPolicy`] it runs under, if any.
+    stats: Option<&'static TimeoutStats>,
     /// Whether `fut` is a layer the attribute macros wrote (see `rejected::take_mark`).
     generated_inner: bool,
     #[pin]
@@ -95,6 +280,9 @@ where
                 // A rejection from the layer inside goes on to the layer outside.
                 set_mark(take_mark(inner), me);
             }
+            if let Some(stats) = this.stats {
+                stats.in_time.increment();
+            }
             return Poll::Ready(result);
         }
         if this.timer.is_none() {
@@ -103,6 +291,9 @@ where
         match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
             Some(Poll::Ready(())) => {
                 let (name, limit) = (*this.name, *this.limit);
+                if let Some(stats) = this.stats {
+                    stats.timeouts.fetch_add(1, Relaxed);
+                }
                 tracing::event!(
                     name: "timeout.elapsed",
                     target: "resilient",

@@ -1,7 +1,8 @@
 //! The future that runs a call through a breaker.
 
-use super::{CircuitBreaker, Permit};
+use super::{CircuitBreaker, FailureKind, Permit};
 use crate::Rejected;
+use crate::RejectedKind;
 use crate::rejected::{Origin, clear_mark, reject, set_mark, take_mark};
 use pin_project::pin_project;
 use std::future::Future;
@@ -96,7 +97,9 @@ pub(super) fn settle<T, E>(
         return;
     };
     let mark = take_mark(marks.inner);
-    if mark.is_some() || is_failure(err) {
+    if mark == Some(RejectedKind::TimedOut) {
+        permit.failure_of(FailureKind::Timeout);
+    } else if mark.is_some() || is_failure(err) {
         permit.failure();
     } else {
         permit.success();
@@ -111,7 +114,7 @@ impl Drop for FailOnPanic<'_, '_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             if let Some(permit) = self.0.take() {
-                permit.failure();
+                permit.failure_of(FailureKind::Panic);
             }
         }
     }

@@ -10,7 +10,7 @@ pub use call::BreakerCall;
 pub use config::BreakerConfig;
 
 use crate::clock::{Epoch, nanos};
-use crate::config::ConfigError;
+use crate::config::{ConfigError, ConfigValue};
 use crate::striped::StripedCounter;
 use crate::sync::{AtomicU32, AtomicU64};
 use crate::{Rejected, rejected};
@@ -19,6 +19,7 @@ use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicPtr};
 use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Level;
@@ -76,7 +77,13 @@ pub enum BreakerState {
 /// ```
 pub struct CircuitBreaker {
     name: &'static str,
-    config: BreakerConfig,
+    /// The configuration it was built with.
+    initial: BreakerConfig,
+    /// A configuration set at run time (see [`crate::registry`]), or null for `initial`. Each one
+    /// is leaked: a caller may still hold the previous one, and reconfiguring is rare.
+    current: AtomicPtr<BreakerConfig>,
+    /// Whether it is in the [`crate::registry`] yet.
+    registered: AtomicBool,
     word: AtomicU64,
     /// When the current opening allows a trial, published for generation `open_generation`.
     open_until: AtomicU64,
@@ -99,6 +106,15 @@ struct Stats {
     late_outcomes: std::sync::atomic::AtomicU64,
     released: std::sync::atomic::AtomicU64,
     openings: std::sync::atomic::AtomicU64,
+    /// Failures that were a timeout of the layer inside, and panics.
+    timeouts: std::sync::atomic::AtomicU64,
+    panics: std::sync::atomic::AtomicU64,
+    /// Outages that ended (closed by trials or by `reset`): their total time, in nanoseconds.
+    ended_outage_nanos: std::sync::atomic::AtomicU64,
+    /// Outages that ended with trials succeeding, their total and the last one's length.
+    recoveries: std::sync::atomic::AtomicU64,
+    recovery_nanos: std::sync::atomic::AtomicU64,
+    last_recovery_nanos: std::sync::atomic::AtomicU64,
 }
 
 /// A snapshot of a breaker's counts, from [`CircuitBreaker::metrics`].
@@ -109,8 +125,12 @@ pub struct BreakerMetrics {
     pub state: BreakerState,
     /// Calls that succeeded (slow ones included).
     pub successes: u64,
-    /// Calls that failed.
+    /// Calls that failed, whatever the kind (`timeouts` and `panics` are among them).
     pub failures: u64,
+    /// Failures that were the layer inside timing out (`#[timeout]` under `#[circuit_breaker]`).
+    pub timeouts: u64,
+    /// Failures that were a panic.
+    pub panics: u64,
     /// Calls slower than `slow_call`, whatever their outcome.
     pub slow_calls: u64,
     /// Calls rejected without running.
@@ -123,6 +143,21 @@ pub struct BreakerMetrics {
     pub openings: u64,
     /// When the state last changed, if it ever did.
     pub last_transition: Option<Instant>,
+    /// Total time spent not closed (open, half-open, forced open), the current outage included.
+    pub time_open: Duration,
+    /// Outages that ended with the breaker closing again on successful trials.
+    pub recoveries: u64,
+    /// How long the last of those outages lasted, from the opening to the close.
+    pub last_recovery: Option<Duration>,
+    /// Mean time to recovery: the mean length of those outages.
+    pub mttr: Option<Duration>,
+}
+
+impl BreakerMetrics {
+    /// Calls that ran to an outcome: successes and failures.
+    pub fn calls(&self) -> u64 {
+        self.successes + self.failures
+    }
 }
 
 macro_rules! maybe_const {
@@ -165,7 +200,9 @@ impl CircuitBreaker {
         fn closed_with(name: &'static str, config: BreakerConfig) -> Self {
             Self {
                 name,
-                config,
+                initial: config,
+                current: AtomicPtr::new(std::ptr::null_mut()),
+                registered: AtomicBool::new(false),
                 word: AtomicU64::new(pack(CLOSED, 0)),
                 open_until: AtomicU64::new(0),
                 open_generation: AtomicU32::new(u32::MAX),
@@ -182,6 +219,12 @@ impl CircuitBreaker {
                     late_outcomes: std::sync::atomic::AtomicU64::new(0),
                     released: std::sync::atomic::AtomicU64::new(0),
                     openings: std::sync::atomic::AtomicU64::new(0),
+                    timeouts: std::sync::atomic::AtomicU64::new(0),
+                    panics: std::sync::atomic::AtomicU64::new(0),
+                    ended_outage_nanos: std::sync::atomic::AtomicU64::new(0),
+                    recoveries: std::sync::atomic::AtomicU64::new(0),
+                    recovery_nanos: std::sync::atomic::AtomicU64::new(0),
+                    last_recovery_nanos: std::sync::atomic::AtomicU64::new(0),
                 },
             }
         }
@@ -192,9 +235,56 @@ impl CircuitBreaker {
         self.name
     }
 
-    /// The breaker's configuration.
+    /// The breaker's configuration: the one it was built with, or the last one set at run time
+    /// through the [`registry`](crate::registry).
+    #[inline]
     pub fn config(&self) -> &BreakerConfig {
-        &self.config
+        let current = self.current.load(Acquire);
+        if current.is_null() {
+            &self.initial
+        } else {
+            // SAFETY: non-null only as a leaked `Box` from `reconfigure`, never freed.
+            unsafe { &*current }
+        }
+    }
+
+    /// The configuration it was built with.
+    pub(crate) fn initial_config(&self) -> &BreakerConfig {
+        &self.initial
+    }
+
+    /// Replaces the configuration of a running breaker, or explains why not (the old one stays).
+    ///
+    /// The state and counts carry over. The window a rate-mode breaker judges over is allocated
+    /// when it starts, so the mode and the window cannot change.
+    pub(crate) fn reconfigure(&self, config: BreakerConfig) -> Result<(), ConfigError> {
+        config.validate().map_err(|e| e.for_policy(self.name))?;
+        let old = self.config();
+        if config.is_rate_mode() != old.is_rate_mode() || config.window != old.window {
+            let rule = "the mode (`failure_threshold` or `failure_rate`) and the `window` of a breaker are fixed when it is built";
+            return Err(
+                ConfigError::new("window", ConfigValue::Present, rule).for_policy(self.name)
+            );
+        }
+        if config != *old {
+            let leaked: &'static mut BreakerConfig = Box::leak(Box::new(config));
+            self.current.store(leaked, Release);
+        }
+        Ok(())
+    }
+
+    /// Puts it in the [`registry`](crate::registry) the first time; after that one load.
+    #[inline]
+    pub(crate) fn register_once(&'static self) -> &'static Self {
+        if !self.registered.load(Relaxed) {
+            crate::registry::register(self);
+        }
+        self
+    }
+
+    /// Marks it registered; false if it already was.
+    pub(crate) fn mark_registered(&self) -> bool {
+        !self.registered.swap(true, AcqRel)
     }
 
     /// The current state. An open breaker whose recovery timeout has passed still reads `Open`:
@@ -305,7 +395,7 @@ impl CircuitBreaker {
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
         let word = self.word.load(Acquire);
         // Inlined into the caller: a closed breaker decides with this one load.
-        if state(word) == CLOSED && self.config.slow_call.is_none() {
+        if state(word) == CLOSED && self.config().slow_call.is_none() {
             let generation = generation(word);
             return Ok(Permit {
                 breaker: self,
@@ -323,11 +413,11 @@ impl CircuitBreaker {
             match state(word) {
                 CLOSED | DISABLED => return Ok(self.permit(word, false, None)),
                 HALF_OPEN => {
-                    if trials_in_flight(word) >= self.config.half_open_calls {
+                    if trials_in_flight(word) >= self.config().half_open_calls {
                         // A trial is running: the soonest another could start is after it fails
                         // and the breaker waits again.
                         let wait = self
-                            .config
+                            .config()
                             .open_wait(self.openings_in_row.load(Relaxed) + 1);
                         return Err(self.reject(Some(nanos(wait))));
                     }
@@ -345,7 +435,7 @@ impl CircuitBreaker {
                         self.open_until.load(Relaxed)
                     } else {
                         // The thread that opened it has not published the deadline yet.
-                        return Err(self.reject(Some(nanos(self.config.recovery_timeout))));
+                        return Err(self.reject(Some(nanos(self.config().recovery_timeout))));
                     };
                     if now < until {
                         return Err(self.reject(Some(until - now)));
@@ -375,7 +465,7 @@ impl CircuitBreaker {
     }
 
     fn permit(&self, word: u64, trial: bool, now: Option<u64>) -> Permit<'_> {
-        let started = match self.config.slow_call {
+        let started = match self.config().slow_call {
             Some(_) => now.unwrap_or_else(|| self.epoch.now()),
             None => 0,
         };
@@ -480,7 +570,7 @@ impl CircuitBreaker {
             }
         }
         self.openings_in_row.store(0, Relaxed);
-        self.outage_started.store(0, Relaxed);
+        self.end_outage(now);
         self.last_transition.store(now, Relaxed);
         self.clear_window();
     }
@@ -498,6 +588,7 @@ impl CircuitBreaker {
     /// ```
     pub fn metrics(&self) -> BreakerMetrics {
         let s = &self.stats;
+        let recoveries = s.recoveries.load(Relaxed);
         BreakerMetrics {
             state: self.state(),
             successes: s.successes.sum(),
@@ -508,11 +599,40 @@ impl CircuitBreaker {
             released: s.released.load(Relaxed),
             openings: s.openings.load(Relaxed),
             last_transition: self.epoch.instant(self.last_transition.load(Relaxed)),
+            timeouts: s.timeouts.load(Relaxed),
+            panics: s.panics.load(Relaxed),
+            time_open: self.time_open(),
+            recoveries,
+            last_recovery: (recoveries > 0)
+                .then(|| Duration::from_nanos(s.last_recovery_nanos.load(Relaxed))),
+            mttr: (recoveries > 0)
+                .then(|| Duration::from_nanos(s.recovery_nanos.load(Relaxed) / recoveries)),
         }
     }
 
+    fn time_open(&self) -> Duration {
+        let ended = self.stats.ended_outage_nanos.load(Relaxed);
+        let started = self.outage_started.load(Relaxed);
+        let current = if started == 0 {
+            0
+        } else {
+            self.epoch.now().saturating_sub(started)
+        };
+        Duration::from_nanos(ended.saturating_add(current))
+    }
+
+    /// Ends the current outage, if any: its length, added to the time spent open.
+    fn end_outage(&self, now: u64) -> Option<u64> {
+        let started = self.outage_started.swap(0, Relaxed);
+        (started != 0).then(|| {
+            let length = now.saturating_sub(started);
+            self.stats.ended_outage_nanos.fetch_add(length, Relaxed);
+            length
+        })
+    }
+
     fn is_slow(&self, started: u64) -> bool {
-        match self.config.slow_call {
+        match self.config().slow_call {
             Some(limit) if started != 0 => {
                 let slow = self.epoch.now().saturating_sub(started) >= nanos(limit);
                 if slow {
@@ -531,7 +651,7 @@ impl CircuitBreaker {
         if permit.trial {
             return self.on_trial_outcome(permit.generation, !slow);
         }
-        if self.config.is_rate_mode() {
+        if self.config().is_rate_mode() {
             return self.on_rate_outcome(
                 permit.generation,
                 Outcome {
@@ -570,7 +690,7 @@ impl CircuitBreaker {
         let slow = self.is_slow(permit.started);
         if permit.trial {
             self.on_trial_outcome(permit.generation, false);
-        } else if self.config.is_rate_mode() {
+        } else if self.config().is_rate_mode() {
             self.on_rate_outcome(
                 permit.generation,
                 Outcome {
@@ -601,7 +721,7 @@ impl CircuitBreaker {
         };
         while state(word) == CLOSED && generation(word) == generation_of_permit {
             let failures = consecutive_failures(word) + 1;
-            let next = if failures >= self.config.failure_threshold {
+            let next = if failures >= self.config().failure_threshold {
                 pack(OPEN, next_generation(word))
             } else {
                 word + ONE_COUNT
@@ -626,18 +746,18 @@ impl CircuitBreaker {
         }
         let window = self
             .window
-            .get_or_init(|| RateWindow::new(self.config.window));
+            .get_or_init(|| RateWindow::new(self.config().window));
         let totals = window.record(outcome, || self.epoch.now());
-        if totals.calls < u64::from(self.config.minimum_calls) || totals.calls == 0 {
+        if totals.calls < u64::from(self.config().minimum_calls) || totals.calls == 0 {
             return;
         }
         let calls = totals.calls as f64;
         let failing = self
-            .config
+            .config()
             .failure_rate
             .is_some_and(|rate| totals.failures as f64 / calls >= rate);
-        let slow = self.config.slow_call.is_some()
-            && totals.slow as f64 / calls >= self.config.slow_call_rate.unwrap_or(1.0);
+        let slow = self.config().slow_call.is_some()
+            && totals.slow as f64 / calls >= self.config().slow_call_rate.unwrap_or(1.0);
         let open = pack(OPEN, next_generation(word));
         if (failing || slow)
             && self
@@ -656,7 +776,7 @@ impl CircuitBreaker {
         while state(word) == HALF_OPEN && generation(word) == generation_of_permit {
             let next = if !succeeded {
                 pack(OPEN, next_generation(word))
-            } else if trial_successes(word) + 1 >= self.config.success_threshold {
+            } else if trial_successes(word) + 1 >= self.config().success_threshold {
                 pack(CLOSED, next_generation(word))
             } else {
                 word - ONE_COUNT + ONE_SUCCESS
@@ -709,7 +829,7 @@ impl CircuitBreaker {
         if in_row == 1 {
             self.outage_started.store(now, Relaxed);
         }
-        let wait = self.config.open_wait(in_row);
+        let wait = self.config().open_wait(in_row);
         self.open_until
             .store(now.saturating_add(nanos(wait)), Relaxed);
         self.open_generation.store(generation(word), Release);
@@ -733,7 +853,12 @@ impl CircuitBreaker {
 
     fn closed(&self) {
         let now = self.epoch.now();
-        let outage = Duration::from_nanos(now.saturating_sub(self.outage_started.swap(0, Relaxed)));
+        let outage = self.end_outage(now).unwrap_or(0);
+        let s = &self.stats;
+        s.recovery_nanos.fetch_add(outage, Relaxed);
+        s.last_recovery_nanos.store(outage, Relaxed);
+        s.recoveries.fetch_add(1, Relaxed);
+        let outage = Duration::from_nanos(outage);
         self.last_transition.store(now, Relaxed);
         self.clear_window();
         tracing::event!(
@@ -761,7 +886,7 @@ impl std::fmt::Debug for CircuitBreaker {
         f.debug_struct("CircuitBreaker")
             .field("name", &self.name)
             .field("state", &self.state())
-            .field("config", &self.config)
+            .field("config", self.config())
             .finish_non_exhaustive()
     }
 }
@@ -811,7 +936,7 @@ impl Permit<'_> {
         // Inlined into the caller: while closed with no failure recorded, a success in
         // consecutive mode only counts itself, on this thread's stripe.
         let untimed_closed_call =
-            !permit.trial && permit.started == 0 && !breaker.config.is_rate_mode();
+            !permit.trial && permit.started == 0 && !breaker.config().is_rate_mode();
         if untimed_closed_call && breaker.word.load(Relaxed) == pack(CLOSED, permit.generation) {
             breaker.stats.successes.increment();
         } else {
@@ -825,16 +950,33 @@ impl Permit<'_> {
         permit.breaker.on_failure(&permit);
     }
 
+    /// The call failed by timing out in the layer inside, or by panicking: counted apart as well.
+    pub(crate) fn failure_of(self, kind: FailureKind) {
+        let counter = match kind {
+            FailureKind::Timeout => &self.breaker.stats.timeouts,
+            FailureKind::Panic => &self.breaker.stats.panics,
+        };
+        counter.fetch_add(1, Relaxed);
+        self.failure();
+    }
+
     /// Whether this call is a half-open trial.
     pub fn is_trial(&self) -> bool {
         self.trial
     }
 }
 
+/// The kinds of failure a breaker counts apart from the rest.
+pub(crate) enum FailureKind {
+    Timeout,
+    Panic,
+}
+
 impl Drop for Permit<'_> {
     /// Unrecorded: released, unless the thread is panicking, which makes the call a failure.
     fn drop(&mut self) {
         if std::thread::panicking() {
+            self.breaker.stats.panics.fetch_add(1, Relaxed);
             self.breaker.on_failure(self);
         } else {
             self.breaker.release(self);

@@ -1,0 +1,71 @@
+//! [`FallbackPolicy`]: the name and count of a `#[fallback]`, for the registry and metrics.
+
+use std::sync::atomic::Ordering::{AcqRel, Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+/// What `#[fallback]` keeps in a `static`: its name and how often the fallback answered.
+///
+/// A fallback runs only after a failure, so counting it writes to one shared counter.
+pub struct FallbackPolicy {
+    name: &'static str,
+    registered: AtomicBool,
+    fallbacks: AtomicU64,
+}
+
+/// A snapshot of a [`FallbackPolicy`]'s counter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FallbackMetrics {
+    /// Calls the fallback answered instead of the function.
+    pub fallbacks: u64,
+}
+
+impl FallbackPolicy {
+    /// A fallback named `name` in events, metrics and the registry.
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            registered: AtomicBool::new(false),
+            fallbacks: AtomicU64::new(0),
+        }
+    }
+
+    /// The name in events and metrics.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// What it counted so far.
+    pub fn metrics(&self) -> FallbackMetrics {
+        FallbackMetrics {
+            fallbacks: self.fallbacks.load(Relaxed),
+        }
+    }
+
+    /// Counts a call the fallback answered.
+    pub(crate) fn ran(&self) {
+        self.fallbacks.fetch_add(1, Relaxed);
+    }
+
+    /// Puts it in the [`registry`](crate::registry) the first time; after that one load.
+    #[inline]
+    pub(crate) fn register_once(&'static self) -> &'static Self {
+        if !self.registered.load(Relaxed) {
+            crate::registry::register(self);
+        }
+        self
+    }
+
+    /// Marks it registered; false if it already was.
+    pub(crate) fn mark_registered(&self) -> bool {
+        !self.registered.swap(true, AcqRel)
+    }
+}
+
+impl std::fmt::Debug for FallbackPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FallbackPolicy")
+            .field("name", &self.name)
+            .finish()
+    }
+}

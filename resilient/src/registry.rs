@@ -1,0 +1,823 @@
+//! Every named policy in one place: what it is, how it is configured, its state and its metrics;
+//! and its configuration changed at run time, from the environment, a TOML file or code.
+//!
+//! Policies the attributes build register themselves on first use. A policy of your own, in a
+//! `static`, joins with [`register`]. A name labels policies, it does not identify one: the
+//! breaker, retry and timeout of one function share its name, and each kind takes its own keys.
+//!
+//! ```
+//! use resilient::registry::{self, PolicyKind};
+//! use resilient::{BreakerConfig, CircuitBreaker};
+//!
+//! static PAYMENTS: CircuitBreaker = CircuitBreaker::new("payments", BreakerConfig::new());
+//! registry::register(&PAYMENTS);
+//!
+//! registry::set("payments", "failure_threshold", "10").unwrap();
+//! assert_eq!(PAYMENTS.config(), &BreakerConfig::new().failure_threshold(10));
+//!
+//! let err = registry::set("payments", "recovery_timeout", "soon").unwrap_err();
+//! assert_eq!(err.to_string(), "policy `payments`: cannot set `recovery_timeout` to `soon`: \
+//!     `soon` is not a duration: expected a duration like \"250ms\", \"30s\", \"5m\", \"1h\" or \
+//!     \"1m30s\" (units: h, m, s, ms, us, ns)");
+//!
+//! let payments = registry::policies().into_iter().find(|p| p.name == "payments").unwrap();
+//! assert_eq!(payments.kind, PolicyKind::CircuitBreaker);
+//! assert_eq!(payments.config["failure_threshold"], "10");
+//! ```
+//!
+//! # Keys
+//!
+//! The keys are the attributes' own, values written as in the attributes:
+//!
+//! | kind | keys |
+//! | --- | --- |
+//! | circuit breaker | `failure_threshold`, `recovery_timeout`, `half_open_calls`, `success_threshold`, `failure_rate`, `minimum_calls`, `slow_call`, `slow_call_rate` |
+//! | retry | `max_attempts`, `backoff` (`none`, `constant(1s)`, `exponential(100ms, 5s)`, `linear(1s, 10s)`, `decorrelated(100ms, 5s)`), `jitter`, `factor`, `budget` |
+//! | timeout | `timeout` |
+//!
+//! A breaker's mode (`failure_threshold` or `failure_rate`) and `window` are fixed when it is
+//! built. A value is checked as the attribute checks it; a bad one is refused with the policy,
+//! the key and the value, and the policy keeps the configuration it had.
+//!
+//! # Sources and precedence
+//!
+//! Each key of each policy takes the first value found in, from strongest to weakest:
+//!
+//! 1. [`set`] from code;
+//! 2. the environment: `RESILIENT_<POLICY>__<KEY>=<value>`, where `<POLICY>` is the policy's name
+//!    in capitals with every run of other characters than letters and digits made one `_`
+//!    (`my_app::api::fetch` is `MY_APP_API_FETCH`), and `<KEY>` is the key in capitals:
+//!    `RESILIENT_MY_APP_API_FETCH__MAX_ATTEMPTS=5`;
+//! 3. the TOML file given by [`load_file`], or by `RESILIENT_CONFIG=<path>` in the environment,
+//!    with a table per policy:
+//!
+//!    ```toml
+//!    ["my_app::api::fetch"]
+//!    failure_threshold = 5
+//!    recovery_timeout = "10s"
+//!    max_attempts = 4
+//!    timeout = "2s"
+//!    ```
+//! 4. the code: the attribute or the constructor.
+//!
+//! The environment is read when the first policy registers and again by [`reload`], which also
+//! reads the file again. A value for a policy that has not registered yet waits for it.
+
+use crate::breaker::BreakerConfig;
+use crate::config::ConfigError;
+use crate::fallback::{FallbackMetrics, FallbackPolicy};
+use crate::retry::{RetryMetrics, RetrySettings};
+use crate::timeout::{TimeoutMetrics, TimeoutPolicy};
+use crate::{Backoff, BreakerMetrics, BreakerState, CircuitBreaker, RetryPolicy};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tracing::Level;
+
+/// What a policy does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum PolicyKind {
+    /// A [`CircuitBreaker`].
+    CircuitBreaker,
+    /// A [`RetryPolicy`].
+    Retry,
+    /// A [`TimeoutPolicy`].
+    Timeout,
+    /// A [`FallbackPolicy`].
+    Fallback,
+}
+
+impl PolicyKind {
+    /// The kind as written in metric labels: `circuit_breaker`, `retry`, `timeout`, `fallback`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyKind::CircuitBreaker => "circuit_breaker",
+            PolicyKind::Retry => "retry",
+            PolicyKind::Timeout => "timeout",
+            PolicyKind::Fallback => "fallback",
+        }
+    }
+}
+
+impl fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One registered policy, as [`policies`] saw it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct PolicyInfo {
+    /// Its name.
+    pub name: &'static str,
+    /// What it does.
+    pub kind: PolicyKind,
+    /// The configuration in force, key by key, written as the keys are set.
+    pub config: BTreeMap<&'static str, String>,
+    /// A breaker's state.
+    pub state: Option<BreakerState>,
+    /// Its counters.
+    pub metrics: PolicyMetrics,
+}
+
+/// The counters of a policy, by kind.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum PolicyMetrics {
+    /// [`CircuitBreaker::metrics`].
+    CircuitBreaker(BreakerMetrics),
+    /// [`RetryPolicy::metrics`].
+    Retry(RetryMetrics),
+    /// [`TimeoutPolicy::metrics`].
+    Timeout(TimeoutMetrics),
+    /// [`FallbackPolicy::metrics`].
+    Fallback(FallbackMetrics),
+}
+
+/// A policy type that can be registered: [`CircuitBreaker`], [`RetryPolicy`], [`TimeoutPolicy`]
+/// and [`FallbackPolicy`].
+pub trait Policy: sealed::Sealed + Sync + 'static {}
+
+impl Policy for CircuitBreaker {}
+impl Policy for RetryPolicy {}
+impl Policy for TimeoutPolicy {}
+impl Policy for FallbackPolicy {}
+
+mod sealed {
+    use super::*;
+
+    /// A registered policy, whatever its kind.
+    #[derive(Clone, Copy)]
+    pub enum Entry {
+        Breaker(&'static CircuitBreaker),
+        Retry(&'static RetryPolicy),
+        Timeout(&'static TimeoutPolicy),
+        Fallback(&'static FallbackPolicy),
+    }
+
+    pub trait Sealed {
+        fn entry(&'static self) -> Entry;
+    }
+
+    impl Sealed for CircuitBreaker {
+        fn entry(&'static self) -> Entry {
+            Entry::Breaker(self)
+        }
+    }
+    impl Sealed for RetryPolicy {
+        fn entry(&'static self) -> Entry {
+            Entry::Retry(self)
+        }
+    }
+    impl Sealed for TimeoutPolicy {
+        fn entry(&'static self) -> Entry {
+            Entry::Timeout(self)
+        }
+    }
+    impl Sealed for FallbackPolicy {
+        fn entry(&'static self) -> Entry {
+            Entry::Fallback(self)
+        }
+    }
+}
+
+use sealed::Entry;
+
+impl Entry {
+    fn name(self) -> &'static str {
+        match self {
+            Entry::Breaker(b) => b.name(),
+            Entry::Retry(r) => r.settings().name,
+            Entry::Timeout(t) => t.name(),
+            Entry::Fallback(f) => f.name(),
+        }
+    }
+
+    fn kind(self) -> PolicyKind {
+        match self {
+            Entry::Breaker(_) => PolicyKind::CircuitBreaker,
+            Entry::Retry(_) => PolicyKind::Retry,
+            Entry::Timeout(_) => PolicyKind::Timeout,
+            Entry::Fallback(_) => PolicyKind::Fallback,
+        }
+    }
+
+    fn mark_registered(self) -> bool {
+        match self {
+            Entry::Breaker(b) => b.mark_registered(),
+            Entry::Retry(r) => r.mark_registered(),
+            Entry::Timeout(t) => t.mark_registered(),
+            Entry::Fallback(f) => f.mark_registered(),
+        }
+    }
+
+    fn info(self) -> PolicyInfo {
+        let (config, state, metrics) = match self {
+            Entry::Breaker(b) => (
+                breaker_settings(b.config()),
+                Some(b.state()),
+                PolicyMetrics::CircuitBreaker(b.metrics()),
+            ),
+            Entry::Retry(r) => (
+                retry_settings(r.settings()),
+                None,
+                PolicyMetrics::Retry(r.metrics()),
+            ),
+            Entry::Timeout(t) => {
+                let limit = t.limit().map_or("set by each call".to_owned(), show);
+                (
+                    BTreeMap::from([("timeout", limit)]),
+                    None,
+                    PolicyMetrics::Timeout(t.metrics()),
+                )
+            }
+            Entry::Fallback(f) => (BTreeMap::new(), None, PolicyMetrics::Fallback(f.metrics())),
+        };
+        PolicyInfo {
+            name: self.name(),
+            kind: self.kind(),
+            config,
+            state,
+            metrics,
+        }
+    }
+
+    /// Rebuilds its configuration from the code's and `values` (weakest first) and puts it in
+    /// force, or leaves the old one and says why.
+    fn apply(self, values: &[(&str, &str)]) -> Result<(), SettingError> {
+        let name = self.name();
+        let refused = |key: &str, reason: String| {
+            let value = values
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == key)
+                .map_or("", |(_, v)| v);
+            SettingError::new(name, key, value, reason)
+        };
+        let checked = |e: ConfigError| refused(e.key(), e.to_string());
+        match self {
+            Entry::Breaker(b) => {
+                let mut config = *b.initial_config();
+                for (key, value) in values {
+                    config = set_breaker(config, key, value)
+                        .map_err(|reason| SettingError::new(name, key, value, reason))?;
+                }
+                b.reconfigure(config).map_err(checked)
+            }
+            Entry::Retry(r) => {
+                let mut settings = *r.initial_settings();
+                for (key, value) in values {
+                    set_retry(&mut settings, key, value)
+                        .map_err(|reason| SettingError::new(name, key, value, reason))?;
+                }
+                r.reconfigure(settings).map_err(checked)
+            }
+            Entry::Timeout(t) => match values.last() {
+                Some((key, value)) => {
+                    let limit = parse_duration(value)
+                        .map_err(|reason| SettingError::new(name, key, value, reason))?;
+                    t.reconfigure(limit).map_err(checked)
+                }
+                None => t.reset_limit().map_err(checked),
+            },
+            Entry::Fallback(_) => Ok(()),
+        }
+    }
+}
+
+/// The keys each kind takes; the others are not its.
+fn keys(kind: PolicyKind) -> &'static [&'static str] {
+    match kind {
+        PolicyKind::CircuitBreaker => &[
+            "failure_threshold",
+            "recovery_timeout",
+            "half_open_calls",
+            "success_threshold",
+            "failure_rate",
+            "minimum_calls",
+            "slow_call",
+            "slow_call_rate",
+        ],
+        PolicyKind::Retry => &["max_attempts", "backoff", "jitter", "factor", "budget"],
+        PolicyKind::Timeout => &["timeout"],
+        PolicyKind::Fallback => &[],
+    }
+}
+
+const KINDS: [PolicyKind; 4] = [
+    PolicyKind::CircuitBreaker,
+    PolicyKind::Retry,
+    PolicyKind::Timeout,
+    PolicyKind::Fallback,
+];
+
+fn known_key(key: &str) -> bool {
+    KINDS.iter().any(|kind| keys(*kind).contains(&key))
+}
+
+fn all_keys() -> String {
+    let all: Vec<_> = KINDS.iter().flat_map(|kind| keys(*kind)).copied().collect();
+    all.join(", ")
+}
+
+fn set_breaker(c: BreakerConfig, key: &str, value: &str) -> Result<BreakerConfig, String> {
+    Ok(match key {
+        "failure_threshold" => c.failure_threshold(parse_count(value)?),
+        "recovery_timeout" => c.recovery_timeout(parse_duration(value)?),
+        "half_open_calls" => c.half_open_calls(parse_count(value)?),
+        "success_threshold" => c.success_threshold(parse_count(value)?),
+        "failure_rate" => c.failure_rate(parse_fraction(value)?),
+        "minimum_calls" => c.minimum_calls(parse_count(value)?),
+        "slow_call" => c.slow_call(parse_duration(value)?),
+        "slow_call_rate" => c.slow_call_rate(parse_fraction(value)?),
+        _ => return Err(not_a_key(PolicyKind::CircuitBreaker)),
+    })
+}
+
+fn set_retry(s: &mut RetrySettings, key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "max_attempts" => s.max_attempts = parse_count(value)?,
+        "backoff" => s.backoff = Backoff::parse(value)?,
+        "jitter" => s.backoff = s.backoff.jitter(parse_fraction(value)?),
+        "factor" => s.backoff = s.backoff.factor(parse_fraction(value)?),
+        "budget" => s.budget = Some(parse_duration(value)?),
+        _ => return Err(not_a_key(PolicyKind::Retry)),
+    }
+    Ok(())
+}
+
+fn not_a_key(kind: PolicyKind) -> String {
+    format!(
+        "not a key of a {kind}; its keys are {}",
+        keys(kind).join(", ")
+    )
+}
+
+fn breaker_settings(c: &BreakerConfig) -> BTreeMap<&'static str, String> {
+    let mut settings = BTreeMap::from([
+        ("recovery_timeout", show(c.recovery_timeout)),
+        ("half_open_calls", c.half_open_calls.to_string()),
+        ("success_threshold", c.success_threshold.to_string()),
+    ]);
+    match c.failure_rate {
+        Some(rate) => {
+            settings.insert("failure_rate", rate.to_string());
+            settings.insert("minimum_calls", c.minimum_calls.to_string());
+        }
+        None => {
+            settings.insert("failure_threshold", c.failure_threshold.to_string());
+        }
+    }
+    if let Some(slow) = c.slow_call {
+        settings.insert("slow_call", show(slow));
+    }
+    if let Some(rate) = c.slow_call_rate {
+        settings.insert("slow_call_rate", rate.to_string());
+    }
+    settings
+}
+
+fn retry_settings(s: &RetrySettings) -> BTreeMap<&'static str, String> {
+    let mut settings = BTreeMap::from([
+        ("max_attempts", s.max_attempts.to_string()),
+        ("backoff", s.backoff.describe()),
+    ]);
+    if let Some(budget) = s.budget {
+        settings.insert("budget", show(budget));
+    }
+    settings
+}
+
+fn show(d: Duration) -> String {
+    format!("{d:?}")
+}
+
+fn parse_count(value: &str) -> Result<u32, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{value}` is not a whole number from 0 to {}", u32::MAX))
+}
+
+fn parse_fraction(value: &str) -> Result<f64, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{value}` is not a number like 0.5"))
+}
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    crate::duration_text::parse(value.trim())
+}
+
+/// A value refused: which policy, which key, what value, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingError {
+    policy: String,
+    key: String,
+    value: String,
+    reason: String,
+}
+
+impl SettingError {
+    fn new(policy: &str, key: &str, value: &str, reason: String) -> Self {
+        Self {
+            policy: policy.to_owned(),
+            key: key.to_owned(),
+            value: value.to_owned(),
+            reason,
+        }
+    }
+
+    /// The policy the value was for.
+    pub fn policy(&self) -> &str {
+        &self.policy
+    }
+
+    /// The key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The value refused.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+impl fmt::Display for SettingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "policy `{}`: cannot set `{}` to `{}`: {}",
+            self.policy, self.key, self.value, self.reason
+        )
+    }
+}
+
+impl std::error::Error for SettingError {}
+
+/// Where a value came from, weakest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Source {
+    File,
+    Environment,
+    Code,
+}
+
+/// One value from one source: for a policy named exactly (file, code), or by its name in an
+/// environment variable.
+#[derive(Clone, Debug)]
+struct Value {
+    source: Source,
+    policy: String,
+    key: String,
+    value: String,
+}
+
+impl Value {
+    fn is_for(&self, name: &str) -> bool {
+        match self.source {
+            Source::Environment => env_name(name) == self.policy,
+            _ => self.policy == name,
+        }
+    }
+}
+
+/// A policy name as an environment variable writes it: capitals, every run of other characters
+/// than letters and digits one `_`.
+fn env_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_uppercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_matches('_').to_owned()
+}
+
+#[derive(Default)]
+struct Registry {
+    policies: Vec<Entry>,
+    /// Every value from every source, in the order of precedence once sorted by source.
+    values: Vec<Value>,
+    /// The file [`load_file`] read (or `RESILIENT_CONFIG` named), read again by [`reload`].
+    file: Option<PathBuf>,
+    started: bool,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    policies: Vec::new(),
+    values: Vec::new(),
+    file: None,
+    started: false,
+});
+
+/// The registry; a panic elsewhere while it was held leaves nothing half-done in it.
+fn registry() -> MutexGuard<'static, Registry> {
+    let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+    if !registry.started {
+        registry.started = true;
+        // Nothing to report to yet: errors are logged, and the policies keep their code's values.
+        let errors = registry.read_sources();
+        for error in &errors {
+            refused(error);
+        }
+    }
+    registry
+}
+
+impl Registry {
+    /// The values for `name` of `kind`, weakest first.
+    fn values_for(&self, name: &str, kind: PolicyKind) -> Vec<(&str, &str)> {
+        let mut values: Vec<&Value> = self
+            .values
+            .iter()
+            .filter(|v| v.is_for(name) && keys(kind).contains(&v.key.as_str()))
+            .collect();
+        values.sort_by_key(|v| v.source);
+        values
+            .into_iter()
+            .map(|v| (v.key.as_str(), v.value.as_str()))
+            .collect()
+    }
+
+    fn apply(&self, entry: Entry) -> Result<(), SettingError> {
+        entry.apply(&self.values_for(entry.name(), entry.kind()))
+    }
+
+    /// Puts every registered policy's configuration in force; the errors of those that keep
+    /// their previous one.
+    fn apply_all(&self) -> Vec<SettingError> {
+        self.policies
+            .iter()
+            .filter_map(|entry| self.apply(*entry).err())
+            .collect()
+    }
+
+    /// Reads the environment and the file again; the values of a source that cannot be read
+    /// stay as they were.
+    fn read_sources(&mut self) -> Vec<SettingError> {
+        let mut errors = Vec::new();
+        let environment: Vec<(String, String)> = std::env::vars()
+            .filter(|(name, _)| name.starts_with("RESILIENT_"))
+            .collect();
+        if let Some((_, path)) = environment.iter().find(|(n, _)| n == "RESILIENT_CONFIG") {
+            self.file = Some(PathBuf::from(path));
+        }
+        let from_env = environment
+            .iter()
+            .filter(|(name, _)| name != "RESILIENT_CONFIG")
+            .filter_map(|(name, value)| match env_value(name, value) {
+                Ok(value) => Some(value),
+                Err(error) => {
+                    errors.push(error);
+                    None
+                }
+            })
+            .collect();
+        self.replace(Source::Environment, from_env);
+        if let Some(path) = self.file.clone() {
+            match read_file(&path) {
+                Ok(values) => self.replace(Source::File, values),
+                Err(error) => errors.push(error),
+            }
+        }
+        errors
+    }
+
+    fn replace(&mut self, source: Source, values: Vec<Value>) {
+        self.values.retain(|v| v.source != source);
+        self.values.extend(values);
+    }
+}
+
+/// `RESILIENT_<POLICY>__<KEY>` and its value.
+fn env_value(variable: &str, value: &str) -> Result<Value, SettingError> {
+    let rest = &variable["RESILIENT_".len()..];
+    let Some((policy, key)) = rest.rsplit_once("__") else {
+        return Err(SettingError::new(
+            "?",
+            variable,
+            value,
+            "expected a variable named RESILIENT_<POLICY>__<KEY>, like RESILIENT_MY_APP_FETCH__MAX_ATTEMPTS".to_owned(),
+        ));
+    };
+    let key = key.to_ascii_lowercase();
+    if !known_key(&key) {
+        return Err(unknown_key(policy, &key, value));
+    }
+    Ok(Value {
+        source: Source::Environment,
+        policy: policy.to_owned(),
+        key,
+        value: value.to_owned(),
+    })
+}
+
+fn unknown_key(policy: &str, key: &str, value: &str) -> SettingError {
+    SettingError::new(
+        policy,
+        key,
+        value,
+        format!("unknown key; the keys are {}", all_keys()),
+    )
+}
+
+/// The values of a TOML file with a table per policy.
+fn read_file(path: &Path) -> Result<Vec<Value>, SettingError> {
+    let shown = path.display().to_string();
+    let cannot = |reason: String| SettingError::new("*", "file", &shown, reason);
+    let text = std::fs::read_to_string(path).map_err(|e| cannot(format!("cannot read it: {e}")))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| cannot(format!("not valid TOML: {e}")))?;
+    let mut values = Vec::new();
+    for (policy, keys) in table {
+        let toml::Value::Table(keys) = keys else {
+            return Err(cannot(format!(
+                "`{policy}` must be a table of keys, like [\"{policy}\"]"
+            )));
+        };
+        for (key, value) in keys {
+            let value = match value {
+                toml::Value::String(text) => text,
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(x) => x.to_string(),
+                other => {
+                    let reason = "expected a number or a string".to_owned();
+                    return Err(SettingError::new(
+                        &policy,
+                        &key,
+                        &format!("{other:?}"),
+                        reason,
+                    ));
+                }
+            };
+            if !known_key(&key) {
+                return Err(unknown_key(&policy, &key, &value));
+            }
+            values.push(Value {
+                source: Source::File,
+                policy: policy.clone(),
+                key,
+                value,
+            });
+        }
+    }
+    Ok(values)
+}
+
+fn refused(error: &SettingError) {
+    tracing::event!(
+        name: "config.refused",
+        target: "resilient",
+        Level::WARN,
+        correlation_id = crate::correlation::field(),
+        policy = error.policy(),
+        key = error.key(),
+        value = error.value(),
+        "{error}; the previous configuration stays"
+    );
+}
+
+/// Adds `policy` to the registry (once; again is harmless) and puts in force what the
+/// environment, the file and [`set`] say for it.
+pub fn register<P: Policy>(policy: &'static P) {
+    let entry = policy.entry();
+    let mut registry = registry();
+    if !entry.mark_registered() {
+        return;
+    }
+    registry.policies.push(entry);
+    if let Err(error) = registry.apply(entry) {
+        refused(&error);
+    }
+    tracing::event!(
+        name: "registry.registered",
+        target: "resilient",
+        Level::DEBUG,
+        correlation_id = crate::correlation::field(),
+        policy = entry.name(),
+        kind = entry.kind().as_str(),
+        "{} `{}` registered",
+        entry.kind(),
+        entry.name()
+    );
+}
+
+/// Every registered policy, in the order they registered.
+pub fn policies() -> Vec<PolicyInfo> {
+    let entries = registry().policies.clone();
+    entries.into_iter().map(Entry::info).collect()
+}
+
+/// The registered circuit breakers.
+pub fn breakers() -> Vec<&'static CircuitBreaker> {
+    registry()
+        .policies
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::Breaker(b) => Some(*b),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Sets `key` of the policies named `policy` from code, above every other source, and puts it in
+/// force now. Refused, nothing changes.
+///
+/// A policy that has not registered yet gets the value when it does; until then only the key and
+/// the form of the value can be checked.
+pub fn set(policy: &str, key: &str, value: &str) -> Result<(), SettingError> {
+    if !known_key(key) {
+        return Err(unknown_key(policy, key, value));
+    }
+    let mut registry = registry();
+    let previous = registry.values.clone();
+    registry
+        .values
+        .retain(|v| !(v.source == Source::Code && v.policy == policy && v.key == key));
+    registry.values.push(Value {
+        source: Source::Code,
+        policy: policy.to_owned(),
+        key: key.to_owned(),
+        value: value.to_owned(),
+    });
+    let mut outcome = check_form(key, value).map_err(|r| SettingError::new(policy, key, value, r));
+    let matching: Vec<Entry> = (registry.policies.iter())
+        .filter(|e| e.name() == policy)
+        .copied()
+        .collect();
+    if outcome.is_ok()
+        && !matching.is_empty()
+        && !matching.iter().any(|e| keys(e.kind()).contains(&key))
+    {
+        let reason = not_a_key(matching[0].kind());
+        outcome = Err(SettingError::new(policy, key, value, reason));
+    }
+    for entry in &matching {
+        if outcome.is_ok() {
+            outcome = registry.apply(*entry);
+        }
+    }
+    if outcome.is_err() {
+        registry.values = previous;
+        for entry in &matching {
+            // Back to what it had; that configuration was accepted before.
+            let _ = registry.apply(*entry);
+        }
+    }
+    outcome
+}
+
+/// Whether `value` has the form `key` takes, before any policy judges it.
+fn check_form(key: &str, value: &str) -> Result<(), String> {
+    if keys(PolicyKind::CircuitBreaker).contains(&key) {
+        set_breaker(BreakerConfig::new(), key, value).map(drop)
+    } else if keys(PolicyKind::Retry).contains(&key) {
+        set_retry(
+            &mut RetryPolicy::new().initial_settings().clone(),
+            key,
+            value,
+        )
+    } else {
+        parse_duration(value).map(drop)
+    }
+}
+
+/// Reads the TOML file at `path` (a table per policy), keeps it for [`reload`], and puts its
+/// values in force under those of the environment and [`set`].
+///
+/// A file that cannot be read or has a bad key changes nothing; a policy a value is bad for keeps
+/// its configuration, and the error is returned with the others.
+pub fn load_file(path: impl AsRef<Path>) -> Result<(), Vec<SettingError>> {
+    let path = path.as_ref();
+    let values = read_file(path).map_err(|e| vec![e])?;
+    let mut registry = registry();
+    registry.file = Some(path.to_owned());
+    registry.replace(Source::File, values);
+    errors(registry.apply_all())
+}
+
+/// Reads the environment and the file again and puts what they say in force. Errors as
+/// [`load_file`]'s.
+pub fn reload() -> Result<(), Vec<SettingError>> {
+    let mut registry = registry();
+    let mut errors_found = registry.read_sources();
+    errors_found.extend(registry.apply_all());
+    errors(errors_found)
+}
+
+fn errors(found: Vec<SettingError>) -> Result<(), Vec<SettingError>> {
+    for error in &found {
+        refused(error);
+    }
+    if found.is_empty() { Ok(()) } else { Err(found) }
+}
