@@ -94,6 +94,8 @@
 //! | `atomic.outside_scope` | WARN | | a compensation was registered outside any atomic scope and will never run |
 //! | `atomic.sql_failed` | ERROR | `statement`, `error`, `critical` (for a release) | a savepoint could not be rolled back to or released (`atomic::sql`) |
 //! | `atomic.sql_outside_scope` | WARN | | a savepoint was asked for outside any atomic scope |
+//! | `health.check_failed` | WARN (degraded), ERROR (unhealthy) | `check`, `status`, `latency_ms`, `message` | a health check is not healthy (one event per such check) |
+//! | `health.report` | DEBUG (healthy), WARN (degraded), ERROR (unhealthy) | `status`, `checks`, `failed` | [`health::HealthChecks::run`] finished; `status` is the overall one |
 //!
 //! `resilient::fs` documents its own events (`fs.*`).
 //!
@@ -118,8 +120,9 @@ mod duration_text;
 mod fallback;
 /// Crash-safe file writes, timestamped backups and restores, permission repair.
 pub mod fs;
-pub mod registry;
+pub mod health;
 mod rejected;
+pub mod registry;
 mod retry;
 mod scoped;
 mod striped;

@@ -1,0 +1,705 @@
+//! Health checks: named async checks, each with its own timeout, run together into one report
+//! that serialises to JSON for a `/health` endpoint or a readiness probe.
+//!
+//! ```
+//! use resilient::health::{self, CheckOutcome, HealthChecks, Status};
+//! use std::time::Duration;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let checks = HealthChecks::new()
+//!     .add("disk", Duration::from_secs(1), health::disk_space(std::env::temp_dir()).min_free(0))
+//!     .add("database", Duration::from_secs(2), || async move {
+//!         // ping the database here
+//!         CheckOutcome::healthy("answered a ping")
+//!     });
+//!
+//! let report = checks.run().await;
+//! assert_eq!(report.status(), Status::Healthy);
+//! assert_eq!(report.checks()[1].message(), "answered a ping");
+//! # }
+//! ```
+//!
+//! # The report
+//!
+//! The overall status is the worst status of the checks (`healthy` < `degraded` < `unhealthy`);
+//! a registry without checks is healthy. Each check appears once, in the order it was added, with
+//! its latency in whole milliseconds on tokio's clock. Serialised with `serde`:
+//!
+//! ```json
+//! {
+//!   "status": "unhealthy",
+//!   "checks": [
+//!     { "name": "disk", "status": "healthy", "latency_ms": 0,
+//!       "message": "disk `/var/lib/app`: 41.3 GiB free (minimum 1.0 GiB)" },
+//!     { "name": "database", "status": "unhealthy", "latency_ms": 2000,
+//!       "message": "timed out after 2s" }
+//!   ]
+//! }
+//! ```
+//!
+//! # What a check is
+//!
+//! Anything that implements [`Check`]: every `Fn() -> impl Future<Output = CheckOutcome>` closure
+//! does, and so do the built-ins [`disk_space`] and [`memory`]. A check that runs past its timeout
+//! is cancelled and reported unhealthy ("timed out after 2s"); a check that panics is reported
+//! unhealthy with the panic's message. Neither takes the report down. The checks run concurrently
+//! in the task that awaits [`HealthChecks::run`]; nothing is spawned.
+//!
+//! # Events
+//!
+//! | name | level | fields | when |
+//! | --- | --- | --- | --- |
+//! | `health.check_failed` | WARN (degraded), ERROR (unhealthy) | `check`, `status`, `latency_ms`, `message` | one per check that is not healthy |
+//! | `health.report` | DEBUG (healthy), WARN (degraded), ERROR (unhealthy) | `status`, `checks`, `failed` | once per [`HealthChecks::run`] |
+
+use pin_project::pin_project;
+use serde::{Serialize, Serializer};
+use std::fmt;
+use std::future::{Future, Ready, ready};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::Level;
+
+/// How a check, or the whole service, is doing. Ordered from best to worst.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Working as it should.
+    Healthy,
+    /// Working, but needs attention (or could not be measured).
+    Degraded,
+    /// Not working.
+    Unhealthy,
+}
+
+impl Status {
+    /// The status as it appears in JSON and in events: `healthy`, `degraded` or `unhealthy`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Healthy => "healthy",
+            Status::Degraded => "degraded",
+            Status::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What one check found: a status and a message for the operator, with the measured figure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckOutcome {
+    status: Status,
+    message: String,
+}
+
+impl CheckOutcome {
+    /// An outcome with the given status.
+    pub fn new(status: Status, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// The check passed.
+    pub fn healthy(message: impl Into<String>) -> Self {
+        Self::new(Status::Healthy, message)
+    }
+
+    /// The check passed with a warning, or could not measure what it checks.
+    pub fn degraded(message: impl Into<String>) -> Self {
+        Self::new(Status::Degraded, message)
+    }
+
+    /// The check failed.
+    pub fn unhealthy(message: impl Into<String>) -> Self {
+        Self::new(Status::Unhealthy, message)
+    }
+
+    /// The status found.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The message for the operator.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// A health check: each call to [`check`](Check::check) starts one measurement.
+///
+/// Implemented by every `Fn() -> impl Future<Output = CheckOutcome>` closure (`|| async move {..}`),
+/// and by types that carry their own settings:
+///
+/// ```
+/// use resilient::health::{Check, CheckOutcome, HealthChecks, Status};
+/// use std::future::{Ready, ready};
+/// use std::time::Duration;
+///
+/// struct QueueDepth(fn() -> usize);
+///
+/// impl Check for QueueDepth {
+///     type Future = Ready<CheckOutcome>;
+///     fn check(&self) -> Self::Future {
+///         let depth = (self.0)();
+///         let status = if depth < 1000 { Status::Healthy } else { Status::Degraded };
+///         ready(CheckOutcome::new(status, format!("{depth} messages queued")))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let report = HealthChecks::new()
+///     .add("queue", Duration::from_secs(1), QueueDepth(|| 12))
+///     .run()
+///     .await;
+/// assert_eq!(report.checks()[0].message(), "12 messages queued");
+/// # }
+/// ```
+pub trait Check: Send + Sync + 'static {
+    /// The measurement in progress.
+    type Future: Future<Output = CheckOutcome> + Send + 'static;
+
+    /// Starts a measurement.
+    fn check(&self) -> Self::Future;
+}
+
+impl<F, Fut> Check for F
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = CheckOutcome> + Send + 'static,
+{
+    type Future = Fut;
+
+    fn check(&self) -> Fut {
+        self()
+    }
+}
+
+/// A check in progress, supervised: its outcome and its latency. Boxed because the registry holds
+/// checks of different types; health checks are not on any request's path.
+type Running = Pin<Box<dyn Future<Output = (CheckOutcome, Duration)> + Send>>;
+
+/// A registered check: starts a supervised run with the given timeout.
+type Start = Box<dyn Fn(Duration) -> Running + Send + Sync>;
+
+struct Registered {
+    name: String,
+    timeout: Duration,
+    start: Start,
+}
+
+/// A registry of named checks, each with its own timeout; [`run`](HealthChecks::run) runs them all
+/// concurrently and reports.
+///
+/// Names label the checks in the report and in events; they need not be unique.
+#[derive(Default)]
+pub struct HealthChecks {
+    checks: Vec<Registered>,
+}
+
+impl HealthChecks {
+    /// An empty registry (its report is healthy).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a check that is given `timeout` to finish on each run.
+    ///
+    /// A check still running after `timeout` is cancelled and reported unhealthy. A zero timeout
+    /// lets a check pass only if it finishes without waiting.
+    ///
+    /// ```
+    /// use resilient::health::{CheckOutcome, HealthChecks, Status};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let report = HealthChecks::new()
+    ///     .add("slow", Duration::from_secs(1), || async move {
+    ///         tokio::time::sleep(Duration::from_secs(5)).await;
+    ///         CheckOutcome::healthy("too late to count")
+    ///     })
+    ///     .run()
+    ///     .await;
+    /// assert_eq!(report.status(), Status::Unhealthy);
+    /// assert_eq!(report.checks()[0].message(), "timed out after 1s");
+    /// # }
+    /// ```
+    #[must_use = "`add` returns the registry with the check added"]
+    pub fn add(mut self, name: impl Into<String>, timeout: Duration, check: impl Check) -> Self {
+        let start: Start = Box::new(move |timeout| {
+            // A closure may panic before it even returns its future.
+            match catch_unwind(AssertUnwindSafe(|| check.check())) {
+                Ok(fut) => Box::pin(supervise(timeout, fut)),
+                Err(panic) => Box::pin(ready((panicked(&*panic), Duration::ZERO))),
+            }
+        });
+        self.checks.push(Registered {
+            name: name.into(),
+            timeout,
+            start,
+        });
+        self
+    }
+
+    /// Runs every check concurrently, each under its own timeout, and reports; logs the checks
+    /// that are not healthy and the overall status (see the [module docs](self)).
+    pub async fn run(&self) -> HealthReport {
+        let mut slots: Vec<Slot> = self
+            .checks
+            .iter()
+            .map(|check| Slot::Running((check.start)(check.timeout)))
+            .collect();
+        std::future::poll_fn(|cx| poll_all(&mut slots, cx)).await;
+
+        let checks: Vec<CheckReport> = self
+            .checks
+            .iter()
+            .zip(slots)
+            .map(|(check, slot)| {
+                let Slot::Done((outcome, latency)) = slot else {
+                    unreachable!("poll_all finished with every check done")
+                };
+                CheckReport {
+                    name: check.name.clone(),
+                    status: outcome.status,
+                    latency,
+                    message: outcome.message,
+                }
+            })
+            .collect();
+        let status = checks
+            .iter()
+            .map(|c| c.status)
+            .max()
+            .unwrap_or(Status::Healthy);
+        let report = HealthReport { status, checks };
+        report.log();
+        report
+    }
+}
+
+impl fmt::Debug for HealthChecks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.checks.iter().map(|c| (&c.name, c.timeout)))
+            .finish()
+    }
+}
+
+enum Slot {
+    Running(Running),
+    Done((CheckOutcome, Duration)),
+}
+
+/// Polls every check still running; ready when all are done.
+fn poll_all(slots: &mut [Slot], cx: &mut Context<'_>) -> Poll<()> {
+    let mut pending = false;
+    for slot in slots {
+        if let Slot::Running(fut) = slot {
+            match fut.as_mut().poll(cx) {
+                Poll::Ready(done) => *slot = Slot::Done(done),
+                Poll::Pending => pending = true,
+            }
+        }
+    }
+    if pending {
+        Poll::Pending
+    } else {
+        Poll::Ready(())
+    }
+}
+
+/// Runs one check under its timeout, turning a panic or a timeout into an unhealthy outcome.
+async fn supervise<F>(timeout: Duration, fut: F) -> (CheckOutcome, Duration)
+where
+    F: Future<Output = CheckOutcome>,
+{
+    let started = Instant::now();
+    let outcome = match tokio::time::timeout(timeout, CatchUnwind(fut)).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(panic)) => panicked(&*panic),
+        Err(_) => CheckOutcome::unhealthy(format!("timed out after {timeout:?}")),
+    };
+    (outcome, started.elapsed())
+}
+
+/// Polls a check, turning a panic into `Err` with its payload.
+#[pin_project]
+struct CatchUnwind<F>(#[pin] F);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = self.project().0;
+        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(outcome)) => Poll::Ready(Ok(outcome)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+fn panicked(payload: &(dyn std::any::Any + Send)) -> CheckOutcome {
+    let what = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message");
+    CheckOutcome::unhealthy(format!("panicked: {what}"))
+}
+
+/// The result of [`HealthChecks::run`]: the overall status and each check's (see the
+/// [module docs](self) for the JSON shape).
+#[derive(Clone, Debug, Serialize)]
+pub struct HealthReport {
+    status: Status,
+    checks: Vec<CheckReport>,
+}
+
+impl HealthReport {
+    /// The worst status of the checks; healthy when there are none.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// Every check, in the order they were added.
+    pub fn checks(&self) -> &[CheckReport] {
+        &self.checks
+    }
+
+    fn log(&self) {
+        for check in &self.checks {
+            check.log_failure();
+        }
+        let failed = self
+            .checks
+            .iter()
+            .filter(|c| c.status != Status::Healthy)
+            .count();
+        macro_rules! report {
+            ($level:expr) => {
+                tracing::event!(
+                    name: "health.report",
+                    target: "resilient",
+                    $level,
+                    correlation_id = crate::correlation::field(),
+                    status = self.status.as_str(),
+                    checks = self.checks.len(),
+                    failed,
+                    "health: {} ({failed} of {} checks not healthy)",
+                    self.status,
+                    self.checks.len()
+                )
+            };
+        }
+        match self.status {
+            Status::Healthy => report!(Level::DEBUG),
+            Status::Degraded => report!(Level::WARN),
+            Status::Unhealthy => report!(Level::ERROR),
+        }
+    }
+}
+
+/// One check's line in a [`HealthReport`].
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckReport {
+    name: String,
+    status: Status,
+    #[serde(rename = "latency_ms", serialize_with = "whole_millis")]
+    latency: Duration,
+    message: String,
+}
+
+impl CheckReport {
+    /// The name the check was added with.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the check found.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// How long the check ran, on tokio's clock (its timeout, if it timed out).
+    pub fn latency(&self) -> Duration {
+        self.latency
+    }
+
+    /// The check's message: the measured figure, the error, the timeout or the panic.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn log_failure(&self) {
+        macro_rules! failed {
+            ($level:expr) => {
+                tracing::event!(
+                    name: "health.check_failed",
+                    target: "resilient",
+                    $level,
+                    correlation_id = crate::correlation::field(),
+                    check = self.name.as_str(),
+                    status = self.status.as_str(),
+                    latency_ms = millis(self.latency),
+                    message = self.message.as_str(),
+                )
+            };
+        }
+        match self.status {
+            Status::Healthy => {}
+            Status::Degraded => failed!(Level::WARN),
+            Status::Unhealthy => failed!(Level::ERROR),
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn whole_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(millis(*d))
+}
+
+/// A byte count for people: `812.4 MiB`.
+struct Bytes(u64);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+        if self.0 < 1024 {
+            return write!(f, "{} B", self.0);
+        }
+        let mut value = self.0 as f64 / 1024.0;
+        let mut unit = 0;
+        while value >= 1024.0 && unit < UNITS.len() - 1 {
+            value /= 1024.0;
+            unit += 1;
+        }
+        write!(f, "{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Checks the free space of the file system holding `path`: unhealthy below
+/// [`DiskSpace::DEFAULT_MIN_FREE`] (1 GiB) unless [`min_free`](DiskSpace::min_free) says otherwise.
+///
+/// ```
+/// use resilient::health::{self, HealthChecks, Status};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let report = HealthChecks::new()
+///     .add("tmp", Duration::from_secs(1), health::disk_space(std::env::temp_dir()).min_free(u64::MAX))
+///     .run()
+///     .await;
+/// # #[cfg(unix)]
+/// assert_eq!(report.status(), Status::Unhealthy); // "disk `/tmp`: 41.3 GiB free, below the minimum of 16.0 EiB"
+/// # }
+/// ```
+pub fn disk_space(path: impl Into<PathBuf>) -> DiskSpace {
+    DiskSpace {
+        path: path.into(),
+        min_free: DiskSpace::DEFAULT_MIN_FREE,
+    }
+}
+
+/// The check of [`disk_space`]: measures the space available to unprivileged users (`statvfs`'s
+/// `f_bavail`) on Unix; elsewhere it reports itself unsupported (degraded).
+#[derive(Clone, Debug)]
+pub struct DiskSpace {
+    path: PathBuf,
+    min_free: u64,
+}
+
+impl DiskSpace {
+    /// The minimum free space unless set: 1 GiB.
+    pub const DEFAULT_MIN_FREE: u64 = 1 << 30;
+
+    /// Below `bytes` free the check is unhealthy.
+    #[must_use]
+    pub fn min_free(mut self, bytes: u64) -> Self {
+        self.min_free = bytes;
+        self
+    }
+
+    fn measure(&self) -> CheckOutcome {
+        let path = self.path.display();
+        let min = Bytes(self.min_free);
+        match free_bytes(&self.path) {
+            Ok(Some(free)) if free >= self.min_free => CheckOutcome::healthy(format!(
+                "disk `{path}`: {} free (minimum {min})",
+                Bytes(free)
+            )),
+            Ok(Some(free)) => CheckOutcome::unhealthy(format!(
+                "disk `{path}`: {} free, below the minimum of {min}",
+                Bytes(free)
+            )),
+            Ok(None) => CheckOutcome::degraded(format!(
+                "disk `{path}`: free space is unsupported on this platform"
+            )),
+            Err(err) => {
+                CheckOutcome::unhealthy(format!("disk `{path}`: cannot read free space: {err}"))
+            }
+        }
+    }
+}
+
+impl Check for DiskSpace {
+    type Future = Ready<CheckOutcome>;
+
+    /// `statvfs` answers at once: measured inline, without blocking the runtime for long.
+    fn check(&self) -> Self::Future {
+        ready(self.measure())
+    }
+}
+
+/// Bytes available to unprivileged users on the file system of `path`; `None` where unsupported.
+#[cfg(unix)]
+fn free_bytes(path: &std::path::Path) -> std::io::Result<Option<u64>> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path contains a NUL byte",
+        )
+    })?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c_path` is NUL-terminated and outlives the call; `stat` points at writable memory
+    // of the right type.
+    if unsafe { libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `statvfs` returned 0, so it filled `stat`.
+    let stat = unsafe { stat.assume_init() };
+    #[allow(clippy::useless_conversion)] // the field types differ between platforms
+    let free = u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize));
+    Ok(Some(free))
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_: &std::path::Path) -> std::io::Result<Option<u64>> {
+    Ok(None)
+}
+
+/// Checks the memory available for new work without swapping (`MemAvailable` in `/proc/meminfo`):
+/// unhealthy below [`Memory::DEFAULT_MIN_AVAILABLE`] (128 MiB) unless
+/// [`min_available`](Memory::min_available) says otherwise. Outside Linux, or when the figure
+/// cannot be read, it reports degraded and says why.
+///
+/// ```
+/// use resilient::health::{self, HealthChecks};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let report = HealthChecks::new()
+///     .add("memory", Duration::from_secs(1), health::memory().min_available(512 << 20))
+///     .run()
+///     .await;
+/// println!("{}", report.checks()[0].message()); // "available memory: 3.2 GiB (minimum 512.0 MiB)"
+/// # }
+/// ```
+pub fn memory() -> Memory {
+    Memory {
+        min_available: Memory::DEFAULT_MIN_AVAILABLE,
+    }
+}
+
+/// The check of [`memory`].
+#[derive(Clone, Debug)]
+pub struct Memory {
+    min_available: u64,
+}
+
+impl Memory {
+    /// The minimum available memory unless set: 128 MiB.
+    pub const DEFAULT_MIN_AVAILABLE: u64 = 128 << 20;
+
+    /// Below `bytes` available the check is unhealthy.
+    #[must_use]
+    pub fn min_available(mut self, bytes: u64) -> Self {
+        self.min_available = bytes;
+        self
+    }
+
+    fn measure(&self) -> CheckOutcome {
+        let min = Bytes(self.min_available);
+        match available_memory() {
+            Ok(available) if available >= self.min_available => CheckOutcome::healthy(format!(
+                "available memory: {} (minimum {min})",
+                Bytes(available)
+            )),
+            Ok(available) => CheckOutcome::unhealthy(format!(
+                "available memory: {}, below the minimum of {min}",
+                Bytes(available)
+            )),
+            Err(why) => CheckOutcome::degraded(format!("available memory is unknown: {why}")),
+        }
+    }
+}
+
+impl Check for Memory {
+    type Future = Ready<CheckOutcome>;
+
+    /// `/proc/meminfo` is a small in-memory file: read inline.
+    fn check(&self) -> Self::Future {
+        ready(self.measure())
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn available_memory() -> Result<u64, String> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo")
+        .map_err(|err| format!("cannot read /proc/meminfo: {err}"))?;
+    mem_available(&meminfo).ok_or_else(|| "/proc/meminfo has no `MemAvailable: N kB` line".into())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn available_memory() -> Result<u64, String> {
+    Err("measured on Linux only (from /proc/meminfo), unsupported on this platform".into())
+}
+
+/// `MemAvailable` in bytes, from the text of `/proc/meminfo`.
+#[cfg(target_os = "linux")]
+fn mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))?;
+    let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    Some(kib.saturating_mul(1024))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_are_shown_in_binary_units() {
+        assert_eq!(Bytes(0).to_string(), "0 B");
+        assert_eq!(Bytes(1023).to_string(), "1023 B");
+        assert_eq!(Bytes(1024).to_string(), "1.0 KiB");
+        assert_eq!(Bytes(1536).to_string(), "1.5 KiB");
+        assert_eq!(Bytes(1 << 30).to_string(), "1.0 GiB");
+        assert_eq!(Bytes(u64::MAX).to_string(), "16.0 EiB");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn mem_available_is_read_in_kib() {
+        let meminfo = "MemTotal:       16318412 kB\nMemFree:         1200000 kB\n\
+                       MemAvailable:    8000000 kB\nBuffers:          300000 kB\n";
+        assert_eq!(mem_available(meminfo), Some(8_000_000 * 1024));
+        assert_eq!(mem_available("MemTotal: 16318412 kB\n"), None);
+        assert_eq!(mem_available("MemAvailable: lots\n"), None);
+    }
+}
