@@ -40,7 +40,7 @@
 //! # What a check is
 //!
 //! Anything that implements [`Check`]: every `Fn() -> impl Future<Output = CheckOutcome>` closure
-//! does, and so do the built-ins [`disk_space`] and [`memory`]. A check that runs past its timeout
+//! does, and so do the built-ins [`disk_space`], [`memory`] and [`open_breakers`]. A check that runs past its timeout
 //! is cancelled and reported unhealthy ("timed out after 2s"); a check that panics is reported
 //! unhealthy with the panic's message. Neither takes the report down. The checks run concurrently
 //! in the task that awaits [`HealthChecks::run`]; nothing is spawned.
@@ -561,6 +561,65 @@ impl Check for DiskSpace {
     /// `statvfs` answers at once: measured inline, without blocking the runtime for long.
     fn check(&self) -> Self::Future {
         ready(self.measure())
+    }
+}
+
+/// A check of every circuit breaker in the [`registry`](crate::registry): degraded while any is
+/// not closed (open, half-open or forced open), naming them; healthy otherwise. A disabled breaker
+/// is named too, as it no longer protects anything, but does not degrade the service.
+///
+/// ```
+/// use resilient::health::{self, HealthChecks, Status};
+/// use resilient::{registry, BreakerConfig, CircuitBreaker};
+/// use std::time::Duration;
+///
+/// static PAYMENTS: CircuitBreaker = CircuitBreaker::new("payments", BreakerConfig::new());
+/// registry::register(&PAYMENTS);
+/// PAYMENTS.force_open();
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let report = HealthChecks::new()
+///     .add("breakers", Duration::from_secs(1), health::open_breakers())
+///     .run()
+///     .await;
+/// assert_eq!(report.status(), Status::Degraded);
+/// assert_eq!(report.checks()[0].message(), "not closed: `payments` (forced_open)");
+/// # }
+/// ```
+pub fn open_breakers() -> OpenBreakers {
+    OpenBreakers
+}
+
+/// The check of [`open_breakers`].
+#[derive(Clone, Copy, Debug)]
+pub struct OpenBreakers;
+
+impl Check for OpenBreakers {
+    type Future = Ready<CheckOutcome>;
+
+    fn check(&self) -> Self::Future {
+        use crate::BreakerState;
+        let breakers = crate::registry::breakers();
+        let named = |wanted: &dyn Fn(BreakerState) -> bool| {
+            let names: Vec<String> = breakers
+                .iter()
+                .map(|b| (b.name(), b.state()))
+                .filter(|(_, state)| wanted(*state))
+                .map(|(name, state)| format!("`{name}` ({})", state.as_str()))
+                .collect();
+            names.join(", ")
+        };
+        let not_closed = named(&|s| !matches!(s, BreakerState::Closed | BreakerState::Disabled));
+        let disabled = named(&|s| s == BreakerState::Disabled);
+        let outcome = match (not_closed.is_empty(), disabled.is_empty()) {
+            (true, true) => CheckOutcome::healthy(format!("{} closed", breakers.len())),
+            (true, false) => CheckOutcome::healthy(format!("disabled: {disabled}")),
+            (false, true) => CheckOutcome::degraded(format!("not closed: {not_closed}")),
+            (false, false) => {
+                CheckOutcome::degraded(format!("not closed: {not_closed}; disabled: {disabled}"))
+            }
+        };
+        ready(outcome)
     }
 }
 

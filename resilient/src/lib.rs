@@ -121,8 +121,8 @@ mod fallback;
 /// Crash-safe file writes, timestamped backups and restores, permission repair.
 pub mod fs;
 pub mod health;
-mod rejected;
 pub mod registry;
+mod rejected;
 mod retry;
 mod scoped;
 mod striped;

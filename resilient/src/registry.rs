@@ -764,7 +764,9 @@ pub fn set(policy: &str, key: &str, value: &str) -> Result<(), SettingError> {
     }
     for entry in &matching {
         if outcome.is_ok() {
-            outcome = registry.apply(*entry);
+            // Whatever rule the new value breaks, it is the value refused.
+            outcome = (registry.apply(*entry))
+                .map_err(|e| SettingError::new(policy, key, value, e.reason));
         }
     }
     if outcome.is_err() {

@@ -140,7 +140,7 @@ impl RetryPolicy {
 
     /// Replaces the settings, or explains why not (the old ones stay).
     pub(crate) fn reconfigure(&self, settings: RetrySettings) -> Result<(), ConfigError> {
-        settings.validate()?;
+        settings.check()?;
         if settings != *self.settings() {
             let leaked: &'static mut RetrySettings = Box::leak(Box::new(settings));
             self.current.store(leaked, Release);
@@ -183,7 +183,7 @@ impl RetrySettings {
         }
     }
 
-    const fn check(&self) -> Result<(), ConfigError> {
+    pub(crate) const fn check(&self) -> Result<(), ConfigError> {
         check_count!("max_attempts", self.max_attempts);
         if let Some(budget) = self.budget {
             check_nonzero!("budget", budget);

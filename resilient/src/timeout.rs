@@ -186,7 +186,7 @@ impl TimeoutPolicy {
 
     /// Sets the limit at run time, or explains why not (the old one stays).
     pub(crate) fn reconfigure(&self, limit: Duration) -> Result<(), ConfigError> {
-        check(limit).map_err(|e| e.for_policy(self.name))?;
+        check(limit)?;
         self.current.store(nanos(limit).max(1), Relaxed);
         Ok(())
     }

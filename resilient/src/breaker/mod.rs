@@ -41,6 +41,20 @@ pub enum BreakerState {
     Disabled,
 }
 
+impl BreakerState {
+    /// The state as events, metrics and reports write it: `closed`, `open`, `half_open`,
+    /// `forced_open`, `disabled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+            BreakerState::ForcedOpen => "forced_open",
+            BreakerState::Disabled => "disabled",
+        }
+    }
+}
+
 /// A circuit breaker: after too many failures it rejects calls at once, for a while, instead of
 /// letting them pile up on a dependency that is down; then it lets a few trial calls through and
 /// closes again if they succeed.
@@ -258,7 +272,7 @@ impl CircuitBreaker {
     /// The state and counts carry over. The window a rate-mode breaker judges over is allocated
     /// when it starts, so the mode and the window cannot change.
     pub(crate) fn reconfigure(&self, config: BreakerConfig) -> Result<(), ConfigError> {
-        config.validate().map_err(|e| e.for_policy(self.name))?;
+        config.validate()?;
         let old = self.config();
         if config.is_rate_mode() != old.is_rate_mode() || config.window != old.window {
             let rule = "the mode (`failure_threshold` or `failure_rate`) and the `window` of a breaker are fixed when it is built";

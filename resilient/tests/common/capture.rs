@@ -1,8 +1,13 @@
 //! A test subscriber that records the library's events: name, level and fields as text.
+//!
+//! One global subscriber hands each event to the capture active on the thread that emitted it.
+//! (A subscriber per test, set with `set_default`, loses events: a callsite first reached by a
+//! test without one caches "not interested" while another test is starting its capture.)
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
@@ -29,13 +34,23 @@ impl Visit for Fields<'_> {
     }
 }
 
-impl<S: Subscriber> Layer<S> for Capture {
+thread_local! {
+    static ACTIVE: RefCell<Option<Capture>> = const { RefCell::new(None) };
+}
+
+/// The global subscriber's one layer: passes each event to the thread's capture, if any.
+struct ToActiveCapture;
+
+impl<S: Subscriber> Layer<S> for ToActiveCapture {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let Some(capture) = ACTIVE.with(|active| active.borrow().clone()) else {
+            return;
+        };
         let mut fields = BTreeMap::new();
         event.record(&mut Fields(&mut fields));
         let meta = event.metadata();
         assert_eq!(meta.target(), "resilient");
-        self.0.lock().unwrap().push(Captured {
+        capture.0.lock().unwrap().push(Captured {
             name: meta.name(),
             level: *meta.level(),
             fields,
@@ -43,12 +58,28 @@ impl<S: Subscriber> Layer<S> for Capture {
     }
 }
 
+/// Ends the capture of this thread when dropped.
+pub struct Stop;
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        ACTIVE.with(|active| active.borrow_mut().take());
+    }
+}
+
 impl Capture {
-    pub fn start() -> (Self, tracing::subscriber::DefaultGuard) {
+    /// Captures the events this thread emits until the [`Stop`] is dropped. Work on other
+    /// threads (a multi-thread runtime's workers) is not captured.
+    pub fn start() -> (Self, Stop) {
+        static GLOBAL: Once = Once::new();
+        GLOBAL.call_once(|| {
+            let subscriber = tracing_subscriber::registry().with(ToActiveCapture);
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber");
+        });
         let capture = Capture::default();
-        let guard =
-            tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
-        (capture, guard)
+        ACTIVE.with(|active| *active.borrow_mut() = Some(capture.clone()));
+        (capture, Stop)
     }
 
     pub fn take(&self) -> Vec<Captured> {

@@ -1,0 +1,353 @@
+//! The registry of named policies, their metrics, and configuration at run time from code, the
+//! environment and a TOML file. Each test uses policy names of its own: the registry is global.
+
+mod common;
+
+use common::capture::{Capture, field};
+use common::{TestError, ms, temp_dir};
+use resilient::registry::{self, PolicyKind, PolicyMetrics};
+use resilient::{
+    Backoff, BreakerConfig, BreakerState, CircuitBreaker, Rejected, RetryPolicy, TimeoutPolicy,
+    circuit_breaker, fallback, retry, timeout,
+};
+use std::time::Duration;
+use tracing::Level;
+
+fn info(name: &str, kind: PolicyKind) -> registry::PolicyInfo {
+    registry::policies()
+        .into_iter()
+        .find(|p| p.name == name && p.kind == kind)
+        .unwrap_or_else(|| panic!("{kind} `{name}` is not registered"))
+}
+
+fn is_registered(name: &str) -> bool {
+    registry::policies().iter().any(|p| p.name == name)
+}
+
+#[circuit_breaker(name = "reg.stacked", failure_threshold = 2, recovery_timeout = "1s")]
+#[timeout("50ms", name = "reg.stacked")]
+async fn stacked(fail: bool, delay: Duration) -> Result<u32, TestError> {
+    tokio::time::sleep(delay).await;
+    if fail {
+        Err(TestError::Failed(1))
+    } else {
+        Ok(7)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn attributes_register_their_policies_on_first_use() {
+    assert!(!is_registered("reg.stacked"));
+    assert_eq!(stacked(false, ms(1)).await, Ok(7));
+    let breaker = info("reg.stacked", PolicyKind::CircuitBreaker);
+    assert_eq!(breaker.state, Some(BreakerState::Closed));
+    assert_eq!(breaker.config["failure_threshold"], "2");
+    assert_eq!(breaker.config["recovery_timeout"], "1s");
+    let timeout = info("reg.stacked", PolicyKind::Timeout);
+    assert_eq!(timeout.config["timeout"], "50ms");
+
+    // A timeout is a breaker failure of its own kind; two of them open it.
+    assert!(stacked(false, ms(60)).await.is_err());
+    assert!(stacked(false, ms(60)).await.is_err());
+    let PolicyMetrics::CircuitBreaker(m) = info("reg.stacked", PolicyKind::CircuitBreaker).metrics
+    else {
+        panic!("not a breaker's metrics")
+    };
+    assert_eq!(
+        (m.successes, m.failures, m.timeouts, m.panics),
+        (1, 2, 2, 0)
+    );
+    assert_eq!(m.calls(), 3);
+    assert_eq!(m.state, BreakerState::Open);
+    let PolicyMetrics::Timeout(t) = info("reg.stacked", PolicyKind::Timeout).metrics else {
+        panic!("not a timeout's metrics")
+    };
+    assert_eq!((t.successes, t.timeouts), (1, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_breaker_counts_time_open_recoveries_and_mttr() {
+    static B: CircuitBreaker = CircuitBreaker::new(
+        "reg.mttr",
+        BreakerConfig::new()
+            .failure_threshold(1)
+            .recovery_timeout(ms(100)),
+    );
+    registry::register(&B);
+    // First outage: 100 ms open, then a trial succeeds.
+    B.try_acquire().unwrap().failure();
+    tokio::time::advance(ms(40)).await;
+    assert_eq!(B.metrics().time_open, ms(40));
+    tokio::time::advance(ms(60)).await;
+    B.try_acquire().unwrap().success();
+    // Second outage: a failed trial doubles nothing (no recovery backoff), so 100 + 100 + 100 ms.
+    B.try_acquire().unwrap().failure();
+    tokio::time::advance(ms(100)).await;
+    B.try_acquire().unwrap().failure();
+    tokio::time::advance(ms(100)).await;
+    B.try_acquire().unwrap().success();
+    let m = B.metrics();
+    assert_eq!(m.recoveries, 2);
+    assert_eq!(m.last_recovery, Some(ms(200)));
+    assert_eq!(m.mttr, Some(ms(150)));
+    assert_eq!(m.time_open, ms(300));
+    // An outage ended by `reset` counts as time open, not as a recovery.
+    B.force_open();
+    tokio::time::advance(ms(30)).await;
+    B.reset();
+    let m = B.metrics();
+    assert_eq!((m.recoveries, m.time_open), (2, ms(300)));
+}
+
+#[retry(name = "reg.retry", max_attempts = 3, backoff = constant("10ms"))]
+async fn flaky(failures: &std::sync::atomic::AtomicU32) -> Result<(), TestError> {
+    let left = failures.load(std::sync::atomic::Ordering::SeqCst);
+    if left == 0 {
+        return Ok(());
+    }
+    failures.store(left - 1, std::sync::atomic::Ordering::SeqCst);
+    Err(TestError::Failed(left))
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_metrics_count_calls_retries_and_exhaustion() {
+    let failures = std::sync::atomic::AtomicU32::new(0);
+    flaky(&failures).await.unwrap();
+    failures.store(2, std::sync::atomic::Ordering::SeqCst);
+    flaky(&failures).await.unwrap();
+    failures.store(5, std::sync::atomic::Ordering::SeqCst);
+    flaky(&failures).await.unwrap_err();
+    let PolicyMetrics::Retry(m) = info("reg.retry", PolicyKind::Retry).metrics else {
+        panic!("not a retry's metrics")
+    };
+    assert_eq!((m.successes, m.failures, m.calls()), (2, 1, 3));
+    assert_eq!((m.retries, m.exhausted, m.aborted), (4, 1, 0));
+}
+
+#[fallback(|_| async { Ok("cached") })]
+#[timeout("10ms")]
+async fn with_fallback(delay: Duration) -> Result<&'static str, TestError> {
+    tokio::time::sleep(delay).await;
+    Ok("fresh")
+}
+
+#[tokio::test(start_paused = true)]
+async fn fallbacks_are_counted() {
+    assert_eq!(with_fallback(ms(1)).await, Ok("fresh"));
+    assert_eq!(with_fallback(ms(20)).await, Ok("cached"));
+    assert_eq!(with_fallback(ms(20)).await, Ok("cached"));
+    let policy = registry::policies()
+        .into_iter()
+        .find(|p| p.kind == PolicyKind::Fallback && p.name.ends_with("::with_fallback"))
+        .expect("the fallback registered");
+    let PolicyMetrics::Fallback(m) = policy.metrics else {
+        panic!("not a fallback's metrics")
+    };
+    assert_eq!(m.fallbacks, 2);
+}
+
+#[tokio::test]
+async fn set_changes_a_running_breaker_and_refuses_bad_values() {
+    static B: CircuitBreaker = CircuitBreaker::new("reg.set", BreakerConfig::new());
+    registry::register(&B);
+    registry::set("reg.set", "failure_threshold", "1").unwrap();
+    registry::set("reg.set", "recovery_timeout", "2s").unwrap();
+    assert_eq!(
+        B.config(),
+        &BreakerConfig::new()
+            .failure_threshold(1)
+            .recovery_timeout(Duration::from_secs(2))
+    );
+    B.try_acquire().unwrap().failure();
+    assert_eq!(B.state(), BreakerState::Open);
+
+    let (capture, _guard) = Capture::start();
+    for (key, value, message) in [
+        (
+            "failure_threshold",
+            "0",
+            "policy `reg.set`: cannot set `failure_threshold` to `0`: `failure_threshold` must be at least 1 (got 0)",
+        ),
+        (
+            "failure_threshold",
+            "three",
+            "policy `reg.set`: cannot set `failure_threshold` to `three`: `three` is not a whole number from 0 to 4294967295",
+        ),
+        (
+            "max_attempts",
+            "3",
+            "policy `reg.set`: cannot set `max_attempts` to `3`: not a key of a circuit_breaker; its keys are failure_threshold, recovery_timeout, half_open_calls, success_threshold, failure_rate, minimum_calls, slow_call, slow_call_rate",
+        ),
+        (
+            "failure_rate",
+            "0.5",
+            "policy `reg.set`: cannot set `failure_rate` to `0.5`: `failure_threshold` (consecutive mode) and `failure_rate` (rate mode) are exclusive (got 1)",
+        ),
+    ] {
+        let err = registry::set("reg.set", key, value).unwrap_err();
+        assert_eq!(err.to_string(), message);
+        assert_eq!(
+            (err.policy(), err.key(), err.value()),
+            ("reg.set", key, value)
+        );
+    }
+    let err = registry::set("reg.set", "treshold", "1").unwrap_err();
+    assert!(err.to_string().starts_with("policy `reg.set`: cannot set `treshold` to `1`: unknown key; the keys are failure_threshold, "), "{err}");
+    // The previous configuration stays, and so does the state.
+    assert_eq!(
+        B.config(),
+        &BreakerConfig::new()
+            .failure_threshold(1)
+            .recovery_timeout(Duration::from_secs(2))
+    );
+    assert_eq!(B.state(), BreakerState::Open);
+    assert!(
+        capture.take().is_empty(),
+        "a refusal returned to the caller is not logged"
+    );
+}
+
+#[test]
+fn a_value_set_before_registration_waits_for_the_policy() {
+    static LATE: RetryPolicy = RetryPolicy::new().name("reg.late").max_attempts(2);
+    registry::set("reg.late", "max_attempts", "5").unwrap();
+    registry::set("reg.late", "backoff", "constant(250ms)").unwrap();
+    assert_eq!(LATE.attempts(), 2, "not registered yet: the code's value");
+    registry::register(&LATE);
+    assert_eq!(LATE.attempts(), 5);
+    let late = info("reg.late", PolicyKind::Retry);
+    assert_eq!(late.config["backoff"], "constant(250ms)");
+    assert_eq!(
+        LATE,
+        RetryPolicy::new()
+            .name("reg.late")
+            .max_attempts(5)
+            .backoff(Backoff::constant(ms(250)))
+    );
+    // Only the form can be checked before the policy is there.
+    let err = registry::set("reg.later", "budget", "5 seconds").unwrap_err();
+    assert_eq!(err.key(), "budget");
+}
+
+#[test]
+fn a_breaker_keeps_its_mode_and_window() {
+    static RATE: CircuitBreaker = CircuitBreaker::new(
+        "reg.rate",
+        BreakerConfig::new().failure_rate(0.5).window(10),
+    );
+    registry::register(&RATE);
+    registry::set("reg.rate", "failure_rate", "0.25").unwrap();
+    registry::set("reg.rate", "minimum_calls", "4").unwrap();
+    assert_eq!(
+        RATE.config(),
+        &BreakerConfig::new()
+            .failure_rate(0.25)
+            .window(10)
+            .minimum_calls(4)
+    );
+    let err = registry::set("reg.rate", "failure_threshold", "3").unwrap_err();
+    assert!(err.to_string().contains("exclusive"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_limit_changes_at_run_time() {
+    static T: TimeoutPolicy = TimeoutPolicy::new("reg.timeout", Duration::from_secs(1));
+    registry::register(&T);
+    registry::set("reg.timeout", "timeout", "100ms").unwrap();
+    assert_eq!(T.limit(), Some(ms(100)));
+    let started = tokio::time::Instant::now();
+    let slow = T.call(async {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        Ok::<_, Rejected>(())
+    });
+    assert!(slow.await.is_err());
+    assert_eq!(started.elapsed(), ms(100));
+    let err = registry::set("reg.timeout", "timeout", "0s").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "policy `reg.timeout`: cannot set `timeout` to `0s`: `timeout` must be longer than zero (got 0ns)"
+    );
+    assert_eq!(T.limit(), Some(ms(100)));
+}
+
+/// The environment and the file, in one test: the environment is the process's.
+#[test]
+fn environment_and_file_with_precedence_and_reload() {
+    static B: CircuitBreaker = CircuitBreaker::new("reg::env.breaker", BreakerConfig::new());
+    static R: RetryPolicy = RetryPolicy::new().name("reg::env.breaker");
+    let dir = temp_dir("registry-env");
+    let file = dir.join("resilient.toml");
+    std::fs::write(
+        &file,
+        r#"
+["reg::env.breaker"]
+failure_threshold = 7
+recovery_timeout = "5s"
+max_attempts = 6
+"#,
+    )
+    .unwrap();
+    // SAFETY: no other test of this binary reads or writes these variables.
+    unsafe {
+        std::env::set_var("RESILIENT_REG_ENV_BREAKER__FAILURE_THRESHOLD", "9");
+    }
+    registry::register(&B);
+    registry::register(&R);
+    registry::load_file(&file).unwrap();
+    // The environment was read when the first policy registered: read it again.
+    registry::reload().unwrap();
+    // The environment wins over the file, the file over the code.
+    let with = |threshold: u32| {
+        BreakerConfig::new()
+            .failure_threshold(threshold)
+            .recovery_timeout(Duration::from_secs(5))
+    };
+    assert_eq!(B.config(), &with(9));
+    assert_eq!(R.attempts(), 6);
+    // And code wins over both.
+    registry::set("reg::env.breaker", "failure_threshold", "11").unwrap();
+    assert_eq!(B.config(), &with(11));
+
+    // A reload reads both again; a bad value is refused, logged, and the rest still applies.
+    std::fs::write(
+        &file,
+        "[\"reg::env.breaker\"]\nrecovery_timeout = \"later\"\nmax_attempts = 2\n",
+    )
+    .unwrap();
+    unsafe {
+        std::env::remove_var("RESILIENT_REG_ENV_BREAKER__FAILURE_THRESHOLD");
+    }
+    let (capture, _guard) = Capture::start();
+    let errors = registry::reload().unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(
+        errors[0].to_string(),
+        "policy `reg::env.breaker`: cannot set `recovery_timeout` to `later`: `later` is not a duration: expected a duration like \"250ms\", \"30s\", \"5m\", \"1h\" or \"1m30s\" (units: h, m, s, ms, us, ns)"
+    );
+    assert_eq!(B.config(), &with(11), "the breaker keeps what it had");
+    assert_eq!(
+        R.attempts(),
+        2,
+        "the retry of the same name takes its good value"
+    );
+    let events = capture.take();
+    let refused: Vec<_> = events
+        .iter()
+        .filter(|e| e.name == "config.refused")
+        .collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].level, Level::WARN);
+    assert_eq!(field(refused[0], "policy"), "reg::env.breaker");
+    assert_eq!(field(refused[0], "key"), "recovery_timeout");
+    assert_eq!(field(refused[0], "value"), "later");
+
+    // A file that cannot be read changes nothing.
+    let errors = registry::load_file(dir.join("missing.toml")).unwrap_err();
+    assert!(
+        errors[0].to_string().contains("cannot read it"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(R.attempts(), 2);
+    let _ = std::fs::remove_dir_all(dir);
+}
