@@ -94,6 +94,10 @@
 //! | `atomic.outside_scope` | WARN | | a compensation was registered outside any atomic scope and will never run |
 //! | `atomic.sql_failed` | ERROR | `statement`, `error`, `critical` (for a release) | a savepoint could not be rolled back to or released (`atomic::sql`) |
 //! | `atomic.sql_outside_scope` | WARN | | a savepoint was asked for outside any atomic scope |
+//! | `supervisor.started` | DEBUG | `policy` | a [`supervisor::Supervisor`] started its component |
+//! | `supervisor.restarting` | WARN | `policy`, `restart` (in this run), `in_window` (the backoff count), `delay_ms`, `reason` (`error`/`panic`), `error` | the component failed; it restarts after `delay_ms` |
+//! | `supervisor.finished` | INFO | `policy`, `restarts` | the component returned `Ok(())` |
+//! | `supervisor.gave_up` | ERROR | `policy`, `restarts`, `max_restarts`, `window_ms`, `reason`, `error` | one failure more than `max_restarts` within the window: no restart |
 //!
 //! `resilient::fs` documents its own events (`fs.*`).
 //!
@@ -119,6 +123,7 @@ mod rejected;
 mod retry;
 mod scoped;
 mod striped;
+pub mod supervisor;
 mod sync;
 mod timeout;
 
