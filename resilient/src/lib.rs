@@ -96,6 +96,10 @@
 //! | `atomic.sql_outside_scope` | WARN | | a savepoint was asked for outside any atomic scope |
 //! | `health.check_failed` | WARN (degraded), ERROR (unhealthy) | `check`, `status`, `latency_ms`, `message` | a health check is not healthy (one event per such check) |
 //! | `health.report` | DEBUG (healthy), WARN (degraded), ERROR (unhealthy) | `status`, `checks`, `failed` | [`health::HealthChecks::run`] finished; `status` is the overall one |
+//! | `supervisor.started` | DEBUG | `policy` | a [`supervisor::Supervisor`] started its component |
+//! | `supervisor.restarting` | WARN | `policy`, `restart` (in this run), `in_window` (the backoff count), `delay_ms`, `reason` (`error`/`panic`), `error` | the component failed; it restarts after `delay_ms` |
+//! | `supervisor.finished` | INFO | `policy`, `restarts` | the component returned `Ok(())` |
+//! | `supervisor.gave_up` | ERROR | `policy`, `restarts`, `max_restarts`, `window_ms`, `reason`, `error` | one failure more than `max_restarts` within the window: no restart |
 //!
 //! `resilient::fs` documents its own events (`fs.*`).
 //!
@@ -126,6 +130,7 @@ mod rejected;
 mod retry;
 mod scoped;
 mod striped;
+pub mod supervisor;
 mod sync;
 mod timeout;
 
