@@ -1,0 +1,97 @@
+//! The registry's snapshot published through the [`metrics`] facade (feature `metrics`).
+
+use super::{PolicyInfo, PolicyMetrics, policies};
+use metrics::{counter, gauge};
+
+/// Publishes the counters of every registered policy through the `metrics` facade, so that the
+/// exporter installed there (Prometheus, OpenTelemetry, ...) reports them.
+///
+/// The policies count in process, on the call path without a shared write; this copies their
+/// totals out. Call it before each scrape, or let [`watch`](super::watch) call it periodically.
+/// Every metric has the labels `policy` (the name) and `kind` (`circuit_breaker`, `retry`,
+/// `timeout`, `fallback`):
+///
+/// | metric | type | labels | value |
+/// | --- | --- | --- | --- |
+/// | `resilient_calls_total` | counter | `outcome`: `success`, `failure`, `rejected` (breaker), `timeout` (timeout) | calls that ended that way |
+/// | `resilient_failures_total` | counter | `failure`: `timeout`, `panic`, `slow` | a breaker's failures of that kind (also in `failure`; slow calls whatever their outcome) |
+/// | `resilient_retries_total` | counter | | waits between attempts |
+/// | `resilient_retries_exhausted_total` | counter | | retried calls that ran out of attempts or budget |
+/// | `resilient_retries_aborted_total` | counter | | retried calls stopped by a rejection inside |
+/// | `resilient_fallbacks_total` | counter | | calls the fallback answered |
+/// | `resilient_breaker_state` | gauge | | 0 closed, 1 half-open, 2 open, 3 forced open, 4 disabled |
+/// | `resilient_breaker_openings_total` | counter | | times it opened |
+/// | `resilient_breaker_open_seconds` | gauge | | total time not closed, the current outage included |
+/// | `resilient_breaker_recoveries_total` | counter | | outages that ended with the breaker closing on its trials |
+/// | `resilient_breaker_last_recovery_seconds` | gauge | | length of the last of those outages |
+/// | `resilient_breaker_mttr_seconds` | gauge | | mean time to recovery over them |
+/// | `resilient_alert_level` | gauge | | the policy's [`AlertLevel`](crate::monitor::AlertLevel) while [`watch`](super::watch) samples it: 0 normal, 1 warning, 2 critical, 3 emergency |
+pub fn export_metrics() {
+    for policy in policies() {
+        publish(&policy);
+    }
+}
+
+fn publish(p: &PolicyInfo) {
+    let (policy, kind) = (p.name, p.kind.as_str());
+    let calls = |outcome: &'static str, n: u64| {
+        counter!("resilient_calls_total", "policy" => policy, "kind" => kind, "outcome" => outcome)
+            .absolute(n);
+    };
+    let count = |name: &'static str, n: u64| {
+        counter!(name, "policy" => policy, "kind" => kind).absolute(n);
+    };
+    let set = |name: &'static str, x: f64| {
+        gauge!(name, "policy" => policy, "kind" => kind).set(x);
+    };
+    match &p.metrics {
+        PolicyMetrics::CircuitBreaker(m) => {
+            calls("success", m.successes);
+            calls("failure", m.failures);
+            calls("rejected", m.rejections);
+            for (failure, n) in [
+                ("timeout", m.timeouts),
+                ("panic", m.panics),
+                ("slow", m.slow_calls),
+            ] {
+                counter!("resilient_failures_total", "policy" => policy, "kind" => kind, "failure" => failure)
+                    .absolute(n);
+            }
+            let state = [
+                crate::BreakerState::Closed,
+                crate::BreakerState::HalfOpen,
+                crate::BreakerState::Open,
+                crate::BreakerState::ForcedOpen,
+                crate::BreakerState::Disabled,
+            ]
+            .iter()
+            .position(|s| *s == m.state)
+            .unwrap_or(0);
+            set("resilient_breaker_state", state as f64);
+            count("resilient_breaker_openings_total", m.openings);
+            set("resilient_breaker_open_seconds", m.time_open.as_secs_f64());
+            count("resilient_breaker_recoveries_total", m.recoveries);
+            if let Some(last) = m.last_recovery {
+                set("resilient_breaker_last_recovery_seconds", last.as_secs_f64());
+            }
+            if let Some(mttr) = m.mttr {
+                set("resilient_breaker_mttr_seconds", mttr.as_secs_f64());
+            }
+        }
+        PolicyMetrics::Retry(m) => {
+            calls("success", m.successes);
+            calls("failure", m.failures);
+            count("resilient_retries_total", m.retries);
+            count("resilient_retries_exhausted_total", m.exhausted);
+            count("resilient_retries_aborted_total", m.aborted);
+        }
+        PolicyMetrics::Timeout(m) => {
+            calls("success", m.successes);
+            calls("timeout", m.timeouts);
+        }
+        PolicyMetrics::Fallback(m) => count("resilient_fallbacks_total", m.fallbacks),
+    }
+    if let Some(level) = p.alert {
+        set("resilient_alert_level", level as u8 as f64);
+    }
+}
