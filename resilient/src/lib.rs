@@ -94,6 +94,7 @@
 //! | `atomic.outside_scope` | WARN | | a compensation was registered outside any atomic scope and will never run |
 //! | `atomic.sql_failed` | ERROR | `statement`, `error`, `critical` (for a release) | a savepoint could not be rolled back to or released (`atomic::sql`) |
 //! | `atomic.sql_outside_scope` | WARN | | a savepoint was asked for outside any atomic scope |
+//! | `alert.level_changed` | WARN (warning, or a step down short of normal), ERROR (critical), ERROR with `critical = true` (emergency), INFO (back to normal) | `policy`, `level`, `previous`, `error_rate`, `window_ms` (the window that decided; for an emergency, the outage so far) | an [`ErrorRateMonitor`](monitor::ErrorRateMonitor)'s alert level changed |
 //!
 //! `resilient::fs` documents its own events (`fs.*`).
 //!
@@ -115,6 +116,7 @@ mod config;
 pub mod correlation;
 /// Crash-safe file writes, timestamped backups and restores, permission repair.
 pub mod fs;
+pub mod monitor;
 mod rejected;
 mod retry;
 mod scoped;
