@@ -7,8 +7,9 @@ use std::time::Duration;
 ///
 /// Returned by [`BreakerConfig::validate`](crate::BreakerConfig::validate),
 /// [`CircuitBreaker::try_new`](crate::CircuitBreaker::try_new),
-/// [`RetryPolicy::validate`](crate::RetryPolicy::validate) and
-/// [`Backoff::validate`](crate::Backoff::validate). The message names the key, the value and the
+/// [`RetryPolicy::validate`](crate::RetryPolicy::validate),
+/// [`Backoff::validate`](crate::Backoff::validate) and
+/// [`AlertThresholds::validate`](crate::monitor::AlertThresholds::validate). The message names the key, the value and the
 /// rule:
 ///
 /// ```
@@ -93,6 +94,17 @@ macro_rules! check_rate {
     }};
 }
 
+/// `Err` unless `0 <= x <= 1` (a share that may be zero: "any failure").
+macro_rules! check_fraction {
+    ($key:literal, $x:expr) => {{
+        let x: f64 = $x;
+        if !(x >= 0.0 && x <= 1.0) {
+            let rule = concat!("`", $key, "` must be between 0 and 1");
+            return Err(ConfigError::new($key, ConfigValue::Fraction(x), rule));
+        }
+    }};
+}
+
 /// `Err` unless `n >= 1`.
 macro_rules! check_count {
     ($key:literal, $n:expr) => {{
@@ -121,4 +133,4 @@ macro_rules! check_nonzero {
     }};
 }
 
-pub(crate) use {check_count, check_nonzero, check_rate};
+pub(crate) use {check_count, check_fraction, check_nonzero, check_rate};

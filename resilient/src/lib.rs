@@ -100,6 +100,7 @@
 //! | `supervisor.restarting` | WARN | `policy`, `restart` (in this run), `in_window` (the backoff count), `delay_ms`, `reason` (`error`/`panic`), `error` | the component failed; it restarts after `delay_ms` |
 //! | `supervisor.finished` | INFO | `policy`, `restarts` | the component returned `Ok(())` |
 //! | `supervisor.gave_up` | ERROR | `policy`, `restarts`, `max_restarts`, `window_ms`, `reason`, `error` | one failure more than `max_restarts` within the window: no restart |
+//! | `alert.level_changed` | WARN (warning, or a step down short of normal), ERROR (critical), ERROR with `critical = true` (emergency), INFO (back to normal) | `policy`, `level`, `previous`, `error_rate`, `window_ms` (the window that decided; for an emergency, the outage so far) | an [`ErrorRateMonitor`](monitor::ErrorRateMonitor)'s alert level changed |
 //!
 //! `resilient::fs` documents its own events (`fs.*`).
 //!
@@ -126,6 +127,7 @@ mod fallback;
 pub mod fs;
 pub mod health;
 pub mod registry;
+pub mod monitor;
 mod rejected;
 mod retry;
 mod scoped;
