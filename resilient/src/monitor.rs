@@ -421,7 +421,7 @@ impl ErrorRateMonitor {
     }
 }
 
-fn check_period(every: Duration) -> Result<(), ConfigError> {
+pub(crate) fn check_period(every: Duration) -> Result<(), ConfigError> {
     check_nonzero!("every", every);
     Ok(())
 }

@@ -66,6 +66,7 @@
 use crate::breaker::BreakerConfig;
 use crate::config::ConfigError;
 use crate::fallback::{FallbackMetrics, FallbackPolicy};
+use crate::monitor::{AlertLevel, AlertThresholds, ErrorRateMonitor, Sample};
 use crate::retry::{RetryMetrics, RetrySettings};
 use crate::timeout::{TimeoutMetrics, TimeoutPolicy};
 use crate::{Backoff, BreakerMetrics, BreakerState, CircuitBreaker, RetryPolicy};
@@ -122,6 +123,8 @@ pub struct PolicyInfo {
     pub state: Option<BreakerState>,
     /// Its counters.
     pub metrics: PolicyMetrics,
+    /// Its error-rate alert level, as of the last [`sample`] (a fallback has none).
+    pub alert: Option<AlertLevel>,
 }
 
 /// The counters of a policy, by kind.
@@ -215,7 +218,39 @@ impl Entry {
         }
     }
 
-    fn info(self) -> PolicyInfo {
+    /// The totals its alert monitor judges: a breaker's rejections are failed calls too, and
+    /// it is unavailable while not closed.
+    fn sample(self) -> Option<Sample> {
+        Some(match self {
+            Entry::Breaker(b) => {
+                let m = b.metrics();
+                Sample {
+                    calls: m.calls() + m.rejections,
+                    failures: m.failures + m.rejections,
+                    unavailable: !matches!(m.state, BreakerState::Closed | BreakerState::Disabled),
+                }
+            }
+            Entry::Retry(r) => {
+                let m = r.metrics();
+                Sample {
+                    calls: m.calls(),
+                    failures: m.failures,
+                    unavailable: false,
+                }
+            }
+            Entry::Timeout(t) => {
+                let m = t.metrics();
+                Sample {
+                    calls: m.calls(),
+                    failures: m.timeouts,
+                    unavailable: false,
+                }
+            }
+            Entry::Fallback(_) => return None,
+        })
+    }
+
+    fn info(self, monitor: Option<&ErrorRateMonitor>) -> PolicyInfo {
         let (config, state, metrics) = match self {
             Entry::Breaker(b) => (
                 breaker_settings(b.config()),
@@ -243,6 +278,7 @@ impl Entry {
             config,
             state,
             metrics,
+            alert: monitor.map(ErrorRateMonitor::level),
         }
     }
 
@@ -502,9 +538,16 @@ fn env_name(name: &str) -> String {
     out.trim_matches('_').to_owned()
 }
 
-#[derive(Default)]
+/// A registered policy and the monitor of its error rate.
+#[derive(Clone, Copy)]
+struct Registered {
+    entry: Entry,
+    /// Leaked like the policy, which is `'static` and stays registered.
+    monitor: Option<&'static ErrorRateMonitor>,
+}
+
 struct Registry {
-    policies: Vec<Entry>,
+    policies: Vec<Registered>,
     /// Every value from every source, in the order of precedence once sorted by source.
     values: Vec<Value>,
     /// The file [`load_file`] read (or `RESILIENT_CONFIG` named), read again by [`reload`].
@@ -557,7 +600,7 @@ impl Registry {
     fn apply_all(&self) -> Vec<SettingError> {
         self.policies
             .iter()
-            .filter_map(|entry| self.apply(*entry).err())
+            .filter_map(|p| self.apply(p.entry).err())
             .collect()
     }
 
@@ -695,7 +738,11 @@ pub fn register<P: Policy>(policy: &'static P) {
     if !entry.mark_registered() {
         return;
     }
-    registry.policies.push(entry);
+    let monitor = entry.sample().and_then(|_| {
+        let monitor = ErrorRateMonitor::new(entry.name(), AlertThresholds::new()).ok()?;
+        Some(&*Box::leak(Box::new(monitor)))
+    });
+    registry.policies.push(Registered { entry, monitor });
     if let Err(error) = registry.apply(entry) {
         refused(&error);
     }
@@ -714,8 +761,11 @@ pub fn register<P: Policy>(policy: &'static P) {
 
 /// Every registered policy, in the order they registered.
 pub fn policies() -> Vec<PolicyInfo> {
-    let entries = registry().policies.clone();
-    entries.into_iter().map(Entry::info).collect()
+    let registered = registry().policies.clone();
+    registered
+        .into_iter()
+        .map(|p| p.entry.info(p.monitor))
+        .collect()
 }
 
 /// The registered circuit breakers.
@@ -723,8 +773,8 @@ pub fn breakers() -> Vec<&'static CircuitBreaker> {
     registry()
         .policies
         .iter()
-        .filter_map(|entry| match entry {
-            Entry::Breaker(b) => Some(*b),
+        .filter_map(|p| match p.entry {
+            Entry::Breaker(b) => Some(b),
             _ => None,
         })
         .collect()
@@ -752,8 +802,8 @@ pub fn set(policy: &str, key: &str, value: &str) -> Result<(), SettingError> {
     });
     let mut outcome = check_form(key, value).map_err(|r| SettingError::new(policy, key, value, r));
     let matching: Vec<Entry> = (registry.policies.iter())
+        .map(|p| p.entry)
         .filter(|e| e.name() == policy)
-        .copied()
         .collect();
     if outcome.is_ok()
         && !matching.is_empty()
@@ -823,3 +873,44 @@ fn errors(found: Vec<SettingError>) -> Result<(), Vec<SettingError>> {
     }
     if found.is_empty() { Ok(()) } else { Err(found) }
 }
+
+/// Feeds every policy's alert monitor its current totals: what [`watch`] does on each tick.
+///
+/// The levels and their `alert.level_changed` events follow the
+/// [`monitor`](crate::monitor) rules, with the default [`AlertThresholds`]: warning above 1 %
+/// errors over 5 minutes, critical above 5 % over 1 minute, emergency after 5 minutes unavailable.
+pub fn sample() {
+    let registered = registry().policies.clone();
+    for p in registered {
+        if let (Some(monitor), Some(sample)) = (p.monitor, p.entry.sample()) {
+            monitor.observe(sample);
+        }
+    }
+}
+
+/// Samples every policy's alert monitor every `every` and, with the feature `metrics`, publishes
+/// their counters through the `metrics` facade; forever. Spawn it once at start-up:
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() {
+/// tokio::spawn(resilient::registry::watch(std::time::Duration::from_secs(10)));
+/// # }
+/// ```
+///
+/// Returns only to refuse a zero period.
+pub async fn watch(every: Duration) -> Result<std::convert::Infallible, ConfigError> {
+    crate::monitor::check_period(every)?;
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        sample();
+        #[cfg(feature = "metrics")]
+        export_metrics();
+    }
+}
+
+#[cfg(feature = "metrics")]
+mod export;
+#[cfg(feature = "metrics")]
+pub use export::export_metrics;

@@ -5,6 +5,7 @@ mod common;
 
 use common::capture::{Capture, field};
 use common::{TestError, ms, temp_dir};
+use resilient::monitor::AlertLevel;
 use resilient::registry::{self, PolicyKind, PolicyMetrics};
 use resilient::{
     Backoff, BreakerConfig, BreakerState, CircuitBreaker, Rejected, RetryPolicy, TimeoutPolicy,
@@ -350,4 +351,57 @@ max_attempts = 6
     );
     assert_eq!(R.attempts(), 2);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(start_paused = true)]
+async fn sampling_raises_each_policys_alert_level() {
+    static B: CircuitBreaker = CircuitBreaker::new("reg.alert", BreakerConfig::new());
+    registry::register(&B);
+    let (capture, _guard) = Capture::start();
+    let ours = |capture: &Capture| -> Vec<_> {
+        let events = capture.take().into_iter();
+        events
+            .filter(|e| e.fields.get("policy").map(String::as_str) == Some("reg.alert"))
+            .collect()
+    };
+    B.force_open();
+    registry::sample();
+    tokio::time::advance(Duration::from_secs(300)).await;
+    registry::sample();
+    assert_eq!(
+        info("reg.alert", PolicyKind::CircuitBreaker).alert,
+        Some(AlertLevel::Normal)
+    );
+    tokio::time::advance(Duration::from_secs(10)).await;
+    registry::sample();
+    assert_eq!(
+        info("reg.alert", PolicyKind::CircuitBreaker).alert,
+        Some(AlertLevel::Emergency)
+    );
+    let events = ours(&capture);
+    let changed: Vec<_> = events
+        .iter()
+        .filter(|e| e.name == "alert.level_changed")
+        .collect();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].level, Level::ERROR);
+    assert_eq!(field(changed[0], "critical"), "true");
+    assert_eq!(field(changed[0], "level"), "emergency");
+
+    // Calls through again: the outage ends with the first success.
+    B.reset();
+    B.try_acquire().unwrap().success();
+    registry::sample();
+    assert_eq!(
+        info("reg.alert", PolicyKind::CircuitBreaker).alert,
+        Some(AlertLevel::Normal)
+    );
+    let events = ours(&capture);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.name == "alert.level_changed")
+            .count(),
+        1
+    );
 }

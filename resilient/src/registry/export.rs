@@ -72,7 +72,10 @@ fn publish(p: &PolicyInfo) {
             set("resilient_breaker_open_seconds", m.time_open.as_secs_f64());
             count("resilient_breaker_recoveries_total", m.recoveries);
             if let Some(last) = m.last_recovery {
-                set("resilient_breaker_last_recovery_seconds", last.as_secs_f64());
+                set(
+                    "resilient_breaker_last_recovery_seconds",
+                    last.as_secs_f64(),
+                );
             }
             if let Some(mttr) = m.mttr {
                 set("resilient_breaker_mttr_seconds", mttr.as_secs_f64());

@@ -1,0 +1,198 @@
+//! `registry::export_metrics` (feature `metrics`): the documented names, labels and values, read
+//! back through a recorder of the `metrics` facade.
+
+use metrics::{
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, Key, KeyName, Metadata, Recorder, SharedString,
+    Unit,
+};
+use resilient::registry;
+use resilient::{BreakerConfig, CircuitBreaker, Rejected, RetryPolicy, TimeoutPolicy};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Every value published, by `name{label=value,...}`.
+#[derive(Clone, Default)]
+struct Published(Arc<Mutex<BTreeMap<String, f64>>>);
+
+struct Slot {
+    published: Published,
+    key: String,
+}
+
+impl CounterFn for Slot {
+    fn increment(&self, n: u64) {
+        *self
+            .published
+            .0
+            .lock()
+            .unwrap()
+            .entry(self.key.clone())
+            .or_default() += n as f64;
+    }
+    fn absolute(&self, n: u64) {
+        self.published
+            .0
+            .lock()
+            .unwrap()
+            .insert(self.key.clone(), n as f64);
+    }
+}
+
+impl GaugeFn for Slot {
+    fn increment(&self, x: f64) {
+        *self
+            .published
+            .0
+            .lock()
+            .unwrap()
+            .entry(self.key.clone())
+            .or_default() += x;
+    }
+    fn decrement(&self, x: f64) {
+        GaugeFn::increment(self, -x);
+    }
+    fn set(&self, x: f64) {
+        self.published.0.lock().unwrap().insert(self.key.clone(), x);
+    }
+}
+
+impl Published {
+    fn slot(&self, key: &Key) -> Arc<Slot> {
+        let labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        Arc::new(Slot {
+            published: self.clone(),
+            key: format!("{}{{{}}}", key.name(), labels.join(",")),
+        })
+    }
+
+    fn get(&self, key: &str) -> f64 {
+        *self
+            .0
+            .lock()
+            .unwrap()
+            .get(key)
+            .unwrap_or_else(|| panic!("`{key}` was not published"))
+    }
+}
+
+impl Recorder for Published {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        Counter::from_arc(self.slot(key))
+    }
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::from_arc(self.slot(key))
+    }
+    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::noop()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_kind_of_policy_is_published_under_the_documented_names() {
+    static BREAKER: CircuitBreaker = CircuitBreaker::new(
+        "export.breaker",
+        BreakerConfig::new()
+            .failure_threshold(1)
+            .recovery_timeout(Duration::from_secs(2)),
+    );
+    static RETRY: RetryPolicy = RetryPolicy::new()
+        .name("export.retry")
+        .max_attempts(2)
+        .backoff(resilient::Backoff::none());
+    static TIMEOUT: TimeoutPolicy = TimeoutPolicy::new("export.timeout", Duration::from_secs(1));
+    registry::register(&BREAKER);
+    registry::register(&RETRY);
+    registry::register(&TIMEOUT);
+
+    BREAKER.try_acquire().unwrap().success();
+    BREAKER.try_acquire().unwrap().failure();
+    assert!(BREAKER.try_acquire().is_err());
+    tokio::time::advance(Duration::from_secs(2)).await;
+    BREAKER.try_acquire().unwrap().success();
+    let mut attempts = 0;
+    let _ = resilient::retry(&RETRY, || {
+        attempts += 1;
+        async { Err::<(), _>("down") }
+    })
+    .await;
+    let _ = TIMEOUT.call(async { Ok::<_, Rejected>(()) }).await;
+    registry::sample();
+
+    let published = Published::default();
+    metrics::with_local_recorder(&published, registry::export_metrics);
+    let b = "policy=export.breaker,kind=circuit_breaker";
+    assert_eq!(
+        published.get(&format!("resilient_calls_total{{{b},outcome=success}}")),
+        2.0
+    );
+    assert_eq!(
+        published.get(&format!("resilient_calls_total{{{b},outcome=failure}}")),
+        1.0
+    );
+    assert_eq!(
+        published.get(&format!("resilient_calls_total{{{b},outcome=rejected}}")),
+        1.0
+    );
+    assert_eq!(
+        published.get(&format!("resilient_failures_total{{{b},failure=timeout}}")),
+        0.0
+    );
+    assert_eq!(
+        published.get(&format!("resilient_breaker_state{{{b}}}")),
+        0.0
+    );
+    assert_eq!(
+        published.get(&format!("resilient_breaker_openings_total{{{b}}}")),
+        1.0
+    );
+    assert_eq!(
+        published.get(&format!("resilient_breaker_open_seconds{{{b}}}")),
+        2.0
+    );
+    assert_eq!(
+        published.get(&format!("resilient_breaker_recoveries_total{{{b}}}")),
+        1.0
+    );
+    assert_eq!(
+        published.get(&format!("resilient_breaker_mttr_seconds{{{b}}}")),
+        2.0
+    );
+    // 2 failed of 4 calls, but below `minimum_calls`: no alert.
+    assert_eq!(published.get(&format!("resilient_alert_level{{{b}}}")), 0.0);
+
+    let r = "policy=export.retry,kind=retry";
+    assert_eq!(attempts, 2);
+    assert_eq!(
+        published.get(&format!("resilient_calls_total{{{r},outcome=failure}}")),
+        1.0
+    );
+    assert_eq!(
+        published.get(&format!("resilient_retries_total{{{r}}}")),
+        1.0
+    );
+    assert_eq!(
+        published.get(&format!("resilient_retries_exhausted_total{{{r}}}")),
+        1.0
+    );
+    assert_eq!(
+        published.get(&format!("resilient_retries_aborted_total{{{r}}}")),
+        0.0
+    );
+
+    let t = "policy=export.timeout,kind=timeout";
+    assert_eq!(
+        published.get(&format!("resilient_calls_total{{{t},outcome=success}}")),
+        1.0
+    );
+    assert_eq!(
+        published.get(&format!("resilient_calls_total{{{t},outcome=timeout}}")),
+        0.0
+    );
+}
