@@ -2,9 +2,13 @@
 //! (so the minutes of waiting it shows take milliseconds).
 //!
 //! Run it with `cargo run --example demo`. Each line tells what the service did, what the caller
-//! got back, and where the breaker stands; the library's own events (WARN/INFO) are interleaved.
+//! got back, and where the breaker stands; the library's own events (WARN/INFO) are interleaved,
+//! each with the correlation id of the request that caused it. At the end: every policy in the
+//! registry with its metrics, and the health report as JSON.
 
 use resilient::correlation::{self, CorrelationId};
+use resilient::health::{self, HealthChecks};
+use resilient::registry::{self, PolicyMetrics};
 use resilient::{BreakerConfig, CircuitBreaker, Rejected, circuit_breaker, retry, timeout};
 use std::cell::Cell;
 use std::time::Duration;
@@ -128,6 +132,8 @@ async fn main() {
         calls: Cell::new(0),
         started: Instant::now(),
     };
+    // The retry and timeout the attributes build register themselves; a breaker of our own joins.
+    registry::register(&BREAKER);
 
     println!(
         "1. A transient failure: the service fails twice, the retry waits 200 ms, then 400 ms."
@@ -161,14 +167,54 @@ async fn main() {
     service.health.set(Health::Healthy);
     request(&service, 6).await;
 
-    let m = BREAKER.metrics();
+    registry::sample();
+    println!("\nThe registry: every policy, its configuration and its metrics.");
+    for policy in registry::policies() {
+        let metrics = match &policy.metrics {
+            PolicyMetrics::CircuitBreaker(m) => format!(
+                "{:?}; {} calls ({} failed, {} of them timeouts), {} rejected, {} opening(s), {:?} open, MTTR {:?}",
+                m.state,
+                m.calls(),
+                m.failures,
+                m.timeouts,
+                m.rejections,
+                m.openings,
+                m.time_open,
+                m.mttr.unwrap_or_default()
+            ),
+            PolicyMetrics::Retry(m) => format!(
+                "{} calls ({} failed), {} retries, {} exhausted, {} aborted by the breaker",
+                m.calls(),
+                m.failures,
+                m.retries,
+                m.exhausted,
+                m.aborted
+            ),
+            PolicyMetrics::Timeout(m) => format!("{} calls, {} timed out", m.calls(), m.timeouts),
+            other => format!("{other:?}"),
+        };
+        let alert = policy
+            .alert
+            .map_or(String::new(), |level| format!(" [alert: {level}]"));
+        println!(
+            "  {} `{}` {:?}{alert}\n    {metrics}",
+            policy.kind, policy.name, policy.config
+        );
+    }
+
+    let report = HealthChecks::new()
+        .add(
+            "disk",
+            Duration::from_secs(1),
+            health::disk_space(std::env::temp_dir()),
+        )
+        .add("memory", Duration::from_secs(1), health::memory())
+        .add("breakers", Duration::from_secs(1), health::open_breakers())
+        .run()
+        .await;
+    println!("\nThe health report:");
     println!(
-        "\nbreaker `{}`: {:?}; {} successes, {} failures, {} rejections, {} opening(s)",
-        BREAKER.name(),
-        m.state,
-        m.successes,
-        m.failures,
-        m.rejections,
-        m.openings
+        "{}",
+        serde_json::to_string_pretty(&report).expect("a report serialises")
     );
 }

@@ -101,8 +101,21 @@
 //! | `supervisor.finished` | INFO | `policy`, `restarts` | the component returned `Ok(())` |
 //! | `supervisor.gave_up` | ERROR | `policy`, `restarts`, `max_restarts`, `window_ms`, `reason`, `error` | one failure more than `max_restarts` within the window: no restart |
 //! | `alert.level_changed` | WARN (warning, or a step down short of normal), ERROR (critical), ERROR with `critical = true` (emergency), INFO (back to normal) | `policy`, `level`, `previous`, `error_rate`, `window_ms` (the window that decided; for an emergency, the outage so far) | an [`ErrorRateMonitor`](monitor::ErrorRateMonitor)'s alert level changed |
+//! | `config.refused` | WARN | `policy`, `key`, `value` | a value from the environment or a file was refused at registration or on [`registry::reload`]; the policy keeps its configuration |
+//! | `registry.registered` | DEBUG | `policy`, `kind` | a policy joined the [`registry`] |
 //!
 //! `resilient::fs` documents its own events (`fs.*`).
+//!
+//! # Operations
+//!
+//! - [`correlation`]: a request's id in every event and [`Rejected`].
+//! - [`registry`]: every named policy with its configuration, state, metrics and alert level;
+//!   configuration changed at run time from code, the environment or a TOML file; with the feature
+//!   `metrics`, export through the `metrics` facade ([`registry::watch`] samples and exports).
+//! - [`monitor`]: error-rate alert levels (warning, critical, emergency) over sliding windows.
+//! - [`health`]: named async checks with timeouts, built-ins for disk, memory and open breakers,
+//!   and a JSON report.
+//! - [`supervisor`]: restart a long-lived component with backoff, up to a limit.
 //!
 //! # Cost
 //!
@@ -126,8 +139,8 @@ mod fallback;
 /// Crash-safe file writes, timestamped backups and restores, permission repair.
 pub mod fs;
 pub mod health;
-pub mod registry;
 pub mod monitor;
+pub mod registry;
 mod rejected;
 mod retry;
 mod scoped;
