@@ -53,11 +53,15 @@ fn load_config(path: &Path) -> io::Result<Config> {
                 &__resilient_error,
                 ::resilient::__private::every_error,
             ) => {
+                ::resilient::__private::fallback_starts(
+                    __resilient_fallback_policy,
+                    true,
+                );
                 let __resilient_result = ::resilient::__private::call_fallback_blocking::<
                     io::Result<Config>,
                     _,
                 >(__resilient_error, |_err| Ok(Config::default()));
-                ::resilient::__private::fallback_ran(__resilient_fallback_policy);
+                ::resilient::__private::fallback_ran();
                 __resilient_result
             }
             __resilient_result => __resilient_result,

@@ -344,8 +344,9 @@ fn wrap(cx: &mut Context, layer: &Layer, inner: Inner) -> TokenStream {
             let run = quote! {
                 match #attempt {
                     ::core::result::Result::Err(#error) if #root::__private::fallback_applies(&#error, #when) => {
+                        #root::__private::fallback_starts(#policy, #is_layer);
                         let #result = #handled;
-                        #root::__private::fallback_ran(#policy);
+                        #root::__private::fallback_ran();
                         #result
                     }
                     #result => #result,

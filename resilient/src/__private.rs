@@ -207,10 +207,20 @@ pub fn when_blocking<R: ReturnsResult>(
     predicate
 }
 
+/// Before `#[fallback]`'s handler runs: counts it and says why, from the rejection the layer
+/// inside marked the error with, if `layer_inside` is one the attributes wrote.
+pub fn fallback_starts(policy: &FallbackPolicy, layer_inside: bool) {
+    let rejection = if layer_inside {
+        crate::rejected::take_mark(None)
+    } else {
+        None
+    };
+    policy.starts(rejection);
+}
+
 /// After `#[fallback]` ran: what it returned is the function's own result, no rejection.
 #[inline]
-pub fn fallback_ran(policy: &FallbackPolicy) {
-    policy.ran();
+pub fn fallback_ran() {
     crate::rejected::clear_mark();
 }
 

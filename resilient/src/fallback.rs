@@ -1,7 +1,9 @@
 //! [`FallbackPolicy`]: the name and count of a `#[fallback]`, for the registry and metrics.
 
+use crate::RejectedKind;
 use std::sync::atomic::Ordering::{AcqRel, Relaxed};
 use std::sync::atomic::{AtomicBool, AtomicU64};
+use tracing::Level;
 
 /// What `#[fallback]` keeps in a `static`: its name and how often the fallback answered.
 ///
@@ -10,6 +12,7 @@ pub struct FallbackPolicy {
     name: &'static str,
     registered: AtomicBool,
     fallbacks: AtomicU64,
+    after_rejection: AtomicU64,
 }
 
 /// A snapshot of a [`FallbackPolicy`]'s counter.
@@ -18,6 +21,9 @@ pub struct FallbackPolicy {
 pub struct FallbackMetrics {
     /// Calls the fallback answered instead of the function.
     pub fallbacks: u64,
+    /// Of those, the calls a layer inside rejected (an open circuit, a timeout) rather than the
+    /// function's own error.
+    pub after_rejection: u64,
 }
 
 impl FallbackPolicy {
@@ -27,6 +33,7 @@ impl FallbackPolicy {
             name,
             registered: AtomicBool::new(false),
             fallbacks: AtomicU64::new(0),
+            after_rejection: AtomicU64::new(0),
         }
     }
 
@@ -39,12 +46,32 @@ impl FallbackPolicy {
     pub fn metrics(&self) -> FallbackMetrics {
         FallbackMetrics {
             fallbacks: self.fallbacks.load(Relaxed),
+            after_rejection: self.after_rejection.load(Relaxed),
         }
     }
 
-    /// Counts a call the fallback answered.
-    pub(crate) fn ran(&self) {
+    /// Counts a call the fallback is about to answer, and reports it: `rejection` is what a
+    /// layer inside refused the call with, if that is why.
+    pub(crate) fn starts(&self, rejection: Option<RejectedKind>) {
         self.fallbacks.fetch_add(1, Relaxed);
+        if rejection.is_some() {
+            self.after_rejection.fetch_add(1, Relaxed);
+        }
+        let reason = match rejection {
+            None => "error",
+            Some(RejectedKind::CircuitOpen) => "circuit_open",
+            Some(RejectedKind::TimedOut) => "timed_out",
+        };
+        let name = self.name;
+        tracing::event!(
+            name: "fallback.used",
+            target: "resilient",
+            Level::INFO,
+            correlation_id = crate::correlation::field(),
+            policy = name,
+            reason,
+            "`{name}` answered with its fallback ({reason})"
+        );
     }
 
     /// Puts it in the [`registry`](crate::registry) the first time; after that one load.

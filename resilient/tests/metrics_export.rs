@@ -2,8 +2,8 @@
 //! back through a recorder of the `metrics` facade.
 
 use metrics::{
-    Counter, CounterFn, Gauge, GaugeFn, Histogram, Key, KeyName, Metadata, Recorder, SharedString,
-    Unit,
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
 };
 use resilient::registry;
 use resilient::{BreakerConfig, CircuitBreaker, Rejected, RetryPolicy, TimeoutPolicy};
@@ -57,6 +57,13 @@ impl GaugeFn for Slot {
     }
 }
 
+/// A histogram keeps its last value: enough to see one recorded.
+impl HistogramFn for Slot {
+    fn record(&self, x: f64) {
+        self.published.0.lock().unwrap().insert(self.key.clone(), x);
+    }
+}
+
 impl Published {
     fn slot(&self, key: &Key) -> Arc<Slot> {
         let labels: Vec<String> = key
@@ -89,13 +96,21 @@ impl Recorder for Published {
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
         Gauge::from_arc(self.slot(key))
     }
-    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
-        Histogram::noop()
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::from_arc(self.slot(key))
     }
+}
+
+#[resilient::fallback(|_| Ok(0))]
+fn parse_or_zero(text: &str) -> Result<u32, std::num::ParseIntError> {
+    text.parse()
 }
 
 #[tokio::test(start_paused = true)]
 async fn every_kind_of_policy_is_published_under_the_documented_names() {
+    // The only test here: the recorder is the process's, also for what policies record as they go.
+    let published = Published::default();
+    metrics::set_global_recorder(published.clone()).unwrap();
     static BREAKER: CircuitBreaker = CircuitBreaker::new(
         "export.breaker",
         BreakerConfig::new()
@@ -123,10 +138,9 @@ async fn every_kind_of_policy_is_published_under_the_documented_names() {
     })
     .await;
     let _ = TIMEOUT.call(async { Ok::<_, Rejected>(()) }).await;
+    assert_eq!(parse_or_zero("x"), Ok(0));
     registry::sample();
-
-    let published = Published::default();
-    metrics::with_local_recorder(&published, registry::export_metrics);
+    registry::export_metrics();
     let b = "policy=export.breaker,kind=circuit_breaker";
     assert_eq!(
         published.get(&format!("resilient_calls_total{{{b},outcome=success}}")),
@@ -193,6 +207,16 @@ async fn every_kind_of_policy_is_published_under_the_documented_names() {
     );
     assert_eq!(
         published.get(&format!("resilient_calls_total{{{t},outcome=timeout}}")),
+        0.0
+    );
+
+    let f = "policy=metrics_export::parse_or_zero,kind=fallback";
+    assert_eq!(
+        published.get(&format!("resilient_fallbacks_total{{{f},reason=error}}")),
+        1.0
+    );
+    assert_eq!(
+        published.get(&format!("resilient_fallbacks_total{{{f},reason=rejected}}")),
         0.0
     );
 }

@@ -133,10 +133,18 @@ async fn with_fallback(delay: Duration) -> Result<&'static str, TestError> {
 }
 
 #[tokio::test(start_paused = true)]
-async fn fallbacks_are_counted() {
+async fn fallbacks_are_counted_and_reported() {
+    let (capture, _guard) = Capture::start();
     assert_eq!(with_fallback(ms(1)).await, Ok("fresh"));
     assert_eq!(with_fallback(ms(20)).await, Ok("cached"));
     assert_eq!(with_fallback(ms(20)).await, Ok("cached"));
+    let used: Vec<_> = (capture.take().into_iter())
+        .filter(|e| e.name == "fallback.used")
+        .collect();
+    assert_eq!(used.len(), 2);
+    assert_eq!(used[0].level, Level::INFO);
+    assert!(field(&used[0], "policy").ends_with("::with_fallback"));
+    assert_eq!(field(&used[0], "reason"), "timed_out");
     let policy = registry::policies()
         .into_iter()
         .find(|p| p.kind == PolicyKind::Fallback && p.name.ends_with("::with_fallback"))
@@ -144,7 +152,23 @@ async fn fallbacks_are_counted() {
     let PolicyMetrics::Fallback(m) = policy.metrics else {
         panic!("not a fallback's metrics")
     };
-    assert_eq!(m.fallbacks, 2);
+    assert_eq!((m.fallbacks, m.after_rejection), (2, 2));
+}
+
+#[fallback(|_| Ok(0))]
+fn parse_or_zero(text: &str) -> Result<u32, std::num::ParseIntError> {
+    text.parse()
+}
+
+#[test]
+fn a_fallback_after_the_functions_own_error_says_so() {
+    let (capture, _guard) = Capture::start();
+    assert_eq!(parse_or_zero("x"), Ok(0));
+    let used: Vec<_> = (capture.take().into_iter())
+        .filter(|e| e.name == "fallback.used")
+        .collect();
+    assert_eq!(used.len(), 1);
+    assert_eq!(field(&used[0], "reason"), "error");
 }
 
 #[tokio::test]

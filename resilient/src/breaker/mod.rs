@@ -873,6 +873,9 @@ impl CircuitBreaker {
         s.last_recovery_nanos.store(outage, Relaxed);
         s.recoveries.fetch_add(1, Relaxed);
         let outage = Duration::from_nanos(outage);
+        #[cfg(feature = "metrics")]
+        metrics::histogram!("resilient_breaker_recovery_seconds", "policy" => self.name, "kind" => "circuit_breaker")
+            .record(outage.as_secs_f64());
         self.last_transition.store(now, Relaxed);
         self.clear_window();
         tracing::event!(

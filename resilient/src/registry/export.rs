@@ -18,13 +18,14 @@ use metrics::{counter, gauge};
 /// | `resilient_retries_total` | counter | | waits between attempts |
 /// | `resilient_retries_exhausted_total` | counter | | retried calls that ran out of attempts or budget |
 /// | `resilient_retries_aborted_total` | counter | | retried calls stopped by a rejection inside |
-/// | `resilient_fallbacks_total` | counter | | calls the fallback answered |
+/// | `resilient_fallbacks_total` | counter | `reason`: `error`, `rejected` | calls the fallback answered, after the function's error or a rejection inside |
 /// | `resilient_breaker_state` | gauge | | 0 closed, 1 half-open, 2 open, 3 forced open, 4 disabled |
 /// | `resilient_breaker_openings_total` | counter | | times it opened |
 /// | `resilient_breaker_open_seconds` | gauge | | total time not closed, the current outage included |
 /// | `resilient_breaker_recoveries_total` | counter | | outages that ended with the breaker closing on its trials |
 /// | `resilient_breaker_last_recovery_seconds` | gauge | | length of the last of those outages |
 /// | `resilient_breaker_mttr_seconds` | gauge | | mean time to recovery over them |
+/// | `resilient_breaker_recovery_seconds` | histogram | | each of those outages, recorded as the breaker closes (not by this function) |
 /// | `resilient_alert_level` | gauge | | the policy's [`AlertLevel`](crate::monitor::AlertLevel) while [`watch`](super::watch) samples it: 0 normal, 1 warning, 2 critical, 3 emergency |
 pub fn export_metrics() {
     for policy in policies() {
@@ -92,7 +93,15 @@ fn publish(p: &PolicyInfo) {
             calls("success", m.successes);
             calls("timeout", m.timeouts);
         }
-        PolicyMetrics::Fallback(m) => count("resilient_fallbacks_total", m.fallbacks),
+        PolicyMetrics::Fallback(m) => {
+            for (reason, n) in [
+                ("error", m.fallbacks - m.after_rejection),
+                ("rejected", m.after_rejection),
+            ] {
+                counter!("resilient_fallbacks_total", "policy" => policy, "kind" => kind, "reason" => reason)
+                    .absolute(n);
+            }
+        }
     }
     if let Some(level) = p.alert {
         set("resilient_alert_level", level as u8 as f64);
