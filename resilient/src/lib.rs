@@ -101,11 +101,13 @@
 //! | `supervisor.finished` | INFO | `policy`, `restarts` | the component returned `Ok(())` |
 //! | `supervisor.gave_up` | ERROR | `policy`, `restarts`, `max_restarts`, `window_ms`, `reason`, `error` | one failure more than `max_restarts` within the window: no restart |
 //! | `alert.level_changed` | WARN (warning, or a step down short of normal), ERROR (critical), ERROR with `critical = true` (emergency), INFO (back to normal) | `policy`, `level`, `previous`, `error_rate`, `window_ms` (the window that decided; for an emergency, the outage so far) | an [`ErrorRateMonitor`](monitor::ErrorRateMonitor)'s alert level changed |
+//! | `fs.mode_repaired` | INFO | `path`, `from`, `to` (octal) | [`fs::ensure_mode`] changed the permissions |
+//! | `fs.backup_skipped` | WARN | `path`, `kind` | [`fs::backup`] met a socket, FIFO or device: not archived |
+//! | `fs.rollback_failed` | ERROR | `path`, `error` | an atomic scope could not put back a file that [`fs::write_atomic`] replaced |
+//! | `fs.restore_cleanup_failed` | WARN | `path`, `error` | [`fs::restore`] succeeded but could not remove the old content it moved aside |
 //! | `fallback.used` | INFO | `policy`, `reason` (`error`, `circuit_open`, `timed_out`) | `#[fallback]` answered instead of the function |
 //! | `config.refused` | WARN | `policy`, `key`, `value` | a value from the environment or a file was refused at registration or on [`registry::reload`]; the policy keeps its configuration |
 //! | `registry.registered` | DEBUG | `policy`, `kind` | a policy joined the [`registry`] |
-//!
-//! `resilient::fs` documents its own events (`fs.*`).
 //!
 //! # Operations
 //!

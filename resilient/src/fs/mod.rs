@@ -27,12 +27,7 @@
 //!
 //! # Events
 //!
-//! | name | level | fields | when |
-//! | --- | --- | --- | --- |
-//! | `fs.mode_repaired` | INFO | `path`, `from`, `to` (octal) | [`ensure_mode`] changed the permissions |
-//! | `fs.backup_skipped` | WARN | `path`, `kind` | [`backup`] met a socket, FIFO or device: not archived |
-//! | `fs.rollback_failed` | ERROR | `path`, `error` | an atomic scope could not put back a file that [`write_atomic`] replaced |
-//! | `fs.restore_cleanup_failed` | WARN | `path`, `error` | [`restore`] succeeded but could not remove the old content it moved aside |
+//! Its events (`fs.*`) are in the crate's [event catalogue](crate#events).
 //!
 //! [`write_atomic`]: crate::fs::write_atomic
 //! [`ensure_mode`]: crate::fs::ensure_mode
