@@ -77,6 +77,7 @@ thread_local! {
 }
 
 /// The id of the request being worked on, if any.
+#[inline]
 pub fn current() -> Option<CorrelationId> {
     CURRENT.get()
 }

@@ -62,6 +62,7 @@ pub struct Rejected {
 const NONE: u64 = u64::MAX;
 
 impl Rejected {
+    #[inline]
     pub(crate) fn circuit_open(policy: &'static str, retry_after_nanos: Option<u64>) -> Self {
         let nanos = retry_after_nanos.map_or(NONE, |n| n.min(NONE - 1));
         let correlation_id = crate::correlation::current();
