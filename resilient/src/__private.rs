@@ -13,29 +13,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-/// A policy the attributes built, in its `static`: in the registry from its first use on.
-pub trait Registered: Sync + 'static {
-    /// Registers it the first time; after that one load.
-    fn register_once(&'static self) -> &'static Self;
-}
-
-macro_rules! registered_by_first_use {
-    ($($policy:ty),*) => {$(
-        impl Registered for $policy {
-            #[inline]
-            fn register_once(&'static self) -> &'static Self {
-                <$policy>::register_once(self)
-            }
-        }
-    )*};
-}
-
-registered_by_first_use!(CircuitBreaker, RetryPolicy, TimeoutPolicy, FallbackPolicy);
-
 /// The policy in a generated `static`, registered on first use.
 #[inline]
-pub fn registered<P: Registered>(policy: &'static P) -> &'static P {
-    policy.register_once()
+pub fn registered<P: crate::registry::Policy>(policy: &'static P) -> &'static P {
+    crate::registry::on_first_use(policy)
 }
 
 /// `#[circuit_breaker]` around an async body or layer.

@@ -1,8 +1,8 @@
 //! [`FallbackPolicy`]: the name and count of a `#[fallback]`, for the registry and metrics.
 
 use crate::RejectedKind;
-use std::sync::atomic::Ordering::{AcqRel, Relaxed};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use tracing::Level;
 
 /// What `#[fallback]` keeps in a `static`: its name and how often the fallback answered.
@@ -10,7 +10,7 @@ use tracing::Level;
 /// A fallback runs only after a failure, so counting it writes to one shared counter.
 pub struct FallbackPolicy {
     name: &'static str,
-    registered: AtomicBool,
+    pub(crate) registration: crate::registry::sealed::Registration,
     fallbacks: AtomicU64,
     after_rejection: AtomicU64,
 }
@@ -31,7 +31,7 @@ impl FallbackPolicy {
     pub const fn new(name: &'static str) -> Self {
         Self {
             name,
-            registered: AtomicBool::new(false),
+            registration: crate::registry::sealed::Registration::new(),
             fallbacks: AtomicU64::new(0),
             after_rejection: AtomicU64::new(0),
         }
@@ -72,20 +72,6 @@ impl FallbackPolicy {
             reason,
             "`{name}` answered with its fallback ({reason})"
         );
-    }
-
-    /// Puts it in the [`registry`](crate::registry) the first time; after that one load.
-    #[inline]
-    pub(crate) fn register_once(&'static self) -> &'static Self {
-        if !self.registered.load(Relaxed) {
-            crate::registry::register(self);
-        }
-        self
-    }
-
-    /// Marks it registered; false if it already was.
-    pub(crate) fn mark_registered(&self) -> bool {
-        !self.registered.swap(true, AcqRel)
     }
 }
 

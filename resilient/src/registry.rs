@@ -150,8 +150,30 @@ impl Policy for RetryPolicy {}
 impl Policy for TimeoutPolicy {}
 impl Policy for FallbackPolicy {}
 
-mod sealed {
+/// What makes a type a [`Policy`]: public to name in the trait, out of reach outside the crate.
+pub(crate) mod sealed {
     use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::Ordering::{AcqRel, Relaxed};
+
+    /// Whether a policy is in the registry yet: read on every call, set once.
+    pub struct Registration(AtomicBool);
+
+    impl Registration {
+        pub const fn new() -> Self {
+            Self(AtomicBool::new(false))
+        }
+
+        #[inline]
+        pub(super) fn is_done(&self) -> bool {
+            self.0.load(Relaxed)
+        }
+
+        /// True for the one caller that gets to register the policy.
+        pub(super) fn claim(&self) -> bool {
+            !self.0.swap(true, AcqRel)
+        }
+    }
 
     /// A registered policy, whatever its kind.
     #[derive(Clone, Copy)]
@@ -164,31 +186,41 @@ mod sealed {
 
     pub trait Sealed {
         fn entry(&'static self) -> Entry;
+        fn registration(&self) -> &Registration;
     }
 
-    impl Sealed for CircuitBreaker {
-        fn entry(&'static self) -> Entry {
-            Entry::Breaker(self)
-        }
+    macro_rules! sealed {
+        ($($policy:ty => $variant:ident),*) => {$(
+            impl Sealed for $policy {
+                fn entry(&'static self) -> Entry {
+                    Entry::$variant(self)
+                }
+                #[inline]
+                fn registration(&self) -> &Registration {
+                    &self.registration
+                }
+            }
+        )*};
     }
-    impl Sealed for RetryPolicy {
-        fn entry(&'static self) -> Entry {
-            Entry::Retry(self)
-        }
-    }
-    impl Sealed for TimeoutPolicy {
-        fn entry(&'static self) -> Entry {
-            Entry::Timeout(self)
-        }
-    }
-    impl Sealed for FallbackPolicy {
-        fn entry(&'static self) -> Entry {
-            Entry::Fallback(self)
-        }
-    }
+
+    sealed!(
+        CircuitBreaker => Breaker,
+        RetryPolicy => Retry,
+        TimeoutPolicy => Timeout,
+        FallbackPolicy => Fallback
+    );
 }
 
 use sealed::Entry;
+
+/// Registers `policy` the first time it is used; after that one load. What generated code calls.
+#[inline]
+pub(crate) fn on_first_use<P: Policy>(policy: &'static P) -> &'static P {
+    if !policy.registration().is_done() {
+        register(policy);
+    }
+    policy
+}
 
 impl Entry {
     fn name(self) -> &'static str {
@@ -206,15 +238,6 @@ impl Entry {
             Entry::Retry(_) => PolicyKind::Retry,
             Entry::Timeout(_) => PolicyKind::Timeout,
             Entry::Fallback(_) => PolicyKind::Fallback,
-        }
-    }
-
-    fn mark_registered(self) -> bool {
-        match self {
-            Entry::Breaker(b) => b.mark_registered(),
-            Entry::Retry(r) => r.mark_registered(),
-            Entry::Timeout(t) => t.mark_registered(),
-            Entry::Fallback(f) => f.mark_registered(),
         }
     }
 
@@ -735,7 +758,7 @@ fn refused(error: &SettingError) {
 pub fn register<P: Policy>(policy: &'static P) {
     let entry = policy.entry();
     let mut registry = registry();
-    if !entry.mark_registered() {
+    if !policy.registration().claim() {
         return;
     }
     let monitor = entry.sample().and_then(|_| {

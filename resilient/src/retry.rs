@@ -9,8 +9,8 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::ops::ControlFlow;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicPtr, AtomicU64};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -35,7 +35,7 @@ pub struct RetryPolicy {
     /// Settings set at run time (see [`crate::registry`]), or null for `initial`; each one is
     /// leaked, as a retry in progress may still read the previous one.
     current: AtomicPtr<RetrySettings>,
-    registered: AtomicBool,
+    pub(crate) registration: crate::registry::sealed::Registration,
     stats: RetryStats,
 }
 
@@ -69,7 +69,7 @@ impl RetryPolicy {
                 budget: None,
             },
             current: AtomicPtr::new(std::ptr::null_mut()),
-            registered: AtomicBool::new(false),
+            registration: crate::registry::sealed::Registration::new(),
             stats: RetryStats {
                 successes: StripedCounter::new(),
                 failures: AtomicU64::new(0),
@@ -146,20 +146,6 @@ impl RetryPolicy {
             self.current.store(leaked, Release);
         }
         Ok(())
-    }
-
-    /// Puts it in the [`registry`](crate::registry) the first time; after that one load.
-    #[inline]
-    pub(crate) fn register_once(&'static self) -> &'static Self {
-        if !self.registered.load(Relaxed) {
-            crate::registry::register(self);
-        }
-        self
-    }
-
-    /// Marks it registered; false if it already was.
-    pub(crate) fn mark_registered(&self) -> bool {
-        !self.registered.swap(true, AcqRel)
     }
 
     /// What it counted so far.

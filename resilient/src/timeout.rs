@@ -8,8 +8,8 @@ use crate::striped::StripedCounter;
 use pin_project::pin_project;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::{AcqRel, Relaxed};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Sleep;
@@ -72,7 +72,7 @@ pub struct TimeoutPolicy {
     initial: Option<Duration>,
     /// A limit set at run time in nanoseconds, or 0 for `initial`.
     current: AtomicU64,
-    registered: AtomicBool,
+    pub(crate) registration: crate::registry::sealed::Registration,
     stats: TimeoutStats,
 }
 
@@ -117,7 +117,7 @@ impl TimeoutPolicy {
             name,
             initial,
             current: AtomicU64::new(0),
-            registered: AtomicBool::new(false),
+            registration: crate::registry::sealed::Registration::new(),
             stats: TimeoutStats {
                 in_time: StripedCounter::new(),
                 timeouts: AtomicU64::new(0),
@@ -196,20 +196,6 @@ impl TimeoutPolicy {
         self.validate()?;
         self.current.store(0, Relaxed);
         Ok(())
-    }
-
-    /// Puts it in the [`registry`](crate::registry) the first time; after that one load.
-    #[inline]
-    pub(crate) fn register_once(&'static self) -> &'static Self {
-        if !self.registered.load(Relaxed) {
-            crate::registry::register(self);
-        }
-        self
-    }
-
-    /// Marks it registered; false if it already was.
-    pub(crate) fn mark_registered(&self) -> bool {
-        !self.registered.swap(true, AcqRel)
     }
 }
 

@@ -18,8 +18,8 @@ use state::*;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicPtr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicPtr};
 use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Level;
@@ -97,7 +97,7 @@ pub struct CircuitBreaker {
     /// is leaked: a caller may still hold the previous one, and reconfiguring is rare.
     current: AtomicPtr<BreakerConfig>,
     /// Whether it is in the [`crate::registry`] yet.
-    registered: AtomicBool,
+    pub(crate) registration: crate::registry::sealed::Registration,
     word: AtomicU64,
     /// When the current opening allows a trial, published for generation `open_generation`.
     open_until: AtomicU64,
@@ -216,7 +216,7 @@ impl CircuitBreaker {
                 name,
                 initial: config,
                 current: AtomicPtr::new(std::ptr::null_mut()),
-                registered: AtomicBool::new(false),
+                registration: crate::registry::sealed::Registration::new(),
                 word: AtomicU64::new(pack(CLOSED, 0)),
                 open_until: AtomicU64::new(0),
                 open_generation: AtomicU32::new(u32::MAX),
@@ -285,20 +285,6 @@ impl CircuitBreaker {
             self.current.store(leaked, Release);
         }
         Ok(())
-    }
-
-    /// Puts it in the [`registry`](crate::registry) the first time; after that one load.
-    #[inline]
-    pub(crate) fn register_once(&'static self) -> &'static Self {
-        if !self.registered.load(Relaxed) {
-            crate::registry::register(self);
-        }
-        self
-    }
-
-    /// Marks it registered; false if it already was.
-    pub(crate) fn mark_registered(&self) -> bool {
-        !self.registered.swap(true, AcqRel)
     }
 
     /// The current state. An open breaker whose recovery timeout has passed still reads `Open`:
