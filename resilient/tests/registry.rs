@@ -377,8 +377,20 @@ max_attempts = 6
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Sampling observes every policy on the clock of the test that samples: tests that sample take
+/// turns, or each would move the other's monitors on its own virtual time.
+static SAMPLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn sampling_alone() -> std::sync::MutexGuard<'static, ()> {
+    SAMPLING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[tokio::test(start_paused = true)]
+#[allow(clippy::await_holding_lock)] // held on purpose, see `SAMPLING`
 async fn sampling_raises_each_policys_alert_level() {
+    let _alone = sampling_alone();
     static B: CircuitBreaker = CircuitBreaker::new("reg.alert", BreakerConfig::new());
     registry::register(&B);
     let (capture, _guard) = Capture::start();
@@ -428,4 +440,37 @@ async fn sampling_raises_each_policys_alert_level() {
             .count(),
         1
     );
+}
+
+#[tokio::test(start_paused = true)]
+#[allow(clippy::await_holding_lock)] // held on purpose, see `SAMPLING`
+async fn watch_samples_on_its_own_and_refuses_a_zero_period() {
+    let _alone = sampling_alone();
+    let err = registry::watch(Duration::ZERO).await.unwrap_err();
+    assert_eq!(err.key(), "every");
+
+    static B: CircuitBreaker = CircuitBreaker::new("reg.watch", BreakerConfig::new());
+    registry::register(&B);
+    B.force_open();
+    let watching = tokio::spawn(registry::watch(Duration::from_secs(10)));
+    let tick = || async {
+        tokio::time::advance(Duration::from_secs(10)).await;
+        tokio::task::yield_now().await;
+    };
+    tokio::task::yield_now().await;
+    // Samples every 10 s from 0 s: at 300 s the outage has lasted exactly 5 minutes, no more.
+    for _ in 0..30 {
+        tick().await;
+    }
+    assert_eq!(
+        info("reg.watch", PolicyKind::CircuitBreaker).alert,
+        Some(AlertLevel::Normal)
+    );
+    tick().await;
+    assert_eq!(
+        info("reg.watch", PolicyKind::CircuitBreaker).alert,
+        Some(AlertLevel::Emergency)
+    );
+    watching.abort();
+    B.reset();
 }
