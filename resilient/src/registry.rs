@@ -586,14 +586,18 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
 });
 
 /// The registry; a panic elsewhere while it was held leaves nothing half-done in it.
+///
+/// Events are emitted only once it is released, so that a subscriber may read the registry.
 fn registry() -> MutexGuard<'static, Registry> {
     let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
     if !registry.started {
         registry.started = true;
-        // Nothing to report to yet: errors are logged, and the policies keep their code's values.
+        // Nobody to return them to: the errors are logged, and the values stay the code's.
         let errors = registry.read_sources();
-        for error in &errors {
-            refused(error);
+        if !errors.is_empty() {
+            drop(registry);
+            errors.iter().for_each(refused);
+            registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
         }
     }
     registry
@@ -766,7 +770,9 @@ pub fn register<P: Policy>(policy: &'static P) {
         Some(&*Box::leak(Box::new(monitor)))
     });
     registry.policies.push(Registered { entry, monitor });
-    if let Err(error) = registry.apply(entry) {
+    let outcome = registry.apply(entry);
+    drop(registry);
+    if let Err(error) = outcome {
         refused(&error);
     }
     tracing::event!(
@@ -878,18 +884,22 @@ pub fn load_file(path: impl AsRef<Path>) -> Result<(), Vec<SettingError>> {
     let mut registry = registry();
     registry.file = Some(path.to_owned());
     registry.replace(Source::File, values);
-    errors(registry.apply_all())
+    let found = registry.apply_all();
+    drop(registry);
+    errors(found)
 }
 
 /// Reads the environment and the file again and puts what they say in force. Errors as
 /// [`load_file`]'s.
 pub fn reload() -> Result<(), Vec<SettingError>> {
     let mut registry = registry();
-    let mut errors_found = registry.read_sources();
-    errors_found.extend(registry.apply_all());
-    errors(errors_found)
+    let mut found = registry.read_sources();
+    found.extend(registry.apply_all());
+    drop(registry);
+    errors(found)
 }
 
+/// Logs what was refused (with the registry released) and returns it.
 fn errors(found: Vec<SettingError>) -> Result<(), Vec<SettingError>> {
     for error in &found {
         refused(error);
