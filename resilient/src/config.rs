@@ -1,6 +1,7 @@
 //! [`ConfigError`]: what is wrong with a policy's configuration, and what is allowed.
 
 use std::fmt;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::Duration;
 
 /// A configuration value that is out of range, or two settings that do not go together.
@@ -134,3 +135,44 @@ macro_rules! check_nonzero {
 }
 
 pub(crate) use {check_count, check_fraction, check_nonzero, check_rate};
+
+/// A configuration that can be replaced while calls read it: the one a policy was built with,
+/// or the last one set at run time (see [`crate::registry`]).
+///
+/// A replaced configuration is leaked, not freed: a call in flight may still hold a reference to
+/// it, and replacing one is rare (an operator's change), so the leak stays small.
+pub(crate) struct Live<T: 'static> {
+    /// As built; const builders set it field by field.
+    pub(crate) initial: T,
+    /// Null for `initial`, else a leaked `Box`.
+    current: AtomicPtr<T>,
+}
+
+impl<T: PartialEq> Live<T> {
+    pub(crate) const fn new(initial: T) -> Self {
+        Self {
+            initial,
+            current: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// The configuration in force: one load.
+    #[inline]
+    pub(crate) fn get(&self) -> &T {
+        let current = self.current.load(Ordering::Acquire);
+        if current.is_null() {
+            &self.initial
+        } else {
+            // SAFETY: non-null only as a `Box` leaked by `set`, which is never freed.
+            unsafe { &*current }
+        }
+    }
+
+    /// Puts `value` in force, unless it already is.
+    pub(crate) fn set(&self, value: T) {
+        if value != *self.get() {
+            let leaked: &'static mut T = Box::leak(Box::new(value));
+            self.current.store(leaked, Ordering::Release);
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! [`RetryPolicy`] and [`retry`]: try again after a failure, waiting longer each time.
 
-use crate::config::{ConfigError, ConfigValue, check_count, check_nonzero};
+use crate::config::{ConfigError, ConfigValue, Live, check_count, check_nonzero};
 use crate::rejected::{Origin, clear_mark, set_mark, take_mark};
 use crate::striped::StripedCounter;
 use crate::{Backoff, RejectedKind};
@@ -9,8 +9,8 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::ops::ControlFlow;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicPtr, AtomicU64};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -30,11 +30,7 @@ use tracing::Level;
 /// assert_eq!(FETCH.validate(), Ok(()));
 /// ```
 pub struct RetryPolicy {
-    /// The settings it was built with.
-    initial: RetrySettings,
-    /// Settings set at run time (see [`crate::registry`]), or null for `initial`; each one is
-    /// leaked, as a retry in progress may still read the previous one.
-    current: AtomicPtr<RetrySettings>,
+    settings: Live<RetrySettings>,
     pub(crate) registration: crate::registry::sealed::Registration,
     stats: RetryStats,
 }
@@ -62,13 +58,12 @@ impl RetryPolicy {
     /// named `"retry"`.
     pub const fn new() -> Self {
         Self {
-            initial: RetrySettings {
+            settings: Live::new(RetrySettings {
                 name: "retry",
                 max_attempts: 3,
                 backoff: Backoff::exponential(Duration::from_secs(1), Duration::from_secs(60)),
                 budget: None,
-            },
-            current: AtomicPtr::new(std::ptr::null_mut()),
+            }),
             registration: crate::registry::sealed::Registration::new(),
             stats: RetryStats {
                 successes: StripedCounter::new(),
@@ -82,33 +77,33 @@ impl RetryPolicy {
 
     /// The name in events and metrics.
     pub const fn name(mut self, name: &'static str) -> Self {
-        self.initial.name = name;
+        self.settings.initial.name = name;
         self
     }
 
     /// Attempts in all, the first included (at least 1; 1 means no retry; 0 behaves as 1).
     /// There are no infinite retries.
     pub const fn max_attempts(mut self, n: u32) -> Self {
-        self.initial.max_attempts = n;
+        self.settings.initial.max_attempts = n;
         self
     }
 
     /// The waits between attempts.
     pub const fn backoff(mut self, backoff: Backoff) -> Self {
-        self.initial.backoff = backoff;
+        self.settings.initial.backoff = backoff;
         self
     }
 
     /// The most time the whole call may take, from the start of the first attempt: when the next
     /// attempt would start after it, the last error is returned at once, without sleeping.
     pub const fn budget(mut self, budget: Duration) -> Self {
-        self.initial.budget = Some(budget);
+        self.settings.initial.budget = Some(budget);
         self
     }
 
     /// The policy's name.
     pub const fn policy_name(&self) -> &'static str {
-        self.initial.name
+        self.settings.initial.name
     }
 
     /// Attempts in all.
@@ -118,33 +113,24 @@ impl RetryPolicy {
 
     /// Checks every setting; the error names the policy, the key, the value and the rule.
     pub const fn validate(&self) -> Result<(), ConfigError> {
-        self.initial.validate()
+        self.settings.initial.validate()
     }
 
     /// The settings it was built with.
     pub(crate) fn initial_settings(&self) -> &RetrySettings {
-        &self.initial
+        &self.settings.initial
     }
 
     /// The settings in force: as built, or as last set at run time.
     #[inline]
     pub(crate) fn settings(&self) -> &RetrySettings {
-        let current = self.current.load(Acquire);
-        if current.is_null() {
-            &self.initial
-        } else {
-            // SAFETY: non-null only as a leaked `Box` from `reconfigure`, never freed.
-            unsafe { &*current }
-        }
+        self.settings.get()
     }
 
     /// Replaces the settings, or explains why not (the old ones stay).
     pub(crate) fn reconfigure(&self, settings: RetrySettings) -> Result<(), ConfigError> {
         settings.check()?;
-        if settings != *self.settings() {
-            let leaked: &'static mut RetrySettings = Box::leak(Box::new(settings));
-            self.current.store(leaked, Release);
-        }
+        self.settings.set(settings);
         Ok(())
     }
 
@@ -205,7 +191,7 @@ impl RetryMetrics {
 impl Clone for RetryPolicy {
     fn clone(&self) -> Self {
         let mut copy = Self::new();
-        copy.initial = *self.settings();
+        copy.settings.initial = *self.settings();
         copy
     }
 }

@@ -10,7 +10,7 @@ pub use call::BreakerCall;
 pub use config::BreakerConfig;
 
 use crate::clock::{Epoch, nanos};
-use crate::config::{ConfigError, ConfigValue};
+use crate::config::{ConfigError, ConfigValue, Live};
 use crate::striped::StripedCounter;
 use crate::sync::{AtomicU32, AtomicU64};
 use crate::{Rejected, rejected};
@@ -18,7 +18,6 @@ use state::*;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::sync::OnceLock;
-use std::sync::atomic::AtomicPtr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -91,11 +90,7 @@ impl BreakerState {
 /// ```
 pub struct CircuitBreaker {
     name: &'static str,
-    /// The configuration it was built with.
-    initial: BreakerConfig,
-    /// A configuration set at run time (see [`crate::registry`]), or null for `initial`. Each one
-    /// is leaked: a caller may still hold the previous one, and reconfiguring is rare.
-    current: AtomicPtr<BreakerConfig>,
+    config: Live<BreakerConfig>,
     /// Whether it is in the [`crate::registry`] yet.
     pub(crate) registration: crate::registry::sealed::Registration,
     word: AtomicU64,
@@ -214,8 +209,7 @@ impl CircuitBreaker {
         fn closed_with(name: &'static str, config: BreakerConfig) -> Self {
             Self {
                 name,
-                initial: config,
-                current: AtomicPtr::new(std::ptr::null_mut()),
+                config: Live::new(config),
                 registration: crate::registry::sealed::Registration::new(),
                 word: AtomicU64::new(pack(CLOSED, 0)),
                 open_until: AtomicU64::new(0),
@@ -253,18 +247,12 @@ impl CircuitBreaker {
     /// through the [`registry`](crate::registry).
     #[inline]
     pub fn config(&self) -> &BreakerConfig {
-        let current = self.current.load(Acquire);
-        if current.is_null() {
-            &self.initial
-        } else {
-            // SAFETY: non-null only as a leaked `Box` from `reconfigure`, never freed.
-            unsafe { &*current }
-        }
+        self.config.get()
     }
 
     /// The configuration it was built with.
     pub(crate) fn initial_config(&self) -> &BreakerConfig {
-        &self.initial
+        &self.config.initial
     }
 
     /// Replaces the configuration of a running breaker, or explains why not (the old one stays).
@@ -280,10 +268,7 @@ impl CircuitBreaker {
                 ConfigError::new("window", ConfigValue::Present, rule).for_policy(self.name)
             );
         }
-        if config != *old {
-            let leaked: &'static mut BreakerConfig = Box::leak(Box::new(config));
-            self.current.store(leaked, Release);
-        }
+        self.config.set(config);
         Ok(())
     }
 
@@ -764,20 +749,18 @@ impl CircuitBreaker {
         if state(word) != CLOSED {
             return;
         }
-        let window = self
-            .window
-            .get_or_init(|| RateWindow::new(self.config().window));
+        // One configuration for the whole judgement, even if it is replaced meanwhile.
+        let config = self.config();
+        let window = self.window.get_or_init(|| RateWindow::new(config.window));
         let totals = window.record(outcome, || self.epoch.now());
-        if totals.calls < u64::from(self.config().minimum_calls) || totals.calls == 0 {
+        if totals.calls < u64::from(config.minimum_calls) || totals.calls == 0 {
             return;
         }
         let calls = totals.calls as f64;
-        let failing = self
-            .config()
-            .failure_rate
-            .is_some_and(|rate| totals.failures as f64 / calls >= rate);
-        let slow = self.config().slow_call.is_some()
-            && totals.slow as f64 / calls >= self.config().slow_call_rate.unwrap_or(1.0);
+        let failing =
+            (config.failure_rate).is_some_and(|rate| totals.failures as f64 / calls >= rate);
+        let slow = config.slow_call.is_some()
+            && totals.slow as f64 / calls >= config.slow_call_rate.unwrap_or(1.0);
         let open = pack(OPEN, next_generation(word));
         if (failing || slow)
             && self
