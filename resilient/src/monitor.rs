@@ -375,13 +375,9 @@ impl ErrorRateMonitor {
         every: Duration,
         mut sample: impl FnMut() -> Sample,
     ) -> Result<Infallible, ConfigError> {
-        check_period(every).map_err(|e| e.for_policy(self.policy))?;
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            self.observe(sample());
-        }
+        periodically(every, || self.observe(sample()))
+            .await
+            .map_err(|e| e.for_policy(self.policy))
     }
 
     fn lock(&self) -> MutexGuard<'_, History> {
@@ -421,9 +417,24 @@ impl ErrorRateMonitor {
     }
 }
 
-pub(crate) fn check_period(every: Duration) -> Result<(), ConfigError> {
+fn check_period(every: Duration) -> Result<(), ConfigError> {
     check_nonzero!("every", every);
     Ok(())
+}
+
+/// Calls `tick` every `every`, the first time at once, forever; a tick that comes late delays the
+/// next ones rather than bunching them. Returns only to refuse a zero period.
+pub(crate) async fn periodically(
+    every: Duration,
+    mut tick: impl FnMut(),
+) -> Result<Infallible, ConfigError> {
+    check_period(every)?;
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        tick();
+    }
 }
 
 impl History {

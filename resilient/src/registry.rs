@@ -932,15 +932,12 @@ pub fn sample() {
 ///
 /// Returns only to refuse a zero period.
 pub async fn watch(every: Duration) -> Result<std::convert::Infallible, ConfigError> {
-    crate::monitor::check_period(every)?;
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
+    crate::monitor::periodically(every, || {
         sample();
         #[cfg(feature = "metrics")]
         export_metrics();
-    }
+    })
+    .await
 }
 
 #[cfg(feature = "metrics")]
