@@ -1,6 +1,7 @@
 //! The registry's snapshot published through the [`metrics`] facade (feature `metrics`).
 
 use super::{PolicyInfo, PolicyMetrics, policies};
+use crate::BreakerState;
 use metrics::{counter, gauge};
 
 /// Publishes the counters of every registered policy through the `metrics` facade, so that the
@@ -58,17 +59,14 @@ fn publish(p: &PolicyInfo) {
                 counter!("resilient_failures_total", "policy" => policy, "kind" => kind, "failure" => failure)
                     .absolute(n);
             }
-            let state = [
-                crate::BreakerState::Closed,
-                crate::BreakerState::HalfOpen,
-                crate::BreakerState::Open,
-                crate::BreakerState::ForcedOpen,
-                crate::BreakerState::Disabled,
-            ]
-            .iter()
-            .position(|s| *s == m.state)
-            .unwrap_or(0);
-            set("resilient_breaker_state", state as f64);
+            let state = match m.state {
+                BreakerState::Closed => 0.0,
+                BreakerState::HalfOpen => 1.0,
+                BreakerState::Open => 2.0,
+                BreakerState::ForcedOpen => 3.0,
+                BreakerState::Disabled => 4.0,
+            };
+            set("resilient_breaker_state", state);
             count("resilient_breaker_openings_total", m.openings);
             set("resilient_breaker_open_seconds", m.time_open.as_secs_f64());
             count("resilient_breaker_recoveries_total", m.recoveries);
