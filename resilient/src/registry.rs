@@ -818,7 +818,18 @@ pub fn set(policy: &str, key: &str, value: &str) -> Result<(), SettingError> {
     if !known_key(key) {
         return Err(unknown_key(policy, key, value));
     }
+    let refused = |reason: String| SettingError::new(policy, key, value, reason);
+    check_form(key, value).map_err(refused)?;
     let mut registry = registry();
+    let matching: Vec<Entry> = (registry.policies.iter())
+        .map(|p| p.entry)
+        .filter(|e| e.name() == policy)
+        .collect();
+    if let Some(first) = matching.first() {
+        if !matching.iter().any(|e| keys(e.kind()).contains(&key)) {
+            return Err(refused(not_a_key(first.kind())));
+        }
+    }
     let previous = registry.values.clone();
     registry
         .values
@@ -829,25 +840,9 @@ pub fn set(policy: &str, key: &str, value: &str) -> Result<(), SettingError> {
         key: key.to_owned(),
         value: value.to_owned(),
     });
-    let mut outcome = check_form(key, value).map_err(|r| SettingError::new(policy, key, value, r));
-    let matching: Vec<Entry> = (registry.policies.iter())
-        .map(|p| p.entry)
-        .filter(|e| e.name() == policy)
-        .collect();
-    if outcome.is_ok()
-        && !matching.is_empty()
-        && !matching.iter().any(|e| keys(e.kind()).contains(&key))
-    {
-        let reason = not_a_key(matching[0].kind());
-        outcome = Err(SettingError::new(policy, key, value, reason));
-    }
-    for entry in &matching {
-        if outcome.is_ok() {
-            // Whatever rule the new value breaks, it is the value refused.
-            outcome = (registry.apply(*entry))
-                .map_err(|e| SettingError::new(policy, key, value, e.reason));
-        }
-    }
+    // Whatever rule the new value breaks, it is the value refused.
+    let outcome = (matching.iter())
+        .try_for_each(|entry| registry.apply(*entry).map_err(|e| refused(e.reason)));
     if outcome.is_err() {
         registry.values = previous;
         for entry in &matching {
@@ -863,11 +858,8 @@ fn check_form(key: &str, value: &str) -> Result<(), String> {
     if keys(PolicyKind::CircuitBreaker).contains(&key) {
         set_breaker(BreakerConfig::new(), key, value).map(drop)
     } else if keys(PolicyKind::Retry).contains(&key) {
-        set_retry(
-            &mut RetryPolicy::new().initial_settings().clone(),
-            key,
-            value,
-        )
+        let mut defaults = *RetryPolicy::new().initial_settings();
+        set_retry(&mut defaults, key, value)
     } else {
         parse_duration(value).map(drop)
     }
