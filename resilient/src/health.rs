@@ -52,7 +52,7 @@
 //! | `health.check_failed` | WARN (degraded), ERROR (unhealthy) | `check`, `status`, `latency_ms`, `message` | one per check that is not healthy |
 //! | `health.report` | DEBUG (healthy), WARN (degraded), ERROR (unhealthy) | `status`, `checks`, `failed` | once per [`HealthChecks::run`] |
 
-use pin_project::pin_project;
+use crate::caught::{self, CatchUnwind};
 use serde::{Serialize, Serializer};
 use std::fmt;
 use std::future::{Future, Ready, ready};
@@ -332,29 +332,8 @@ where
     (outcome, started.elapsed())
 }
 
-/// Polls a check, turning a panic into `Err` with its payload.
-#[pin_project]
-struct CatchUnwind<F>(#[pin] F);
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let fut = self.project().0;
-        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(outcome)) => Poll::Ready(Ok(outcome)),
-            Err(panic) => Poll::Ready(Err(panic)),
-        }
-    }
-}
-
 fn panicked(payload: &(dyn std::any::Any + Send)) -> CheckOutcome {
-    let what = payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a panic without a message");
+    let what = caught::message(payload).unwrap_or("a panic without a message");
     CheckOutcome::unhealthy(format!("panicked: {what}"))
 }
 

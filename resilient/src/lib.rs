@@ -133,6 +133,7 @@ pub mod __private;
 pub mod atomic;
 mod backoff;
 mod breaker;
+mod caught;
 mod clock;
 mod config;
 pub mod correlation;

@@ -32,17 +32,14 @@
 //! ```
 
 use crate::Backoff;
+use crate::caught::{self, CatchUnwind};
 use crate::clock::Epoch;
 use crate::config::{ConfigError, ConfigValue, check_nonzero};
-use pin_project::pin_project;
-use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt::{self, Debug};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Level;
@@ -194,7 +191,7 @@ impl Supervisor {
         let mut restarts: u32 = 0;
         loop {
             let outcome = match catch_unwind(AssertUnwindSafe(&mut component)) {
-                Ok(fut) => CatchPanic { fut }.await,
+                Ok(fut) => CatchUnwind(fut).await,
                 Err(payload) => Err(payload),
             };
             let failure = match outcome {
@@ -207,7 +204,9 @@ impl Supervisor {
                     panicked: false,
                 },
                 Err(payload) => Failure {
-                    text: panic_message(&*payload),
+                    text: caught::message(&*payload)
+                        .unwrap_or("panic with a payload that is not a string")
+                        .to_owned(),
                     panicked: true,
                 },
             };
@@ -301,37 +300,6 @@ fn finished(name: &str, restarts: u32) {
         restarts,
         "supervisor `{name}`: the component finished after {restarts} restart(s)"
     );
-}
-
-/// Polls a component's future, turning a panic into `Err` with its payload.
-#[pin_project]
-struct CatchPanic<Fut> {
-    #[pin]
-    fut: Fut,
-}
-
-impl<Fut: Future> Future for CatchPanic<Fut> {
-    type Output = Result<Fut::Output, Box<dyn Any + Send>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let fut = self.project().fut;
-        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(payload) => Poll::Ready(Err(payload)),
-        }
-    }
-}
-
-/// The message of a panic: its payload when that is a `&str` or a `String`.
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic with a payload that is not a string".to_owned()
-    }
 }
 
 /// Why a component stopped: its error's `Debug` text or its panic's message.
