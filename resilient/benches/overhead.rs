@@ -23,7 +23,10 @@
 //! Async groups run on a current-thread tokio runtime built once; each sample is one `block_on`
 //! around the whole loop, so the runtime's own cost is outside the measurement.
 //!
-//! Run with `cargo bench -p resilient --bench overhead`.
+//! Every result is kept where the call left it (see [`observe`]), never copied by the harness.
+//!
+//! Run with `cargo bench -p resilient --bench overhead`; `scripts/bench-table` runs it and prints
+//! the README's figures and ratios.
 
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
