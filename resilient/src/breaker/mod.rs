@@ -412,23 +412,10 @@ impl CircuitBreaker {
         }
     }
 
-    /// Past a closed breaker. An open breaker's rejection, by far the most frequent call here, is
-    /// decided first with the least work (a small stack frame, the event out of line); everything
-    /// else (trials, the move to half-open, a deadline not yet published) is [`decide`](Self::decide).
+    /// Past a closed breaker. Events are written out of line, so that the most frequent call here,
+    /// an open breaker's rejection, runs in a small stack frame.
     #[inline(never)]
-    fn try_acquire_slow(&self, word: u64) -> Decision {
-        if state(word) == OPEN && self.open_generation.load(Acquire) == generation(word) {
-            let now = self.epoch.now();
-            let until = self.open_until.load(Relaxed);
-            if now < until {
-                return self.reject(Some(until - now));
-            }
-        }
-        self.decide(word)
-    }
-
-    #[inline(never)]
-    fn decide(&self, mut word: u64) -> Decision {
+    fn try_acquire_slow(&self, mut word: u64) -> Decision {
         loop {
             match state(word) {
                 CLOSED | DISABLED => return self.permit(word, false, None),
@@ -464,16 +451,7 @@ impl CircuitBreaker {
                     match self.word.compare_exchange(word, trial, AcqRel, Acquire) {
                         Ok(_) => {
                             self.last_transition.store(now, Relaxed);
-                            tracing::event!(
-                                name: "breaker.half_open",
-                                target: "resilient",
-                                Level::DEBUG,
-                                correlation_id = crate::correlation::field(),
-                                policy = self.name,
-                                state = "half_open",
-                                "circuit breaker `{}` is half-open: letting a trial call through",
-                                self.name
-                            );
+                            self.report_half_open();
                             return self.permit(trial, true, Some(now));
                         }
                         Err(current) => word = current,
@@ -482,6 +460,21 @@ impl CircuitBreaker {
                 _ => return self.reject(None),
             }
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report_half_open(&self) {
+        tracing::event!(
+            name: "breaker.half_open",
+            target: "resilient",
+            Level::DEBUG,
+            correlation_id = crate::correlation::field(),
+            policy = self.name,
+            state = "half_open",
+            "circuit breaker `{}` is half-open: letting a trial call through",
+            self.name
+        );
     }
 
     fn permit(&self, word: u64, trial: bool, now: Option<u64>) -> Decision {
