@@ -42,7 +42,7 @@ pub fn breaker_blocking<T, E: From<Rejected>>(
     body: impl FnOnce() -> Result<T, E>,
     is_failure: impl Fn(&E) -> bool,
 ) -> Result<T, E> {
-    breaker.call_sync_when(is_failure, body)
+    breaker.call_blocking(is_failure, body, None)
 }
 
 /// `#[timeout]` around an async body or layer.
@@ -72,7 +72,7 @@ where
 /// `#[atomic]` around a blocking body or layer.
 #[inline]
 pub fn atomic_blocking<T, E>(body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-    crate::atomic::scope_blocking(body)
+    crate::atomic::blocking_scope(body, None)
 }
 
 /// The function's body as a future whose output is the function's return type `R`, so that `?`

@@ -550,7 +550,20 @@ impl<F, T, E> PinnedDrop for Scope<F, T, E> {
 
 /// Runs the blocking `body` in a rollback scope. Async compensations registered in it are spawned
 /// on the current tokio runtime when it rolls back.
+///
+/// `body` is your code: an error it returns is its own, even one it made from a rejection of a
+/// layer it called, so a layer around the scope judges it by its `when` (a layer cannot see
+/// through a closure; the attributes compose exactly).
 pub fn scope_blocking<T, E>(body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    blocking_scope(body, Some(Origin::USER_CODE))
+}
+
+/// [`scope_blocking`], taking the marks `body` leaves when `inner` says whose they are (`None`: a
+/// layer the attributes wrote, or the body they wrapped).
+pub(crate) fn blocking_scope<T, E>(
+    body: impl FnOnce() -> Result<T, E>,
+    inner: Option<Origin>,
+) -> Result<T, E> {
     let journal = Journal::default();
     let result = with_current(&journal, || catch_unwind(AssertUnwindSafe(body)));
     match result {
@@ -559,9 +572,9 @@ pub fn scope_blocking<T, E>(body: impl FnOnce() -> Result<T, E>) -> Result<T, E>
             Ok(value)
         }
         Ok(Err(error)) => {
-            let mark = take_mark(None);
+            let mark = take_mark(inner);
             spawn_remaining(roll_back_blocking(journal.take(), "error"));
-            set_mark(mark, Origin::UNPLACED);
+            set_mark(mark, Origin::BLOCKING);
             Err(error)
         }
         Err(panic) => {

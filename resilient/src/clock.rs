@@ -40,3 +40,69 @@ pub(crate) fn nanos(d: Duration) -> u64 {
         .saturating_mul(1_000_000_000)
         .saturating_add(u64::from(d.subsec_nanos()))
 }
+
+/// A duration as people read it in a message: `29.2s`, `250ms`, `1m30s`, never `29.999999999s`.
+///
+/// Below a minute it keeps one decimal of the largest unit that fits (rounded to the nearest);
+/// from a minute on, whole seconds in hours, minutes and seconds, as durations are written in
+/// the attributes.
+#[derive(Clone, Copy)]
+pub(crate) struct Rounded(pub(crate) Duration);
+
+impl std::fmt::Display for Rounded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const UNITS: [(u64, &str); 3] = [(1_000, "µs"), (1_000_000, "ms"), (1_000_000_000, "s")];
+        let n = nanos(self.0);
+        if n < 1_000 {
+            return write!(f, "{n}ns");
+        }
+        for (unit, name) in UNITS {
+            let tenths = (n + unit / 20) / (unit / 10);
+            // Rounded up to a thousand of this unit, it is one of the next: `1ms`, not `1000µs`.
+            if tenths < 10_000 && (unit < 1_000_000_000 || tenths < 600) {
+                return match tenths % 10 {
+                    0 => write!(f, "{}{name}", tenths / 10),
+                    tenth => write!(f, "{}.{tenth}{name}", tenths / 10),
+                };
+            }
+        }
+        let secs = (n + 500_000_000) / 1_000_000_000;
+        let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+        for (value, name) in [(h, "h"), (m, "m"), (s, "s")] {
+            if value > 0 {
+                write!(f, "{value}{name}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rounded;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_are_printed_rounded_in_the_largest_unit() {
+        let cases = [
+            (Duration::from_nanos(0), "0ns"),
+            (Duration::from_nanos(999), "999ns"),
+            (Duration::from_nanos(1_000), "1µs"),
+            (Duration::from_nanos(12_345), "12.3µs"),
+            (Duration::from_nanos(999_960), "1ms"),
+            (Duration::from_micros(1_500), "1.5ms"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_nanos(999_950_000), "1s"),
+            (Duration::from_millis(29_240), "29.2s"),
+            (Duration::from_nanos(29_999_999_999), "30s"),
+            (Duration::from_millis(59_960), "1m"),
+            (Duration::from_secs(90), "1m30s"),
+            (Duration::from_millis(90_400), "1m30s"),
+            (Duration::from_secs(3600), "1h"),
+            (Duration::from_secs(3_661), "1h1m1s"),
+        ];
+        for (duration, printed) in cases {
+            assert_eq!(Rounded(duration).to_string(), printed, "{duration:?}");
+        }
+    }
+}

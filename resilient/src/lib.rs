@@ -57,10 +57,31 @@
 //!   it never retries into an open circuit;
 //! - after the last attempt, the retry returns the last error unchanged.
 //!
-//! A layer recognises a rejection only when it comes straight from the layer it wraps
-//! (`retry(&p, || breaker.call(timeout(d, f())))`, or what the attributes generate). A rejection
-//! that the function's own code received and turned into its own error is the function's error,
-//! judged by `when` like any other.
+//! Recognition is exact, never a guess: a layer treats an error as a rejection only when the
+//! future it polls *is* the layer that rejected (its type says so), as in
+//! `retry(&p, || breaker.call(timeout(d, f())))` and in everything the attributes generate. An
+//! error that your own code returns is yours, judged by `when` like any other, even when your
+//! code made it from a rejection: a closure that returns an `async` block, a combinator such as
+//! `.map_err(...)`, and every blocking closure (`call_sync`, `atomic::scope_blocking`) are your
+//! code, which a layer cannot see through. So, to have a retry stop at an open breaker and retry
+//! timeouts, hand it the layer itself:
+//!
+//! ```
+//! # use resilient::{BreakerConfig, CircuitBreaker, Rejected, RetryPolicy};
+//! # use std::time::Duration;
+//! # static BREAKER: CircuitBreaker = CircuitBreaker::new("users", BreakerConfig::new());
+//! # static RETRY: RetryPolicy = RetryPolicy::new();
+//! # async fn fetch(id: u64) -> Result<u64, Rejected> { Ok(id) }
+//! # async fn run(id: u64) -> Result<u64, Rejected> {
+//! // Exact: the closure returns the breaker's own future.
+//! resilient::retry(&RETRY, || BREAKER.call(fetch(id))).await?;
+//! // Your code in between: a rejection reaching the retry is judged as your error.
+//! resilient::retry(&RETRY, || async { BREAKER.call(fetch(id)).await }).await
+//! # }
+//! ```
+//!
+//! Where your code must sit in between, say what to do in `when`, or use the attributes, which
+//! always compose exactly.
 //!
 //! # Time
 //!

@@ -1,9 +1,11 @@
 //! [`Rejected`]: a call a policy refused or abandoned, and how layers tell each other about it.
 
+use crate::clock::Rounded;
 use crate::correlation::CorrelationId;
 use std::cell::Cell;
 use std::fmt;
 use std::time::Duration;
+use typeid::ConstTypeId;
 
 /// Why a policy refused or abandoned a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -50,6 +52,8 @@ pub enum RejectedKind {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Rejected {
     kind: RejectedKind,
+    /// What the message says beyond the kind (a byte of the padding after `kind`).
+    detail: Detail,
     policy: &'static str,
     /// Nanoseconds: the time to wait for `CircuitOpen`, the time limit for `TimedOut`;
     /// [`NONE`] when there is none. One field keeps a rejection small: it is returned by value
@@ -58,27 +62,51 @@ pub struct Rejected {
     correlation_id: Option<CorrelationId>,
 }
 
+/// What a rejection's message says beyond its kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Detail {
+    None,
+    /// A half-open breaker with every trial slot taken.
+    TrialsBusy,
+    /// A timeout given no name ([`timeout`](crate::timeout)).
+    Unnamed,
+}
+
 /// `Rejected::nanos` when there is no duration to give.
 const NONE: u64 = u64::MAX;
 
 impl Rejected {
     #[inline]
     pub(crate) fn circuit_open(policy: &'static str, retry_after_nanos: Option<u64>) -> Self {
+        Self::refused(policy, retry_after_nanos, Detail::None)
+    }
+
+    /// A half-open breaker's refusal: every trial slot is taken.
+    #[inline]
+    pub(crate) fn trials_busy(policy: &'static str, retry_after_nanos: Option<u64>) -> Self {
+        Self::refused(policy, retry_after_nanos, Detail::TrialsBusy)
+    }
+
+    #[inline]
+    fn refused(policy: &'static str, retry_after_nanos: Option<u64>, detail: Detail) -> Self {
         let nanos = retry_after_nanos.map_or(NONE, |n| n.min(NONE - 1));
         let correlation_id = crate::correlation::current();
         Self {
             kind: RejectedKind::CircuitOpen,
+            detail,
             policy,
             nanos,
             correlation_id,
         }
     }
 
-    pub(crate) fn timed_out(policy: &'static str, limit: Duration) -> Self {
+    /// `named`: the policy has a name of its own (else it is the unnamed [`timeout`](crate::timeout)).
+    pub(crate) fn timed_out(policy: &'static str, limit: Duration, named: bool) -> Self {
         let nanos = crate::clock::nanos(limit).min(NONE - 1);
         let correlation_id = crate::correlation::current();
         Self {
             kind: RejectedKind::TimedOut,
+            detail: if named { Detail::None } else { Detail::Unnamed },
             policy,
             nanos,
             correlation_id,
@@ -144,25 +172,40 @@ impl fmt::Debug for Rejected {
 impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let policy = self.policy;
-        match (self.kind, self.duration()) {
-            (RejectedKind::CircuitOpen, Some(after)) => write!(
+        let duration = self.duration().map(Rounded);
+        match (self.kind, self.detail, duration) {
+            (RejectedKind::CircuitOpen, Detail::TrialsBusy, Some(after)) => write!(
                 f,
-                "circuit breaker `{policy}` is open: the call was rejected without running; retry after {after:?}"
+                "circuit breaker `{policy}` is half-open and every trial slot is taken: the call was rejected without running; retry after at most {after}"
             ),
-            (RejectedKind::CircuitOpen, None) => write!(
+            (RejectedKind::CircuitOpen, Detail::TrialsBusy, None) => write!(
+                f,
+                "circuit breaker `{policy}` is half-open and every trial slot is taken: the call was rejected without running"
+            ),
+            (RejectedKind::CircuitOpen, _, Some(after)) => write!(
+                f,
+                "circuit breaker `{policy}` is open: the call was rejected without running; retry after {after}"
+            ),
+            (RejectedKind::CircuitOpen, _, None) => write!(
                 f,
                 "circuit breaker `{policy}` is forced open: calls are rejected until it is reset"
             ),
-            (RejectedKind::TimedOut, Some(limit)) => write!(
+            (RejectedKind::TimedOut, Detail::Unnamed, Some(limit)) => write!(
                 f,
-                "`{policy}` timed out after {limit:?} and was cancelled; it may be retried at once"
+                "the call timed out after {limit} and was cancelled; it may be retried at once"
             ),
-            (RejectedKind::TimedOut, None) => {
-                write!(
-                    f,
-                    "`{policy}` timed out and was cancelled; it may be retried at once"
-                )
-            }
+            (RejectedKind::TimedOut, Detail::Unnamed, None) => write!(
+                f,
+                "the call timed out and was cancelled; it may be retried at once"
+            ),
+            (RejectedKind::TimedOut, _, Some(limit)) => write!(
+                f,
+                "`{policy}` timed out after {limit} and was cancelled; it may be retried at once"
+            ),
+            (RejectedKind::TimedOut, _, None) => write!(
+                f,
+                "`{policy}` timed out and was cancelled; it may be retried at once"
+            ),
         }
     }
 }
@@ -189,17 +232,21 @@ impl From<Rejected> for std::io::Error {
 // a retry ends at once on an open circuit and retries a timeout whatever its `when` says; a breaker
 // counts a timeout as a failure whatever its `when` says.
 //
-// So a layer that returns a rejection as an error also marks it on the current thread with its
-// origin: its own address and size. The layer around it, polled in the same call stack, takes the
-// mark only if that is the address and size of the future it polls: only when the rejection comes
-// straight from the layer it wraps. A rejection that user code saw and replaced with its own error
-// (or passed on) was marked by a future inside the user's: elsewhere, or, where it sits at the
-// very address of the user's future (which then holds little else), smaller than it by at least
-// the user's state tag. So it is judged as the user's error. Each layer clears the mark before
-// polling what it wraps, so a stale mark is never read.
+// So every layer, as it returns an error, marks it on the current thread: the rejection it stands
+// for (or none) and the layer's type. The layer around it, polled in the same call stack, takes the
+// mark only when the future it polls is of that very type, that is, when what it polls *is* the
+// layer that marked. That proof is exact: a layer writes its mark as the last thing before it
+// returns an error, so a mark of the polled future's type was written by that future just now; and
+// a user's future (an `async` block, a combinator, a hand-written wrapper) is never of a layer's
+// type, so whatever its code did with a rejection, the error it returns is the user's own, judged
+// by `when`. Types are compared with their lifetimes erased (`typeid`), which is enough: a type
+// cannot hold a value of its own type except through a pointer, and the future behind that
+// pointer has a different type.
 //
-// Blocking layers have no future to point at, and the layers the attribute macros write are not
-// futures of their own: both take any mark from what they wrap, which they know is a layer.
+// Blocking layers run a closure: a generated one (a layer the attribute macros wrote, or the
+// function's body, which forgets any mark its code left) takes any mark, as do the async layers
+// the attributes write around each other; a user's closure is user code, whose marks are never
+// taken.
 thread_local! {
     static MARK: Cell<Option<Mark>> = const { Cell::new(None) };
 }
@@ -208,37 +255,34 @@ thread_local! {
 /// thread-local on every error a layer returns.
 #[derive(Clone, Copy)]
 struct Mark {
-    address: *const (),
-    size: u32,
+    layer: Origin,
     kind: RejectedKind,
 }
 
-/// Which layer marked an error: where it is and how large.
+/// Which layer marked an error: the type of the future that returned it.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Origin {
-    address: *const (),
-    size: u32,
-}
+pub(crate) struct Origin(ConstTypeId);
+
+/// The origin of marks made by blocking layers; no future is of this type.
+struct BlockingLayer;
+/// The origin a layer expects from a user's closure: no mark has it, so none is taken.
+struct UserCode;
 
 impl Origin {
-    /// A layer that is not a future: a blocking layer, or one the attribute macros wrote.
-    pub(crate) const UNPLACED: Origin = Origin {
-        address: std::ptr::null(),
-        size: 0,
-    };
+    /// A blocking layer: a closure, not a future.
+    pub(crate) const BLOCKING: Origin = Origin(ConstTypeId::of::<BlockingLayer>());
+
+    /// What a layer around a user's closure expects: never a mark.
+    pub(crate) const USER_CODE: Origin = Origin(ConstTypeId::of::<UserCode>());
 
     /// The origin of `layer`, a future that marks errors or that a layer polls.
     #[inline]
-    pub(crate) fn of<T>(layer: &T) -> Origin {
-        let size = u32::try_from(size_of::<T>()).unwrap_or(u32::MAX);
-        Origin {
-            address: std::ptr::from_ref(layer).cast(),
-            size,
-        }
+    pub(crate) fn of<T>(_layer: &T) -> Origin {
+        Origin(ConstTypeId::of::<T>())
     }
 }
 
-/// Forgets any mark, before a layer polls what it wraps.
+/// Forgets any mark: what the function's body returns is its own result.
 #[inline]
 pub(crate) fn clear_mark() {
     MARK.set(None);
@@ -247,21 +291,17 @@ pub(crate) fn clear_mark() {
 /// Marks the error that `layer` is returning as a rejection of `kind` (or as none).
 #[inline]
 pub(crate) fn set_mark(kind: Option<RejectedKind>, layer: Origin) {
-    MARK.set(kind.map(|kind| Mark {
-        address: layer.address,
-        size: layer.size,
-        kind,
-    }));
+    MARK.set(kind.map(|kind| Mark { layer, kind }));
 }
 
 /// Takes the mark of the error just returned by `inner`, if `inner` set it; with `None`, the
-/// inner future is a layer the attribute macros wrote (or a blocking layer), which marks every
+/// inner future is a layer the attribute macros wrote (or the body they wrapped), which marks every
 /// error it returns, so any mark is its own.
 #[inline]
 pub(crate) fn take_mark(inner: Option<Origin>) -> Option<RejectedKind> {
     let mark = MARK.take()?;
     match inner {
-        Some(inner) if (mark.address, mark.size) != (inner.address, inner.size) => None,
+        Some(inner) if mark.layer != inner => None,
         _ => Some(mark.kind),
     }
 }
@@ -290,7 +330,7 @@ mod tests {
 
     #[test]
     fn timed_out_maps_to_io_timed_out_and_keeps_the_rejection() {
-        let r = Rejected::timed_out("fetch", Duration::from_secs(5));
+        let r = Rejected::timed_out("fetch", Duration::from_secs(5), true);
         assert_eq!(
             r.to_string(),
             "`fetch` timed out after 5s and was cancelled; it may be retried at once"
@@ -303,6 +343,31 @@ mod tests {
         );
         let open: std::io::Error = Rejected::circuit_open("db", None).into();
         assert_eq!(open.kind(), std::io::ErrorKind::Other);
+    }
+
+    #[test]
+    fn messages_round_durations_and_say_what_refused() {
+        let open = Rejected::circuit_open("payments", Some(29_999_999_999));
+        assert_eq!(
+            open.to_string(),
+            "circuit breaker `payments` is open: the call was rejected without running; retry after 30s"
+        );
+        assert_eq!(
+            open.retry_after(),
+            Some(Duration::from_nanos(29_999_999_999))
+        );
+        let busy = Rejected::trials_busy("payments", Some(29_240_000_000));
+        assert_eq!(
+            busy.to_string(),
+            "circuit breaker `payments` is half-open and every trial slot is taken: the call was rejected without running; retry after at most 29.2s"
+        );
+        assert_eq!(busy.kind(), RejectedKind::CircuitOpen);
+        let unnamed = Rejected::timed_out("timeout", Duration::from_millis(1500), false);
+        assert_eq!(
+            unnamed.to_string(),
+            "the call timed out after 1.5s and was cancelled; it may be retried at once"
+        );
+        assert_eq!(unnamed.policy(), "timeout");
     }
 
     #[test]
@@ -319,7 +384,7 @@ mod tests {
             "{}",
             std::mem::size_of::<Rejected>()
         );
-        let t = Rejected::timed_out("fetch", Duration::from_secs(5));
+        let t = Rejected::timed_out("fetch", Duration::from_secs(5), true);
         assert_eq!(
             (t.retry_after(), t.time_limit()),
             (None, Some(Duration::from_secs(5)))

@@ -1,7 +1,7 @@
 //! [`RetryPolicy`] and [`retry`]: try again after a failure, waiting longer each time.
 
 use crate::config::{ConfigError, ConfigValue, Live, check_count, check_nonzero};
-use crate::rejected::{Origin, clear_mark, set_mark, take_mark};
+use crate::rejected::{Origin, set_mark, take_mark};
 use crate::striped::StripedCounter;
 use crate::{Backoff, RejectedKind};
 use pin_project::pin_project;
@@ -398,7 +398,6 @@ impl<'p> RetryLoop<'p> {
         if self.attempt == 1 && self.policy.settings().budget.is_some() {
             self.started = Some(Instant::now());
         }
-        clear_mark();
     }
 
     /// Judges a finished attempt: `Break` with what to return, or `Continue` with the wait before
@@ -500,7 +499,7 @@ impl<'p> RetryLoop<'p> {
             Err(_) if layer_inside => take_mark(None),
             _ => None,
         };
-        self.judge(result, when, mark, Origin::UNPLACED)
+        self.judge(result, when, mark, Origin::BLOCKING)
     }
 }
 
@@ -560,7 +559,8 @@ fn decide<E: Debug>(
         max_attempts,
         delay_ms = delay.as_millis() as u64,
         error = ?err,
-        "retry `{name}`: attempt {attempt} of {max_attempts} failed; next in {delay:?}"
+        "retry `{name}`: attempt {attempt} of {max_attempts} failed; next in {}",
+        crate::clock::Rounded(delay)
     );
     stats.retries.fetch_add(1, Relaxed);
     Next::RetryAfter(delay)

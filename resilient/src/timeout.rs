@@ -3,7 +3,7 @@
 use crate::Rejected;
 use crate::clock::nanos;
 use crate::config::{ConfigError, ConfigValue, check_nonzero};
-use crate::rejected::{Origin, clear_mark, reject, set_mark, take_mark};
+use crate::rejected::{Origin, reject, set_mark, take_mark};
 use crate::striped::StripedCounter;
 use pin_project::pin_project;
 use std::future::Future;
@@ -39,7 +39,7 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
 {
-    timeout_named("timeout", limit, fut)
+    generated(None, limit, fut, false, None)
 }
 
 /// [`timeout`] with a name for events and for the [`Rejected`] it returns.
@@ -48,7 +48,7 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
 {
-    generated(name, limit, fut, false, None)
+    generated(Some(name), limit, fut, false, None)
 }
 
 /// A named time limit with its counters, to keep in a `static`: what `#[timeout]` builds, and
@@ -181,7 +181,7 @@ impl TimeoutPolicy {
             0 => limit.or(self.initial).unwrap_or(Duration::MAX),
             set => Duration::from_nanos(set),
         };
-        generated(self.name, limit, fut, layer_inside, Some(&self.stats))
+        generated(Some(self.name), limit, fut, layer_inside, Some(&self.stats))
     }
 
     /// Sets the limit at run time, or explains why not (the old one stays).
@@ -216,7 +216,7 @@ impl std::fmt::Debug for TimeoutPolicy {
 /// A timeout whose `fut` is the function's own future, or (`layer_inside`) a layer the attribute
 /// macros wrote.
 pub(crate) fn generated<F>(
-    name: &'static str,
+    name: Option<&'static str>,
     limit: Duration,
     fut: F,
     layer_inside: bool,
@@ -236,7 +236,8 @@ pub(crate) fn generated<F>(
 #[pin_project]
 #[must_use = "futures do nothing unless polled"]
 pub struct Timeout<F> {
-    name: &'static str,
+    /// The policy's name; none for [`timeout`], which events and rejections call "timeout".
+    name: Option<&'static str>,
     limit: Duration,
     /// The counters of the [`TimeoutPolicy`] it runs under, if any.
     stats: Option<&'static TimeoutStats>,
@@ -260,7 +261,6 @@ where
         let me = Origin::of(self.as_ref().get_ref());
         let mut this = self.project();
         let inner = (!*this.generated_inner).then(|| Origin::of(this.fut.as_ref().get_ref()));
-        clear_mark();
         if let Poll::Ready(result) = this.fut.poll(cx) {
             if result.is_err() {
                 // A rejection from the layer inside goes on to the layer outside.
@@ -276,22 +276,32 @@ where
         }
         match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
             Some(Poll::Ready(())) => {
-                let (name, limit) = (*this.name, *this.limit);
+                let limit = *this.limit;
                 if let Some(stats) = this.stats {
                     stats.timeouts.fetch_add(1, Relaxed);
                 }
-                tracing::event!(
-                    name: "timeout.elapsed",
-                    target: "resilient",
-                    Level::WARN,
-                    correlation_id = crate::correlation::field(),
-                    policy = name,
-                    timeout_ms = limit.as_millis() as u64,
-                    "`{name}` timed out after {limit:?}"
-                );
-                Poll::Ready(Err(reject(Rejected::timed_out(name, limit), me)))
+                let rejected = match *this.name {
+                    Some(name) => Rejected::timed_out(name, limit, true),
+                    None => Rejected::timed_out("timeout", limit, false),
+                };
+                timed_out(&rejected);
+                Poll::Ready(Err(reject(rejected, me)))
             }
             _ => Poll::Pending,
         }
     }
+}
+
+/// The `timeout.elapsed` event; its message is the rejection's.
+#[cold]
+fn timed_out(rejected: &Rejected) {
+    tracing::event!(
+        name: "timeout.elapsed",
+        target: "resilient",
+        Level::WARN,
+        correlation_id = crate::correlation::field(),
+        policy = rejected.policy(),
+        timeout_ms = rejected.time_limit().map_or(0, |limit| limit.as_millis() as u64),
+        "{rejected}"
+    );
 }

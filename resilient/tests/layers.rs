@@ -151,7 +151,7 @@ async fn timeout_fires_at_its_limit_and_not_before() {
     };
     assert_eq!(
         r.to_string(),
-        "`timeout` timed out after 99ms and was cancelled; it may be retried at once"
+        "the call timed out after 99ms and was cancelled; it may be retried at once"
     );
     assert_eq!(timeout(ms(101), slow(ms(100))).await, Ok(()));
     assert_eq!(start.elapsed(), ms(199));
@@ -274,4 +274,135 @@ async fn only_the_wrapped_layer_itself_is_recognised_not_one_nested_at_offset_ze
         Some(RejectedKind::CircuitOpen)
     );
     assert_eq!(b.metrics().failures, 3, "judged by `when`: not a failure");
+}
+
+/// A user's own future that polls a layer and relabels its error: it sits at the layer's address
+/// and has the layer's size, yet it is not the layer.
+#[pin_project::pin_project]
+struct Relabel<F> {
+    #[pin]
+    inner: F,
+}
+
+impl<F: Future<Output = Result<u32, TestError>>> Future for Relabel<F> {
+    type Output = Result<u32, TestError>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project()
+            .inner
+            .poll(cx)
+            .map_err(|_| TestError::Failed(99))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wrapper_that_relabels_a_timeout_is_judged_by_when() {
+    let slow = || Relabel {
+        inner: timeout(ms(10), async {
+            sleep(ms(1000)).await;
+            Ok::<u32, TestError>(1)
+        }),
+    };
+    assert_eq!(
+        size_of_val(&slow()),
+        size_of_val(&timeout(ms(10), async {
+            sleep(ms(1000)).await;
+            Ok::<u32, TestError>(1)
+        })),
+        "the wrapper is the layer's size: only its type tells them apart"
+    );
+    let not_relabelled = |e: &TestError| *e != TestError::Failed(99);
+
+    let b = breaker(BreakerConfig::new().failure_threshold(1));
+    let result = b.call_when(not_relabelled, slow()).await;
+    assert_eq!(result, Err(TestError::Failed(99)));
+    assert_eq!(
+        b.metrics().failures,
+        0,
+        "the user's error, and `when` says no"
+    );
+    assert_eq!(b.metrics().timeouts, 0);
+    assert_eq!(b.state(), BreakerState::Closed);
+
+    let policy = RetryPolicy::new().max_attempts(3).backoff(Backoff::none());
+    let calls = Calls::default();
+    let start = Instant::now();
+    let result = retry_when(&policy, not_relabelled, || {
+        calls.next();
+        slow()
+    })
+    .await;
+    assert_eq!(result, Err(TestError::Failed(99)));
+    assert_eq!(calls.count(), 1, "not retried as a timeout");
+    assert_eq!(start.elapsed(), ms(10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_layer_returned_straight_from_the_closure_is_still_recognised() {
+    let policy = RetryPolicy::new().max_attempts(3).backoff(Backoff::none());
+    let never = |_: &TestError| false;
+    let calls = Calls::default();
+    let result = retry_when(&policy, never, || {
+        calls.next();
+        timeout(ms(10), async {
+            sleep(ms(1000)).await;
+            Ok::<u32, TestError>(1)
+        })
+    })
+    .await;
+    assert_eq!(
+        result.unwrap_err().rejection(),
+        Some(RejectedKind::TimedOut)
+    );
+    assert_eq!(
+        calls.count(),
+        3,
+        "a timeout is retried whatever `when` says"
+    );
+}
+
+static HANDLED_INSIDE: CircuitBreaker = CircuitBreaker::new("handled-inside", BreakerConfig::new());
+
+#[test]
+fn a_rejection_handled_in_a_blocking_closure_is_the_closures_own_error() {
+    HANDLED_INSIDE.force_open();
+    let handled = || match HANDLED_INSIDE.call_sync(|| Ok::<u32, TestError>(1)) {
+        Err(TestError::Rejected(_)) => Err(TestError::Failed(5)),
+        other => other,
+    };
+    let not_handled = |e: &TestError| *e != TestError::Failed(5);
+
+    let outer = breaker(BreakerConfig::new().failure_threshold(1));
+    assert_eq!(
+        outer.call_sync_when(not_handled, handled),
+        Err(TestError::Failed(5))
+    );
+    assert_eq!(
+        outer.metrics().failures,
+        0,
+        "judged by `when`, not as a rejection"
+    );
+    assert_eq!(outer.state(), BreakerState::Closed);
+}
+
+#[test]
+fn a_rejection_handled_in_a_blocking_scope_is_the_scopes_own_error() {
+    HANDLED_INSIDE.force_open();
+    let handled = || match HANDLED_INSIDE.call_sync(|| Ok::<u32, TestError>(1)) {
+        Err(TestError::Rejected(_)) => Err(TestError::Failed(5)),
+        other => other,
+    };
+    let not_handled = |e: &TestError| *e != TestError::Failed(5);
+    let outer = breaker(BreakerConfig::new().failure_threshold(1));
+    let in_scope = || resilient::atomic::scope_blocking(handled);
+    assert_eq!(
+        outer.call_sync_when(not_handled, in_scope),
+        Err(TestError::Failed(5))
+    );
+    assert_eq!(
+        outer.metrics().failures,
+        0,
+        "judged by `when`, not as a rejection"
+    );
+    assert_eq!(outer.state(), BreakerState::Closed);
 }

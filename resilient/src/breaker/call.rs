@@ -3,7 +3,7 @@
 use super::{CircuitBreaker, FailureKind, Permit};
 use crate::Rejected;
 use crate::RejectedKind;
-use crate::rejected::{Origin, clear_mark, reject, set_mark, take_mark};
+use crate::rejected::{Origin, reject, set_mark, take_mark};
 use pin_project::pin_project;
 use std::future::Future;
 use std::pin::Pin;
@@ -65,7 +65,6 @@ where
         let inner = (!*this.generated_inner).then(|| Origin::of(this.fut.as_ref().get_ref()));
         let poll = {
             let _fail_on_panic = FailOnPanic(this.permit);
-            clear_mark();
             this.fut.poll(cx)
         };
         let result = ready!(poll);

@@ -343,21 +343,36 @@ impl CircuitBreaker {
     /// [`call_when`](Self::call_when) for a blocking function.
     // Always: left to itself the compiler keeps it out of line, and a rejection then pays a call
     // and a copy of its result on top of the breaker's own work.
+    ///
+    /// `f` is your code: an error it returns is judged by `is_failure`, even one it made from a
+    /// rejection or timeout of another layer it called (a layer cannot see through a closure).
+    /// Stacked with the attributes, layers recognise each other exactly.
     #[inline(always)]
     pub fn call_sync_when<T, E: From<Rejected>>(
         &self,
         is_failure: impl Fn(&E) -> bool,
         f: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
-        let blocking = rejected::Origin::UNPLACED;
+        self.call_blocking(is_failure, f, Some(rejected::Origin::USER_CODE))
+    }
+
+    /// Runs the blocking `f` through the breaker; `inner` says whose marks `f` leaves (`None`:
+    /// `f` is a layer the attributes wrote, or the body they wrapped).
+    #[inline(always)]
+    pub(crate) fn call_blocking<T, E: From<Rejected>>(
+        &self,
+        is_failure: impl Fn(&E) -> bool,
+        f: impl FnOnce() -> Result<T, E>,
+        inner: Option<rejected::Origin>,
+    ) -> Result<T, E> {
+        let blocking = rejected::Origin::BLOCKING;
         // Dropped while `f` panics, the permit records a failure (see `Permit`'s `Drop`).
         let permit = self
             .try_acquire()
             .map_err(|r| rejected::reject(r, blocking))?;
-        rejected::clear_mark();
         let result = f();
         let marks = call::Marks {
-            inner: None,
+            inner,
             me: blocking,
         };
         call::settle(permit, &result, &is_failure, marks);
@@ -405,10 +420,17 @@ impl CircuitBreaker {
                 trial,
                 started,
             }),
-            Decision::Reject { retry_after_nanos } => Err(Rejected::circuit_open(
-                self.name,
-                (retry_after_nanos != u64::MAX).then_some(retry_after_nanos),
-            )),
+            Decision::Reject {
+                retry_after_nanos,
+                trials_busy,
+            } => {
+                let retry_after = (retry_after_nanos != u64::MAX).then_some(retry_after_nanos);
+                Err(if trials_busy {
+                    Rejected::trials_busy(self.name, retry_after)
+                } else {
+                    Rejected::circuit_open(self.name, retry_after)
+                })
+            }
         }
     }
 
@@ -426,7 +448,7 @@ impl CircuitBreaker {
                         let wait = self
                             .config()
                             .open_wait(self.openings_in_row.load(Relaxed) + 1);
-                        return self.reject(Some(nanos(wait)));
+                        return self.reject(Some(nanos(wait)), true);
                     }
                     match self
                         .word
@@ -442,10 +464,10 @@ impl CircuitBreaker {
                         self.open_until.load(Relaxed)
                     } else {
                         // The thread that opened it has not published the deadline yet.
-                        return self.reject(Some(nanos(self.config().recovery_timeout)));
+                        return self.reject(Some(nanos(self.config().recovery_timeout)), false);
                     };
                     if now < until {
-                        return self.reject(Some(until - now));
+                        return self.reject(Some(until - now), false);
                     }
                     let trial = pack(HALF_OPEN, next_generation(word)) + ONE_COUNT;
                     match self.word.compare_exchange(word, trial, AcqRel, Acquire) {
@@ -457,7 +479,7 @@ impl CircuitBreaker {
                         Err(current) => word = current,
                     }
                 }
-                _ => return self.reject(None),
+                _ => return self.reject(None, false),
             }
         }
     }
@@ -489,22 +511,29 @@ impl CircuitBreaker {
         }
     }
 
-    /// Counts and reports a rejection; the caller builds the [`Rejected`].
+    /// Counts and reports a rejection; the caller builds the [`Rejected`]. `trials_busy`: the
+    /// breaker is half-open with every trial slot taken.
     #[inline]
-    fn reject(&self, retry_after_nanos: Option<u64>) -> Decision {
+    fn reject(&self, retry_after_nanos: Option<u64>, trials_busy: bool) -> Decision {
         self.stats.rejections.increment();
         // Checked here, the event's machinery stays out of the rejection's stack frame.
         if tracing::level_filters::LevelFilter::current() >= Level::DEBUG {
-            self.report_rejection(retry_after_nanos);
+            self.report_rejection(retry_after_nanos, trials_busy);
         }
         Decision::Reject {
             retry_after_nanos: retry_after_nanos.map_or(u64::MAX, |n| n.min(u64::MAX - 1)),
+            trials_busy,
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn report_rejection(&self, retry_after_nanos: Option<u64>) {
+    fn report_rejection(&self, retry_after_nanos: Option<u64>, trials_busy: bool) {
+        let rejected = if trials_busy {
+            Rejected::trials_busy(self.name, retry_after_nanos)
+        } else {
+            Rejected::circuit_open(self.name, retry_after_nanos)
+        };
         tracing::event!(
             name: "breaker.rejected",
             target: "resilient",
@@ -512,8 +541,7 @@ impl CircuitBreaker {
             correlation_id = crate::correlation::field(),
             policy = self.name,
             retry_after_ms = retry_after_nanos.map(|n| n / 1_000_000),
-            "{}",
-            Rejected::circuit_open(self.name, retry_after_nanos)
+            "{rejected}"
         );
     }
 
@@ -869,8 +897,9 @@ impl CircuitBreaker {
             from = from.as_str(),
             openings_in_row = in_row,
             wait_ms = wait.as_millis() as u64,
-            "circuit breaker `{}` opened: calls are rejected for {wait:?}",
-            self.name
+            "circuit breaker `{}` opened: calls are rejected for {}",
+            self.name,
+            crate::clock::Rounded(wait)
         );
     }
 
@@ -895,8 +924,9 @@ impl CircuitBreaker {
             policy = self.name,
             state = "closed",
             outage_ms = outage.as_millis() as u64,
-            "circuit breaker `{}` closed again after {outage:?}: calls go through",
-            self.name
+            "circuit breaker `{}` closed again after {}: calls go through",
+            self.name,
+            crate::clock::Rounded(outage)
         );
     }
 
@@ -1001,7 +1031,10 @@ enum Decision {
         started: u64,
     },
     /// `retry_after_nanos` is `u64::MAX` for none: an `Option` would not fit in registers.
-    Reject { retry_after_nanos: u64 },
+    Reject {
+        retry_after_nanos: u64,
+        trials_busy: bool,
+    },
 }
 
 /// The kinds of failure a breaker counts apart from the rest.
