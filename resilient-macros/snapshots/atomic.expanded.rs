@@ -17,16 +17,18 @@ async fn import(batch: &Batch) -> Result<usize, ImportError> {
             loop {
                 if let ::core::option::Option::Some(__resilient_result) = __resilient_retry
                     .after(
-                        ::resilient::__private::atomic(
-                                ::resilient::__private::body::<
-                                    Result<usize, ImportError>,
-                                    _,
-                                >(async { db::insert_all(batch).await }),
-                                false,
+                        ::resilient::__private::attempt(
+                                ::resilient::__private::atomic(
+                                    ::resilient::__private::body::<
+                                        Result<usize, ImportError>,
+                                        _,
+                                    >(async { db::insert_all(batch).await }),
+                                    false,
+                                ),
+                                true,
                             )
                             .await,
                         ::resilient::__private::every_error,
-                        true,
                     )
                 {
                     break __resilient_result;

@@ -22,49 +22,60 @@ fn load_config(path: &Path) -> io::Result<Config> {
     ::resilient::__private::output::<
         io::Result<Config>,
     >(
-        (|| match (|| {
-            let mut __resilient_retry = ::resilient::__private::RetryLoop::start(
-                __resilient_retry_policy,
+        (|| {
+            let __resilient_attempted = ::resilient::__private::attempt_blocking(
+                (|| {
+                    let mut __resilient_retry = ::resilient::__private::RetryLoop::start(
+                        __resilient_retry_policy,
+                    );
+                    loop {
+                        if let ::core::option::Option::Some(__resilient_result) = __resilient_retry
+                            .after_blocking(
+                                ::resilient::__private::attempt_blocking(
+                                    (|| ::resilient::__private::breaker_blocking(
+                                        __resilient_breaker,
+                                        ::resilient::__private::body_blocking(|| -> io::Result<
+                                            Config,
+                                        > {
+                                            let text = std::fs::read_to_string(path)?;
+                                            Config::parse(&text)
+                                        }),
+                                        ::resilient::__private::every_error,
+                                    ))(),
+                                    true,
+                                ),
+                                ::resilient::__private::every_error,
+                            )
+                        {
+                            break __resilient_result;
+                        }
+                    }
+                })(),
+                true,
             );
-            loop {
-                if let ::core::option::Option::Some(__resilient_result) = __resilient_retry
-                    .after_blocking(
-                        (|| ::resilient::__private::breaker_blocking(
-                            __resilient_breaker,
-                            ::resilient::__private::body_blocking(|| -> io::Result<
-                                Config,
-                            > {
-                                let text = std::fs::read_to_string(path)?;
-                                Config::parse(&text)
-                            }),
-                            ::resilient::__private::every_error,
-                        ))(),
-                        ::resilient::__private::every_error,
-                        true,
-                    )
-                {
-                    break __resilient_result;
+            match __resilient_attempted {
+                (
+                    ::core::result::Result::Err(__resilient_error),
+                    __resilient_rejection,
+                ) if ::resilient::__private::fallback_applies(
+                    &__resilient_error,
+                    ::resilient::__private::every_error,
+                ) => {
+                    ::resilient::__private::fallback_starts(
+                        __resilient_fallback_policy,
+                        __resilient_rejection,
+                    );
+                    let __resilient_result = ::resilient::__private::call_fallback_blocking::<
+                        io::Result<Config>,
+                        _,
+                    >(__resilient_error, |_err| Ok(Config::default()));
+                    ::resilient::__private::fallback_ran();
+                    __resilient_result
+                }
+                __resilient_attempted => {
+                    ::resilient::__private::passed_on(__resilient_attempted)
                 }
             }
-        })() {
-            ::core::result::Result::Err(
-                __resilient_error,
-            ) if ::resilient::__private::fallback_applies(
-                &__resilient_error,
-                ::resilient::__private::every_error,
-            ) => {
-                ::resilient::__private::fallback_starts(
-                    __resilient_fallback_policy,
-                    true,
-                );
-                let __resilient_result = ::resilient::__private::call_fallback_blocking::<
-                    io::Result<Config>,
-                    _,
-                >(__resilient_error, |_err| Ok(Config::default()));
-                ::resilient::__private::fallback_ran();
-                __resilient_result
-            }
-            __resilient_result => __resilient_result,
         })(),
     )
 }

@@ -18,16 +18,18 @@ async fn save<T: Serialize + Sync>(&mut self, value: &T) -> Result<(), DbError> 
             loop {
                 if let ::core::option::Option::Some(__resilient_result) = __resilient_retry
                     .after(
-                        ::resilient::__private::body::<
-                            Result<(), DbError>,
-                            _,
-                        >(async {
-                                self.pool.insert(value).await?;
-                                Ok(())
-                            })
+                        ::resilient::__private::attempt(
+                                ::resilient::__private::body::<
+                                    Result<(), DbError>,
+                                    _,
+                                >(async {
+                                    self.pool.insert(value).await?;
+                                    Ok(())
+                                }),
+                                false,
+                            )
                             .await,
                         ::resilient::__private::every_error,
-                        false,
                     )
                 {
                     break __resilient_result;

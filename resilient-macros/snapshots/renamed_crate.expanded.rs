@@ -24,16 +24,18 @@ fn parse(input: &str) -> Result<u32, ParseError> {
             loop {
                 if let ::core::option::Option::Some(__resilient_result) = __resilient_retry
                     .after_blocking(
-                        (|| ::my_resilient::__private::breaker_blocking(
-                            __resilient_breaker,
-                            ::my_resilient::__private::body_blocking(|| -> Result<
-                                u32,
-                                ParseError,
-                            > { input.parse().map_err(ParseError::from) }),
-                            ::my_resilient::__private::every_error,
-                        ))(),
+                        ::my_resilient::__private::attempt_blocking(
+                            (|| ::my_resilient::__private::breaker_blocking(
+                                __resilient_breaker,
+                                ::my_resilient::__private::body_blocking(|| -> Result<
+                                    u32,
+                                    ParseError,
+                                > { input.parse().map_err(ParseError::from) }),
+                                ::my_resilient::__private::every_error,
+                            ))(),
+                            true,
+                        ),
                         ::my_resilient::__private::every_error,
-                        true,
                     )
                 {
                     break __resilient_result;

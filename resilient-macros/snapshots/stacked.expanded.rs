@@ -36,23 +36,25 @@ async fn fetch_user(id: u64) -> Result<User, ApiError> {
             loop {
                 if let ::core::option::Option::Some(__resilient_result) = __resilient_retry
                     .after(
-                        ::resilient::__private::breaker(
-                                __resilient_breaker,
-                                ::resilient::__private::timeout(
-                                    __resilient_timeout_policy,
-                                    ::core::option::Option::None,
-                                    ::resilient::__private::body::<
-                                        Result<User, ApiError>,
-                                        _,
-                                    >(async { api::get_user(id).await }),
-                                    false,
+                        ::resilient::__private::attempt(
+                                ::resilient::__private::breaker(
+                                    __resilient_breaker,
+                                    ::resilient::__private::timeout(
+                                        __resilient_timeout_policy,
+                                        ::core::option::Option::None,
+                                        ::resilient::__private::body::<
+                                            Result<User, ApiError>,
+                                            _,
+                                        >(async { api::get_user(id).await }),
+                                        false,
+                                    ),
+                                    ::resilient::__private::every_error,
+                                    true,
                                 ),
-                                ::resilient::__private::every_error,
                                 true,
                             )
                             .await,
                         ApiError::is_transient,
-                        true,
                     )
                 {
                     break __resilient_result;

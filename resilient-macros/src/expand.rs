@@ -270,13 +270,12 @@ fn wrap(cx: &mut Context, layer: &Layer, inner: Inner) -> TokenStream {
             let (state, done) = (local("retry"), local("result"));
             // Judged without a future of its own: a successful attempt costs no more than the
             // runtime's `retry`. Only a wait is awaited.
+            let attempt = attempted(&root, cx, &inner, is_layer);
             let (next, wait) = if cx.is_async {
-                let inner = awaited(&inner, cx.output);
-                let next = quote!(#state.after(#inner, #when, #is_layer));
+                let next = quote!(#state.after(#attempt, #when));
                 (next, quote!(#state.wait().await;))
             } else {
-                let inner = called(&inner, cx.output);
-                let next = quote!(#state.after_blocking(#inner, #when, #is_layer));
+                let next = quote!(#state.after_blocking(#attempt, #when));
                 (next, TokenStream::new())
             };
             let run = quote! {{
@@ -332,30 +331,32 @@ fn wrap(cx: &mut Context, layer: &Layer, inner: Inner) -> TokenStream {
                 _ => handler.span(),
             };
             let call = written_at(quote!(#root::__private::#call), at);
-            let (attempt, handled) = if cx.is_async {
+            let attempt = attempted(&root, cx, &inner, is_layer);
+            let handled = if cx.is_async {
                 let call = quote_spanned!(at=> #call(#error, #handler));
-                (awaited(&inner, cx.output), awaited(&call, at))
+                awaited(&call, at)
             } else {
-                (
-                    called(&inner, cx.output),
-                    quote_spanned!(at=> #call(#error, #handler)),
-                )
+                quote_spanned!(at=> #call(#error, #handler))
             };
+            let (attempted, rejection) = (local("attempted"), local("rejection"));
+            // The attempt is a statement of its own: what it leaves to drop is dropped before the
+            // rejection is passed on.
             let run = quote! {
-                match #attempt {
-                    ::core::result::Result::Err(#error) if #root::__private::fallback_applies(&#error, #when) => {
-                        #root::__private::fallback_starts(#policy, #is_layer);
+                let #attempted = #attempt;
+                match #attempted {
+                    (::core::result::Result::Err(#error), #rejection) if #root::__private::fallback_applies(&#error, #when) => {
+                        #root::__private::fallback_starts(#policy, #rejection);
                         let #result = #handled;
                         #root::__private::fallback_ran();
                         #result
                     }
-                    #result => #result,
+                    #attempted => #root::__private::passed_on(#attempted),
                 }
             };
             if cx.is_async {
                 quote!(async { #run })
             } else {
-                quote!(|| #run)
+                quote!(|| { #run })
             }
         }
     }
@@ -426,6 +427,20 @@ fn written_at(path: TokenStream, at: Span) -> TokenStream {
 /// layer (see [`written_at`]).
 fn awaited(inner: &TokenStream, at: Span) -> TokenStream {
     quote_spanned!(at=> #inner.await)
+}
+
+/// What `#[retry]` and `#[fallback]` judge: the layer or body inside, run, with the rejection it
+/// was marked with, taken as it returns (`__private::attempt`).
+fn attempted(root: &TokenStream, cx: &Context, inner: &TokenStream, is_layer: bool) -> TokenStream {
+    let at = cx.output;
+    if cx.is_async {
+        let call = written_at(quote!(#root::__private::attempt), at);
+        awaited(&quote_spanned!(at=> #call(#inner, #is_layer)), at)
+    } else {
+        let call = written_at(quote!(#root::__private::attempt_blocking), at);
+        let called = called(inner, at);
+        quote_spanned!(at=> #call(#called, #is_layer))
+    }
 }
 
 /// `(inner)()`, a blocking layer or body called, written as [`awaited`].

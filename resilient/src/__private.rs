@@ -3,8 +3,8 @@
 
 pub use crate::retry::RetryLoop;
 pub use crate::{
-    Backoff, BreakerCall, BreakerConfig, CircuitBreaker, FallbackPolicy, Rejected, RetryPolicy,
-    Timeout, TimeoutPolicy,
+    Backoff, BreakerCall, BreakerConfig, CircuitBreaker, FallbackPolicy, Rejected, RejectedKind,
+    RetryPolicy, Timeout, TimeoutPolicy,
 };
 pub use std::time::Duration;
 
@@ -188,14 +188,56 @@ pub fn when_blocking<R: ReturnsResult>(
     predicate
 }
 
-/// Before `#[fallback]`'s handler runs: counts it and says why, from the rejection the layer
-/// inside marked the error with, if `layer_inside` is one the attributes wrote.
-pub fn fallback_starts(policy: &FallbackPolicy, layer_inside: bool) {
-    let rejection = if layer_inside {
-        crate::rejected::take_mark(None)
-    } else {
-        None
+/// What a layer the attributes wrote returned, with the rejection it marked its error with:
+/// taken the moment it returned, before any user code runs (a `when` predicate, or a value that
+/// a cancelled body drops), which could call layers of its own.
+pub type Attempted<T, E> = (Result<T, E>, Option<RejectedKind>);
+
+/// Polls what `#[retry]` or `#[fallback]` wraps in an async function, and takes the mark of its
+/// error as it returns (if `layer_inside`: else it is the body, whose errors are its own).
+#[inline(always)]
+pub fn attempt<F>(fut: F, layer_inside: bool) -> Attempt<F> {
+    Attempt { fut, layer_inside }
+}
+
+/// The future of [`attempt`].
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct Attempt<F> {
+    #[pin]
+    fut: F,
+    layer_inside: bool,
+}
+
+impl<F: Future<Output = Result<T, E>>, T, E> Future for Attempt<F> {
+    type Output = Attempted<T, E>;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.fut.poll(cx));
+        Poll::Ready(attempted(result, *this.layer_inside))
+    }
+}
+
+/// [`attempt`] for a blocking function: `result` is what the layer inside just returned.
+#[inline(always)]
+pub fn attempt_blocking<T, E>(result: Result<T, E>, layer_inside: bool) -> Attempted<T, E> {
+    attempted(result, layer_inside)
+}
+
+#[inline(always)]
+fn attempted<T, E>(result: Result<T, E>, layer_inside: bool) -> Attempted<T, E> {
+    let rejection = match result {
+        Err(_) if layer_inside => crate::rejected::take_mark(None),
+        _ => None,
     };
+    (result, rejection)
+}
+
+/// Before `#[fallback]`'s handler runs: counts it and says why (`rejection`: the one a layer
+/// inside refused the call with, if that is why).
+pub fn fallback_starts(policy: &FallbackPolicy, rejection: Option<RejectedKind>) {
     policy.starts(rejection);
 }
 
@@ -203,6 +245,15 @@ pub fn fallback_starts(policy: &FallbackPolicy, layer_inside: bool) {
 #[inline]
 pub fn fallback_ran() {
     crate::rejected::clear_mark();
+}
+
+/// What `#[fallback]` did not handle goes on as it came, a rejection still marked as one.
+#[inline(always)]
+pub fn passed_on<T, E>((result, rejection): Attempted<T, E>) -> Result<T, E> {
+    if result.is_err() {
+        crate::rejected::set_mark(rejection, crate::rejected::Origin::BLOCKING);
+    }
+    result
 }
 
 /// The default `when` of every attribute: every error counts.

@@ -440,19 +440,18 @@ impl<'p> RetryLoop<'p> {
     }
 
     /// After an attempt of the loop `#[retry]` writes into an async function: what to return, or
-    /// `None` when another attempt follows, after [`wait`](Self::wait). `layer_inside` says
-    /// whether the attempt is another generated layer, whose rejections it recognises.
+    /// `None` when another attempt follows, after [`wait`](Self::wait). The attempt comes with
+    /// the rejection it was marked with (see `__private::attempt`).
     ///
     /// Not a future: a successful attempt is judged and returned without one. (An `async fn`
     /// here, holding the attempt's result in its state, made a successful call 10× slower.)
     #[inline]
     pub fn after<T, E: Debug>(
         &mut self,
-        result: Result<T, E>,
+        (result, rejection): (Result<T, E>, Option<RejectedKind>),
         when: impl Fn(&E) -> bool,
-        layer_inside: bool,
     ) -> Option<Result<T, E>> {
-        match self.judge_generated(result, when, layer_inside) {
+        match self.judge(result, when, rejection, Origin::BLOCKING) {
             ControlFlow::Break(result) => Some(result),
             ControlFlow::Continue(delay) => {
                 self.wait = delay;
@@ -473,11 +472,10 @@ impl<'p> RetryLoop<'p> {
     #[inline]
     pub fn after_blocking<T, E: Debug>(
         &mut self,
-        result: Result<T, E>,
+        (result, rejection): (Result<T, E>, Option<RejectedKind>),
         when: impl Fn(&E) -> bool,
-        layer_inside: bool,
     ) -> Option<Result<T, E>> {
-        let delay = match self.judge_generated(result, when, layer_inside) {
+        let delay = match self.judge(result, when, rejection, Origin::BLOCKING) {
             ControlFlow::Break(result) => return Some(result),
             ControlFlow::Continue(delay) => delay,
         };
@@ -486,20 +484,6 @@ impl<'p> RetryLoop<'p> {
         }
         self.begin();
         None
-    }
-
-    #[inline]
-    fn judge_generated<T, E: Debug>(
-        &mut self,
-        result: Result<T, E>,
-        when: impl Fn(&E) -> bool,
-        layer_inside: bool,
-    ) -> ControlFlow<Result<T, E>, Duration> {
-        let mark = match &result {
-            Err(_) if layer_inside => take_mark(None),
-            _ => None,
-        };
-        self.judge(result, when, mark, Origin::BLOCKING)
     }
 }
 
