@@ -371,6 +371,17 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_durations_are_kept_not_taken_for_none() {
+        let open = Rejected::circuit_open("db", Some(u64::MAX));
+        assert_eq!(open.retry_after(), Some(Duration::from_nanos(u64::MAX - 1)));
+        let timed_out = Rejected::timed_out("fetch", Duration::MAX, true);
+        assert_eq!(
+            timed_out.time_limit(),
+            Some(Duration::from_nanos(u64::MAX - 1))
+        );
+    }
+
+    #[test]
     fn forced_open_message_says_until_reset() {
         let r = Rejected::circuit_open("db", None);
         assert!(r.to_string().contains("until it is reset"), "{r}");
