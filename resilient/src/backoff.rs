@@ -115,6 +115,16 @@ impl Backoff {
         self
     }
 
+    /// Whether [`jitter`](Self::jitter) changes it: every kind that waits, but `decorrelated`.
+    pub(crate) const fn takes_jitter(&self) -> bool {
+        matches!(self.kind, Kind::Exponential | Kind::Constant | Kind::Linear)
+    }
+
+    /// Whether [`factor`](Self::factor) changes it: `exponential` only.
+    pub(crate) const fn takes_factor(&self) -> bool {
+        matches!(self.kind, Kind::Exponential)
+    }
+
     /// The longest any delay can be.
     pub const fn max(&self) -> Duration {
         self.max
