@@ -134,7 +134,19 @@ macro_rules! check_nonzero {
     }};
 }
 
-pub(crate) use {check_count, check_fraction, check_nonzero, check_rate};
+/// The value, or a panic with the broken rule: what a const setter does with a bad literal, so
+/// that in a `static` it is a compile-time error naming the rule. A macro, because a generic
+/// `const fn` cannot take a `Result` apart without dropping it.
+macro_rules! or_panic {
+    ($checked:expr) => {
+        match $checked {
+            Ok(value) => value,
+            Err(err) => panic!("{}", err.rule()),
+        }
+    };
+}
+
+pub(crate) use {check_count, check_fraction, check_nonzero, check_rate, or_panic};
 
 /// A configuration that can be replaced while calls read it: the one a policy was built with,
 /// or the last one set at run time (see [`crate::registry`]).
