@@ -13,7 +13,7 @@
 //! registry::register(&PAYMENTS);
 //!
 //! registry::set("payments", "failure_threshold", "10").unwrap();
-//! assert_eq!(PAYMENTS.config(), &BreakerConfig::new().failure_threshold(10));
+//! assert_eq!(*PAYMENTS.config(), BreakerConfig::new().failure_threshold(10));
 //!
 //! let err = registry::set("payments", "recovery_timeout", "soon").unwrap_err();
 //! assert_eq!(err.to_string(), "policy `payments`: cannot set `recovery_timeout` to `soon`: \
@@ -282,12 +282,12 @@ impl Entry {
     fn info(self, monitor: Option<&ErrorRateMonitor>) -> PolicyInfo {
         let (config, state, metrics) = match self {
             Entry::Breaker(b) => (
-                breaker_settings(b.config()),
+                breaker_settings(&b.config()),
                 Some(b.state()),
                 PolicyMetrics::CircuitBreaker(b.metrics()),
             ),
             Entry::Retry(r) => (
-                retry_settings(r.settings()),
+                retry_settings(&r.settings()),
                 None,
                 PolicyMetrics::Retry(r.metrics()),
             ),

@@ -1,6 +1,8 @@
 //! [`RetryPolicy`] and [`retry`]: try again after a failure, waiting longer each time.
 
-use crate::config::{ConfigError, ConfigValue, Live, check_count, check_nonzero, or_panic};
+use crate::config::{
+    ConfigError, ConfigValue, Current, Live, check_count, check_nonzero, or_panic,
+};
 use crate::rejected::{Origin, clear_mark, set_mark, take_mark};
 use crate::striped::StripedCounter;
 use crate::{Backoff, RejectedKind};
@@ -190,7 +192,7 @@ impl RetryPolicy {
 
     /// The settings in force: as built, or as last set at run time.
     #[inline]
-    pub(crate) fn settings(&self) -> &RetrySettings {
+    pub(crate) fn settings(&self) -> Current<'_, RetrySettings> {
         self.settings.get()
     }
 
@@ -280,7 +282,7 @@ impl Clone for RetryPolicy {
 /// Equal when the settings in force are.
 impl PartialEq for RetryPolicy {
     fn eq(&self, other: &Self) -> bool {
-        self.settings() == other.settings()
+        *self.settings() == *other.settings()
     }
 }
 

@@ -225,7 +225,7 @@ fn a_key_no_policy_of_the_name_takes_is_refused_from_the_file_and_the_environmen
         )]
     );
     // The rest applies.
-    assert_eq!(BREAKER.config(), &BreakerConfig::new().failure_threshold(4));
+    assert_eq!(*BREAKER.config(), BreakerConfig::new().failure_threshold(4));
     assert_eq!(
         SHARED_RETRY,
         RetryPolicy::new()
