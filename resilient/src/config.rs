@@ -179,11 +179,22 @@ impl<T: PartialEq> Live<T> {
     /// The configuration in force.
     #[inline]
     pub(crate) fn get(&self) -> Current<'_, T> {
+        if self.is_replaced.load(Ordering::Acquire) {
+            self.get_replaced()
+        } else {
+            Current {
+                replaced: None,
+                initial: &self.initial,
+            }
+        }
+    }
+
+    /// Out of line, so that the calls reading a configuration never replaced keep small frames.
+    #[cold]
+    #[inline(never)]
+    fn get_replaced(&self) -> Current<'_, T> {
         Current {
-            replaced: self
-                .is_replaced
-                .load(Ordering::Acquire)
-                .then(|| self.replaced.load()),
+            replaced: Some(self.replaced.load()),
             initial: &self.initial,
         }
     }
