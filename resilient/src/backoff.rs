@@ -115,6 +115,16 @@ impl Backoff {
         self
     }
 
+    /// Whether [`jitter`](Self::jitter) changes it: every kind that waits, but `decorrelated`.
+    pub(crate) const fn takes_jitter(&self) -> bool {
+        matches!(self.kind, Kind::Exponential | Kind::Constant | Kind::Linear)
+    }
+
+    /// Whether [`factor`](Self::factor) changes it: `exponential` only.
+    pub(crate) const fn takes_factor(&self) -> bool {
+        matches!(self.kind, Kind::Exponential)
+    }
+
     /// The longest any delay can be.
     pub const fn max(&self) -> Duration {
         self.max
@@ -196,6 +206,8 @@ impl Backoff {
     }
 
     /// The wait after the `n`-th failed attempt (`n = 1` is the first wait; 0 counts as 1).
+    /// Always finite and at most `max`, for any `n`; a zero `base` never waits, whatever the kind
+    /// (a decorrelated draw lies between `base` and `base × 3ⁿ`, so it is zero too).
     pub fn delay(&self, n: u32) -> Duration {
         let needs_randomness = self.jitter > 0.0 || matches!(self.kind, Kind::Decorrelated);
         self.delay_at(
@@ -211,6 +223,10 @@ impl Backoff {
     /// [`delay`](Self::delay) with the random draw given: `unit` in `0.0..1.0`, 0.5 being the
     /// nominal value.
     pub(crate) fn delay_at(&self, n: u32, unit: f64) -> Duration {
+        // Whatever it is multiplied by, zero stays zero; in floating point 0 × ∞ would be NaN.
+        if self.base.is_zero() {
+            return Duration::ZERO;
+        }
         let n = n.max(1);
         let exponent = i32::try_from(n - 1).unwrap_or(i32::MAX);
         let base = self.base.as_nanos() as f64;
@@ -221,7 +237,8 @@ impl Backoff {
             Kind::Linear => base * f64::from(n),
             Kind::Decorrelated => {
                 let upper = (base * 3f64.powi(exponent.saturating_add(1))).min(max);
-                return duration_from_nanos((base + unit * (upper - base).max(0.0)).min(max));
+                let drawn = (base + unit * (upper - base).max(0.0)).min(max);
+                return duration_from_nanos(drawn).min(self.max);
             }
             Kind::None => 0.0,
         };
@@ -231,7 +248,7 @@ impl Backoff {
             self.jitter.clamp(0.0, 1.0)
         };
         let capped = nominal.min(max);
-        duration_from_nanos((capped * (1.0 + jitter * (2.0 * unit - 1.0))).min(max))
+        duration_from_nanos((capped * (1.0 + jitter * (2.0 * unit - 1.0))).min(max)).min(self.max)
     }
 }
 
@@ -242,9 +259,16 @@ impl Default for Backoff {
     }
 }
 
-/// Nanoseconds as a duration, rounding; saturates (`as` maps NaN to 0 and overflow to the max).
+/// Nanoseconds as a duration, rounding, for any input: NaN and anything not above zero are zero,
+/// and anything beyond `u64::MAX` nanoseconds (about 584 years) is that.
 fn duration_from_nanos(nanos: f64) -> Duration {
-    Duration::from_nanos(nanos.round() as u64)
+    if nanos.is_nan() || nanos <= 0.0 {
+        Duration::ZERO
+    } else if nanos >= u64::MAX as f64 {
+        Duration::from_nanos(u64::MAX)
+    } else {
+        Duration::from_nanos(nanos.round() as u64)
+    }
 }
 
 #[cfg(test)]
@@ -401,6 +425,93 @@ mod tests {
         );
         assert!(Backoff::default().validate().is_ok());
         assert!(Backoff::constant(ms(5)).jitter(1.0).validate().is_ok());
+    }
+
+    const KINDS: [fn(Duration, Duration) -> Backoff; 5] = [
+        Backoff::exponential,
+        |base, max| Backoff::exponential(base, max).factor(1.0),
+        |base, max| {
+            Backoff::exponential(base, max)
+                .factor(f64::INFINITY)
+                .jitter(1.0)
+        },
+        Backoff::linear,
+        Backoff::decorrelated,
+    ];
+
+    #[test]
+    fn zero_base_never_waits_at_any_attempt() {
+        let attempts = [0, 1, 2, 1024, 1025, 1100, u32::MAX];
+        let constant = |base, _| Backoff::constant(base).jitter(0.5);
+        for (i, kind) in KINDS
+            .iter()
+            .chain([&(constant as fn(_, _) -> _)])
+            .enumerate()
+        {
+            let b = kind(Duration::ZERO, ms(5000));
+            for n in attempts {
+                for unit in [0.0, 0.5, 0.999] {
+                    assert_eq!(b.delay_at(n, unit), Duration::ZERO, "kind {i}, attempt {n}");
+                }
+                assert_eq!(b.delay(n), Duration::ZERO, "kind {i}, attempt {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn huge_attempts_reach_max_and_stay_there() {
+        for kind in [Backoff::exponential, Backoff::linear] {
+            let b = kind(ms(10), ms(5000)).jitter(0.0);
+            for n in [1024, 1025, u32::MAX] {
+                assert_eq!(b.delay_at(n, 0.5), ms(5000), "attempt {n}");
+            }
+        }
+        let d = Backoff::decorrelated(ms(1), ms(5000));
+        assert_eq!(d.delay_at(1025, 1.0), ms(5000));
+        assert_eq!(d.delay_at(u32::MAX, 0.0), ms(1));
+    }
+
+    #[test]
+    fn nanoseconds_convert_for_any_float() {
+        assert_eq!(duration_from_nanos(f64::NAN), Duration::ZERO);
+        assert_eq!(duration_from_nanos(-1.0), Duration::ZERO);
+        assert_eq!(duration_from_nanos(f64::NEG_INFINITY), Duration::ZERO);
+        assert_eq!(
+            duration_from_nanos(f64::INFINITY),
+            Duration::from_nanos(u64::MAX)
+        );
+        assert_eq!(duration_from_nanos(1e30), Duration::from_nanos(u64::MAX));
+        assert_eq!(duration_from_nanos(1.5), Duration::from_nanos(2));
+    }
+
+    proptest::proptest! {
+        /// Every delay of every kind is at most `max`, and a zero base never waits.
+        #[test]
+        fn every_delay_is_within_max(
+            kind in 0..6usize,
+            base in proptest::prop_oneof![proptest::strategy::Just(0), 1..1_000_000u64, proptest::num::u64::ANY],
+            max in proptest::prop_oneof![1..1_000_000_000u64, proptest::num::u64::ANY],
+            factor in proptest::prop_oneof![1.0..1e6f64, proptest::strategy::Just(f64::INFINITY)],
+            jitter in 0.0..=1.0f64,
+            n in proptest::prop_oneof![0..40u32, 1000..1100u32, proptest::num::u32::ANY],
+            unit in 0.0..1.0f64,
+        ) {
+            let (base, max) = (Duration::from_nanos(base), Duration::from_nanos(max));
+            let b = match kind {
+                0 => Backoff::exponential(base, max).factor(factor).jitter(jitter),
+                1 => Backoff::linear(base, max).jitter(jitter),
+                2 => Backoff::decorrelated(base, max),
+                3 => Backoff::constant(base).jitter(jitter),
+                4 => Backoff::none(),
+                _ => Backoff::exponential(base, max).factor(factor),
+            };
+            for delay in [b.delay_at(n, unit), b.delay(n)] {
+                proptest::prop_assert!(delay <= b.max(), "{b:?}: delay({n}) = {delay:?}");
+                if base.is_zero() {
+                    proptest::prop_assert_eq!(delay, Duration::ZERO);
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! [`ConfigError`]: what is wrong with a policy's configuration, and what is allowed.
 
+use arc_swap::{ArcSwapOption, Guard};
 use std::fmt;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// A configuration value that is out of range, or two settings that do not go together.
@@ -134,45 +137,122 @@ macro_rules! check_nonzero {
     }};
 }
 
-pub(crate) use {check_count, check_fraction, check_nonzero, check_rate};
+/// The value, or a panic with the broken rule: what a const setter does with a bad literal, so
+/// that in a `static` it is a compile-time error naming the rule. A macro, because a generic
+/// `const fn` cannot take a `Result` apart without dropping it.
+macro_rules! or_panic {
+    ($checked:expr) => {
+        match $checked {
+            Ok(value) => value,
+            Err(err) => panic!("{}", err.rule()),
+        }
+    };
+}
+
+pub(crate) use {check_count, check_fraction, check_nonzero, check_rate, or_panic};
 
 /// A configuration that can be replaced while calls read it: the one a policy was built with,
 /// or the last one set at run time (see [`crate::registry`]).
 ///
-/// A replaced configuration is leaked, not freed: a call in flight may still hold a reference to
-/// it, and replacing one is rare (an operator's change), so the leak stays small.
+/// The one built with is inline, so a policy stays const-constructible; a replacement is shared
+/// through [`ArcSwapOption`], freed once the last call that read it is done. Until the first
+/// replacement, reading it costs one atomic load.
 pub(crate) struct Live<T: 'static> {
     /// As built; const builders set it field by field.
     pub(crate) initial: T,
-    /// Null for `initial`, else a leaked `Box`.
-    current: AtomicPtr<T>,
+    /// Whether `replaced` may hold a value: spares reads of a never-replaced configuration
+    /// (nearly all of them) the cost of [`ArcSwapOption::load`].
+    is_replaced: AtomicBool,
+    /// The configuration set at run time, if any.
+    replaced: ArcSwapOption<T>,
 }
 
 impl<T: PartialEq> Live<T> {
     pub(crate) const fn new(initial: T) -> Self {
         Self {
             initial,
-            current: AtomicPtr::new(std::ptr::null_mut()),
+            is_replaced: AtomicBool::new(false),
+            replaced: ArcSwapOption::const_empty(),
         }
     }
 
-    /// The configuration in force: one load.
+    /// The configuration in force.
     #[inline]
-    pub(crate) fn get(&self) -> &T {
-        let current = self.current.load(Ordering::Acquire);
-        if current.is_null() {
-            &self.initial
+    pub(crate) fn get(&self) -> Current<'_, T> {
+        if self.is_replaced.load(Ordering::Acquire) {
+            self.get_replaced()
         } else {
-            // SAFETY: non-null only as a `Box` leaked by `set`, which is never freed.
-            unsafe { &*current }
+            Current {
+                replaced: None,
+                initial: &self.initial,
+            }
+        }
+    }
+
+    /// Out of line, so that the calls reading a configuration never replaced keep small frames.
+    #[cold]
+    #[inline(never)]
+    fn get_replaced(&self) -> Current<'_, T> {
+        Current {
+            replaced: Some(self.replaced.load()),
+            initial: &self.initial,
         }
     }
 
     /// Puts `value` in force, unless it already is.
     pub(crate) fn set(&self, value: T) {
         if value != *self.get() {
-            let leaked: &'static mut T = Box::leak(Box::new(value));
-            self.current.store(leaked, Ordering::Release);
+            self.replaced.store(Some(Arc::new(value)));
+            self.is_replaced.store(true, Ordering::Release);
         }
+    }
+}
+
+/// A read of a [`Live`] configuration; keep it no longer than the call that needs it.
+pub(crate) struct Current<'a, T> {
+    replaced: Option<Guard<Option<Arc<T>>>>,
+    initial: &'a T,
+}
+
+impl<T> Deref for Current<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        match self.replaced.as_ref().and_then(|guard| guard.as_deref()) {
+            Some(replaced) => replaced,
+            None => self.initial,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_reads_the_initial_value_then_each_replacement() {
+        let live = Live::new(1_u32);
+        assert_eq!(*live.get(), 1);
+        let before = live.get();
+        live.set(2);
+        assert_eq!((*before, *live.get()), (1, 2));
+        let second = live.get();
+        live.set(3);
+        assert_eq!((*second, *live.get()), (2, 3), "a read keeps what it read");
+        live.set(1);
+        assert_eq!(*live.get(), 1);
+    }
+
+    #[test]
+    fn a_replaced_configuration_is_freed() {
+        let tracker = Arc::new(());
+        let live = Live::new((0, Arc::clone(&tracker)));
+        for n in 1..=10 {
+            live.set((n, Arc::clone(&tracker)));
+        }
+        // The tracker, the initial value and the one in force: nothing else holds it.
+        assert_eq!(Arc::strong_count(&tracker), 3);
+        assert_eq!(live.get().0, 10);
     }
 }

@@ -13,7 +13,7 @@
 //! registry::register(&PAYMENTS);
 //!
 //! registry::set("payments", "failure_threshold", "10").unwrap();
-//! assert_eq!(PAYMENTS.config(), &BreakerConfig::new().failure_threshold(10));
+//! assert_eq!(*PAYMENTS.config(), BreakerConfig::new().failure_threshold(10));
 //!
 //! let err = registry::set("payments", "recovery_timeout", "soon").unwrap_err();
 //! assert_eq!(err.to_string(), "policy `payments`: cannot set `recovery_timeout` to `soon`: \
@@ -34,6 +34,12 @@
 //! | circuit breaker | `failure_threshold`, `recovery_timeout`, `half_open_calls`, `success_threshold`, `failure_rate`, `minimum_calls`, `slow_call`, `slow_call_rate` |
 //! | retry | `max_attempts`, `backoff` (`none`, `constant(1s)`, `exponential(100ms, 5s)`, `linear(1s, 10s)`, `decorrelated(100ms, 5s)`), `jitter`, `factor`, `budget` |
 //! | timeout | `timeout` |
+//!
+//! A `backoff` value replaces the backoff with its constructor's defaults, then `jitter` and
+//! `factor` refine it, from whichever source each comes. `factor` applies to an exponential
+//! backoff only, `jitter` to every kind but `decorrelated` and `none`. A key that none of the
+//! registered policies of a name takes (`jitter` for a breaker) is refused, from code by [`set`],
+//! from the environment and the file by [`load_file`] and [`reload`]; the other values apply.
 //!
 //! A breaker's mode (`failure_threshold` or `failure_rate`) and `window` are fixed when it is
 //! built. A value is checked as the attribute checks it; a bad one is refused with the policy,
@@ -276,12 +282,12 @@ impl Entry {
     fn info(self, monitor: Option<&ErrorRateMonitor>) -> PolicyInfo {
         let (config, state, metrics) = match self {
             Entry::Breaker(b) => (
-                breaker_settings(b.config()),
+                breaker_settings(&b.config()),
                 Some(b.state()),
                 PolicyMetrics::CircuitBreaker(b.metrics()),
             ),
             Entry::Retry(r) => (
-                retry_settings(r.settings()),
+                retry_settings(&r.settings()),
                 None,
                 PolicyMetrics::Retry(r.metrics()),
             ),
@@ -329,7 +335,11 @@ impl Entry {
             }
             Entry::Retry(r) => {
                 let mut settings = *r.initial_settings();
-                for (key, value) in values {
+                // A `backoff` replaces the whole backoff: it goes in first, so that a `jitter` or
+                // `factor` refines it, whichever source gave each and in whatever order.
+                let (backoffs, refinements): (Vec<_>, Vec<_>) =
+                    values.iter().partition(|(key, _)| *key == "backoff");
+                for (key, value) in backoffs.into_iter().chain(refinements) {
                     set_retry(&mut settings, key, value)
                         .map_err(|reason| SettingError::new(name, key, value, reason))?;
                 }
@@ -393,7 +403,7 @@ fn set_breaker(c: BreakerConfig, key: &str, value: &str) -> Result<BreakerConfig
         "minimum_calls" => c.minimum_calls(parse_count(value)?),
         "slow_call" => c.slow_call(parse_duration(value)?),
         "slow_call_rate" => c.slow_call_rate(parse_fraction(value)?),
-        _ => return Err(not_a_key(PolicyKind::CircuitBreaker)),
+        _ => return Err(not_a_key(&[PolicyKind::CircuitBreaker])),
     })
 }
 
@@ -401,19 +411,38 @@ fn set_retry(s: &mut RetrySettings, key: &str, value: &str) -> Result<(), String
     match key {
         "max_attempts" => s.max_attempts = parse_count(value)?,
         "backoff" => s.backoff = Backoff::parse(value)?,
+        "jitter" if !s.backoff.takes_jitter() => return Err(inapplicable("jitter", &s.backoff)),
+        "factor" if !s.backoff.takes_factor() => return Err(inapplicable("factor", &s.backoff)),
         "jitter" => s.backoff = s.backoff.jitter(parse_fraction(value)?),
         "factor" => s.backoff = s.backoff.factor(parse_fraction(value)?),
         "budget" => s.budget = Some(parse_duration(value)?),
-        _ => return Err(not_a_key(PolicyKind::Retry)),
+        _ => return Err(not_a_key(&[PolicyKind::Retry])),
     }
     Ok(())
 }
 
-fn not_a_key(kind: PolicyKind) -> String {
+/// Why `key` does nothing to `backoff`.
+fn inapplicable(key: &str, backoff: &Backoff) -> String {
+    let applies = match key {
+        "factor" => "an exponential backoff",
+        _ => "an exponential, constant or linear backoff",
+    };
     format!(
-        "not a key of a {kind}; its keys are {}",
-        keys(kind).join(", ")
+        "`{key}` applies only to {applies}, and the backoff is {}",
+        backoff.describe()
     )
+}
+
+/// Why a key that none of `kinds` takes is refused, with the keys they do take.
+fn not_a_key(kinds: &[PolicyKind]) -> String {
+    let names: Vec<String> = kinds.iter().map(|kind| format!("a {kind}")).collect();
+    let accepted: Vec<&str> = kinds.iter().flat_map(|kind| keys(*kind)).copied().collect();
+    let (its, accepted) = match accepted.is_empty() {
+        true => ("it takes", "no key".to_owned()),
+        false if kinds.len() == 1 => ("its keys are", accepted.join(", ")),
+        false => ("their keys are", accepted.join(", ")),
+    };
+    format!("not a key of {}; {its} {accepted}", names.join(" or "))
 }
 
 fn breaker_settings(c: &BreakerConfig) -> BTreeMap<&'static str, String> {
@@ -662,6 +691,37 @@ impl Registry {
         errors
     }
 
+    /// The values from the environment and the file that no registered policy of their name
+    /// takes (`failure_threshold` for a retry, `jitter` for a breaker); policies of one name
+    /// share its values, each taking its own keys. A name none of whose policies has
+    /// registered yet is not judged: its values wait, as [`set`]'s do.
+    fn inapplicable(&self) -> Vec<SettingError> {
+        let mut errors = Vec::new();
+        for value in self.values.iter().filter(|v| v.source != Source::Code) {
+            let named: Vec<Entry> = (self.policies.iter())
+                .map(|p| p.entry)
+                .filter(|e| value.is_for(e.name()))
+                .collect();
+            if let Some(first) = named.first() {
+                if !named
+                    .iter()
+                    .any(|e| keys(e.kind()).contains(&value.key.as_str()))
+                {
+                    let mut kinds: Vec<PolicyKind> = named.iter().map(|e| e.kind()).collect();
+                    kinds.sort();
+                    kinds.dedup();
+                    errors.push(SettingError::new(
+                        first.name(),
+                        &value.key,
+                        &value.value,
+                        not_a_key(&kinds),
+                    ));
+                }
+            }
+        }
+        errors
+    }
+
     fn replace(&mut self, source: Source, values: Vec<Value>) {
         self.values.retain(|v| v.source != source);
         self.values.extend(values);
@@ -825,10 +885,9 @@ pub fn set(policy: &str, key: &str, value: &str) -> Result<(), SettingError> {
         .map(|p| p.entry)
         .filter(|e| e.name() == policy)
         .collect();
-    if let Some(first) = matching.first() {
-        if !matching.iter().any(|e| keys(e.kind()).contains(&key)) {
-            return Err(refused(not_a_key(first.kind())));
-        }
+    if !matching.is_empty() && !matching.iter().any(|e| keys(e.kind()).contains(&key)) {
+        let kinds: Vec<PolicyKind> = matching.iter().map(|e| e.kind()).collect();
+        return Err(refused(not_a_key(&kinds)));
     }
     let previous = registry.values.clone();
     registry
@@ -876,7 +935,8 @@ pub fn load_file(path: impl AsRef<Path>) -> Result<(), Vec<SettingError>> {
     let mut registry = registry();
     registry.file = Some(path.to_owned());
     registry.replace(Source::File, values);
-    let found = registry.apply_all();
+    let mut found = registry.apply_all();
+    found.extend(registry.inapplicable());
     drop(registry);
     errors(found)
 }
@@ -887,6 +947,7 @@ pub fn reload() -> Result<(), Vec<SettingError>> {
     let mut registry = registry();
     let mut found = registry.read_sources();
     found.extend(registry.apply_all());
+    found.extend(registry.inapplicable());
     drop(registry);
     errors(found)
 }

@@ -1,6 +1,8 @@
 //! [`RetryPolicy`] and [`retry`]: try again after a failure, waiting longer each time.
 
-use crate::config::{ConfigError, ConfigValue, Live, check_count, check_nonzero};
+use crate::config::{
+    ConfigError, ConfigValue, Current, Live, check_count, check_nonzero, or_panic,
+};
 use crate::rejected::{Origin, set_mark, take_mark};
 use crate::striped::StripedCounter;
 use crate::{Backoff, RejectedKind};
@@ -81,24 +83,91 @@ impl RetryPolicy {
         self
     }
 
-    /// Attempts in all, the first included (at least 1; 1 means no retry; 0 behaves as 1).
-    /// There are no infinite retries.
+    /// Attempts in all, the first included: at least 1 (1 means no retry). There are no
+    /// infinite retries.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0; in a `static` or `const` that is a compile-time error:
+    ///
+    /// ```compile_fail,E0080
+    /// static NEVER: resilient::RetryPolicy = resilient::RetryPolicy::new().max_attempts(0);
+    /// ```
+    ///
+    /// A count known only at run time goes through [`try_max_attempts`](Self::try_max_attempts).
     pub const fn max_attempts(mut self, n: u32) -> Self {
+        or_panic!(attempts_allowed(n));
         self.settings.initial.max_attempts = n;
         self
     }
 
+    /// [`max_attempts`](Self::max_attempts), or what is wrong with `n`:
+    ///
+    /// ```
+    /// let err = resilient::RetryPolicy::new().name("fetch").try_max_attempts(0).unwrap_err();
+    /// assert_eq!(err.to_string(), "policy `fetch`: `max_attempts` must be at least 1 (got 0)");
+    /// ```
+    pub fn try_max_attempts(self, n: u32) -> Result<Self, ConfigError> {
+        self.allowed(attempts_allowed(n))?;
+        Ok(self.max_attempts(n))
+    }
+
     /// The waits between attempts.
+    ///
+    /// # Panics
+    ///
+    /// If `backoff` is invalid (see [`Backoff::validate`]); in a `static` or `const` that is a
+    /// compile-time error:
+    ///
+    /// ```compile_fail,E0080
+    /// use resilient::{Backoff, RetryPolicy};
+    /// use std::time::Duration;
+    ///
+    /// const BASE_ABOVE_MAX: Backoff = Backoff::linear(Duration::from_secs(5), Duration::from_secs(1));
+    /// static NEVER: RetryPolicy = RetryPolicy::new().backoff(BASE_ABOVE_MAX);
+    /// ```
+    ///
+    /// A backoff known only at run time goes through [`try_backoff`](Self::try_backoff).
     pub const fn backoff(mut self, backoff: Backoff) -> Self {
+        or_panic!(backoff.validate());
         self.settings.initial.backoff = backoff;
         self
     }
 
+    /// [`backoff`](Self::backoff), or what is wrong with `backoff`.
+    pub fn try_backoff(self, backoff: Backoff) -> Result<Self, ConfigError> {
+        self.allowed(backoff.validate())?;
+        Ok(self.backoff(backoff))
+    }
+
     /// The most time the whole call may take, from the start of the first attempt: when the next
     /// attempt would start after it, the last error is returned at once, without sleeping.
+    ///
+    /// # Panics
+    ///
+    /// If `budget` is zero; in a `static` or `const` that is a compile-time error:
+    ///
+    /// ```compile_fail,E0080
+    /// static NEVER: resilient::RetryPolicy =
+    ///     resilient::RetryPolicy::new().budget(std::time::Duration::ZERO);
+    /// ```
+    ///
+    /// A budget known only at run time goes through [`try_budget`](Self::try_budget).
     pub const fn budget(mut self, budget: Duration) -> Self {
+        or_panic!(budget_allowed(budget));
         self.settings.initial.budget = Some(budget);
         self
+    }
+
+    /// [`budget`](Self::budget), or what is wrong with `budget`.
+    pub fn try_budget(self, budget: Duration) -> Result<Self, ConfigError> {
+        self.allowed(budget_allowed(budget))?;
+        Ok(self.budget(budget))
+    }
+
+    /// A setting's check, the error naming this policy.
+    fn allowed(&self, checked: Result<(), ConfigError>) -> Result<(), ConfigError> {
+        checked.map_err(|err| err.for_policy(self.policy_name()))
     }
 
     /// The policy's name.
@@ -123,7 +192,7 @@ impl RetryPolicy {
 
     /// The settings in force: as built, or as last set at run time.
     #[inline]
-    pub(crate) fn settings(&self) -> &RetrySettings {
+    pub(crate) fn settings(&self) -> Current<'_, RetrySettings> {
         self.settings.get()
     }
 
@@ -156,12 +225,26 @@ impl RetrySettings {
     }
 
     pub(crate) const fn check(&self) -> Result<(), ConfigError> {
-        check_count!("max_attempts", self.max_attempts);
+        if let Err(err) = attempts_allowed(self.max_attempts) {
+            return Err(err);
+        }
         if let Some(budget) = self.budget {
-            check_nonzero!("budget", budget);
+            if let Err(err) = budget_allowed(budget) {
+                return Err(err);
+            }
         }
         self.backoff.validate()
     }
+}
+
+const fn attempts_allowed(n: u32) -> Result<(), ConfigError> {
+    check_count!("max_attempts", n);
+    Ok(())
+}
+
+const fn budget_allowed(budget: Duration) -> Result<(), ConfigError> {
+    check_nonzero!("budget", budget);
+    Ok(())
 }
 
 /// A snapshot of a [`RetryPolicy`]'s counters ([`RetryPolicy::metrics`]).
@@ -199,7 +282,7 @@ impl Clone for RetryPolicy {
 /// Equal when the settings in force are.
 impl PartialEq for RetryPolicy {
     fn eq(&self, other: &Self) -> bool {
-        self.settings() == other.settings()
+        *self.settings() == *other.settings()
     }
 }
 

@@ -34,7 +34,7 @@
 use crate::Backoff;
 use crate::caught::{self, CatchUnwind};
 use crate::clock::Epoch;
-use crate::config::{ConfigError, ConfigValue, check_nonzero};
+use crate::config::{ConfigError, ConfigValue, check_nonzero, or_panic};
 use std::collections::VecDeque;
 use std::fmt::{self, Debug};
 use std::future::Future;
@@ -90,35 +90,80 @@ impl Supervisor {
     }
 
     /// The waits before restarts.
+    ///
+    /// # Panics
+    ///
+    /// If `backoff` is invalid (see [`Backoff::validate`]); in a `static` or `const` that is a
+    /// compile-time error:
+    ///
+    /// ```compile_fail,E0080
+    /// use resilient::{Backoff, supervisor::Supervisor};
+    /// use std::time::Duration;
+    ///
+    /// const BASE_ABOVE_MAX: Backoff = Backoff::linear(Duration::from_secs(5), Duration::from_secs(1));
+    /// static NEVER: Supervisor = Supervisor::new("worker").backoff(BASE_ABOVE_MAX);
+    /// ```
+    ///
+    /// A backoff known only at run time goes through [`try_backoff`](Self::try_backoff).
     pub const fn backoff(mut self, backoff: Backoff) -> Self {
+        or_panic!(backoff.validate());
         self.backoff = backoff;
         self
     }
 
+    /// [`backoff`](Self::backoff), or what is wrong with `backoff`.
+    pub fn try_backoff(self, backoff: Backoff) -> Result<Self, ConfigError> {
+        self.allowed(backoff.validate())?;
+        Ok(self.backoff(backoff))
+    }
+
     /// Restarts allowed within the window (default 5). With 0 the component is never restarted:
-    /// its first failure gives up.
+    /// its first failure gives up, with the `supervisor.gave_up` event, which is what a component
+    /// that must not run twice wants.
     pub const fn max_restarts(mut self, n: u32) -> Self {
         self.max_restarts = n;
         self
     }
 
-    /// The sliding window restarts are counted in (default 60 s). It must be longer than zero:
-    /// a zero window holds no restart, so a supervisor with one never gives up (unless
-    /// `max_restarts` is 0); [`validate`](Self::validate) refuses it.
+    /// The sliding window restarts are counted in (default 60 s), longer than zero: a zero window
+    /// would hold no restart, and the supervisor would never give up.
+    ///
+    /// # Panics
+    ///
+    /// If `window` is zero; in a `static` or `const` that is a compile-time error:
+    ///
+    /// ```compile_fail,E0080
+    /// use resilient::supervisor::Supervisor;
+    ///
+    /// static NEVER: Supervisor = Supervisor::new("worker").within(std::time::Duration::ZERO);
+    /// ```
+    ///
+    /// A window known only at run time goes through [`try_within`](Self::try_within):
+    ///
+    /// ```
+    /// # use resilient::supervisor::Supervisor;
+    /// let err = Supervisor::new("worker").try_within(std::time::Duration::ZERO).unwrap_err();
+    /// assert_eq!(err.to_string(), "policy `worker`: `within` must be longer than zero (got 0ns)");
+    /// ```
     pub const fn within(mut self, window: Duration) -> Self {
+        or_panic!(window_allowed(window));
         self.within = window;
         self
     }
 
+    /// [`within`](Self::within), or what is wrong with `window`.
+    pub fn try_within(self, window: Duration) -> Result<Self, ConfigError> {
+        self.allowed(window_allowed(window))?;
+        Ok(self.within(window))
+    }
+
+    /// A setting's check, the error naming this supervisor.
+    fn allowed(&self, checked: Result<(), ConfigError>) -> Result<(), ConfigError> {
+        checked.map_err(|err| err.for_policy(self.name))
+    }
+
     /// Checks the settings; the error names the supervisor, the key, the value and the rule.
-    /// [`run`](Self::run) never panics on bad settings (see [`within`](Self::within) and
-    /// [`Backoff::validate`]), but a configuration built at run time should be checked first.
-    ///
-    /// ```
-    /// # use resilient::supervisor::Supervisor;
-    /// let err = Supervisor::new("worker").within(std::time::Duration::ZERO).validate().unwrap_err();
-    /// assert_eq!(err.to_string(), "policy `worker`: `within` must be longer than zero (got 0ns)");
-    /// ```
+    /// The setters check as they go, so a supervisor they built is always valid.
     pub const fn validate(&self) -> Result<(), ConfigError> {
         match self.check() {
             Ok(()) => Ok(()),
@@ -127,7 +172,9 @@ impl Supervisor {
     }
 
     const fn check(&self) -> Result<(), ConfigError> {
-        check_nonzero!("within", self.within);
+        if let Err(err) = window_allowed(self.within) {
+            return Err(err);
+        }
         self.backoff.validate()
     }
 
@@ -258,6 +305,11 @@ impl Supervisor {
             failure,
         }
     }
+}
+
+const fn window_allowed(window: Duration) -> Result<(), ConfigError> {
+    check_nonzero!("within", window);
+    Ok(())
 }
 
 impl Debug for Supervisor {

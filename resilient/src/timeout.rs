@@ -2,7 +2,7 @@
 
 use crate::Rejected;
 use crate::clock::nanos;
-use crate::config::{ConfigError, ConfigValue, check_nonzero};
+use crate::config::{ConfigError, ConfigValue, check_nonzero, or_panic};
 use crate::rejected::{Origin, reject, set_mark, take_mark};
 use crate::striped::StripedCounter;
 use pin_project::pin_project;
@@ -101,9 +101,36 @@ impl TimeoutMetrics {
 
 impl TimeoutPolicy {
     /// A policy named `name` (in events, rejections, metrics and the registry) giving up after
-    /// `limit`. A zero limit is refused when it is registered or called: see [`validate`](Self::validate).
+    /// `limit`.
+    ///
+    /// # Panics
+    ///
+    /// If `limit` is zero; in a `static` or `const` that is a compile-time error:
+    ///
+    /// ```compile_fail,E0080
+    /// static NEVER: resilient::TimeoutPolicy =
+    ///     resilient::TimeoutPolicy::new("fetch", std::time::Duration::ZERO);
+    /// ```
+    ///
+    /// A limit known only at run time goes through [`try_new`](Self::try_new).
     pub const fn new(name: &'static str, limit: Duration) -> Self {
-        Self::with(name, Some(limit))
+        or_panic!(Self::try_new(name, limit))
+    }
+
+    /// [`new`](Self::new), or what is wrong with `limit`:
+    ///
+    /// ```
+    /// use resilient::TimeoutPolicy;
+    /// use std::time::Duration;
+    ///
+    /// let err = TimeoutPolicy::try_new("fetch", Duration::ZERO).unwrap_err();
+    /// assert_eq!(err.to_string(), "policy `fetch`: `timeout` must be longer than zero (got 0ns)");
+    /// ```
+    pub const fn try_new(name: &'static str, limit: Duration) -> Result<Self, ConfigError> {
+        match check(limit) {
+            Ok(()) => Ok(Self::with(name, Some(limit))),
+            Err(err) => Err(err.for_policy(name)),
+        }
     }
 
     /// For `#[timeout(EXPR)]`: every call brings its limit, unless one is set at run time.

@@ -178,8 +178,8 @@ async fn set_changes_a_running_breaker_and_refuses_bad_values() {
     registry::set("reg.set", "failure_threshold", "1").unwrap();
     registry::set("reg.set", "recovery_timeout", "2s").unwrap();
     assert_eq!(
-        B.config(),
-        &BreakerConfig::new()
+        *B.config(),
+        BreakerConfig::new()
             .failure_threshold(1)
             .recovery_timeout(Duration::from_secs(2))
     );
@@ -220,8 +220,8 @@ async fn set_changes_a_running_breaker_and_refuses_bad_values() {
     assert!(err.to_string().starts_with("policy `reg.set`: cannot set `treshold` to `1`: unknown key; the keys are failure_threshold, "), "{err}");
     // The previous configuration stays, and so does the state.
     assert_eq!(
-        B.config(),
-        &BreakerConfig::new()
+        *B.config(),
+        BreakerConfig::new()
             .failure_threshold(1)
             .recovery_timeout(Duration::from_secs(2))
     );
@@ -264,8 +264,8 @@ fn a_breaker_keeps_its_mode_and_window() {
     registry::set("reg.rate", "failure_rate", "0.25").unwrap();
     registry::set("reg.rate", "minimum_calls", "4").unwrap();
     assert_eq!(
-        RATE.config(),
-        &BreakerConfig::new()
+        *RATE.config(),
+        BreakerConfig::new()
             .failure_rate(0.25)
             .window(10)
             .minimum_calls(4)
@@ -327,11 +327,11 @@ max_attempts = 6
             .failure_threshold(threshold)
             .recovery_timeout(Duration::from_secs(5))
     };
-    assert_eq!(B.config(), &with(9));
+    assert_eq!(*B.config(), with(9));
     assert_eq!(R.attempts(), 6);
     // And code wins over both.
     registry::set("reg::env.breaker", "failure_threshold", "11").unwrap();
-    assert_eq!(B.config(), &with(11));
+    assert_eq!(*B.config(), with(11));
 
     // A reload reads both again; a bad value is refused, logged, and the rest still applies.
     std::fs::write(
@@ -349,7 +349,7 @@ max_attempts = 6
         errors[0].to_string(),
         "policy `reg::env.breaker`: cannot set `recovery_timeout` to `later`: `later` is not a duration: expected a duration like \"250ms\", \"30s\", \"5m\", \"1h\" or \"1m30s\" (units: h, m, s, ms, us, ns)"
     );
-    assert_eq!(B.config(), &with(11), "the breaker keeps what it had");
+    assert_eq!(*B.config(), with(11), "the breaker keeps what it had");
     assert_eq!(
         R.attempts(),
         2,

@@ -415,35 +415,9 @@ async fn the_run_of_a_static_supervisor_can_be_spawned() {
 }
 
 #[test]
-fn validate_names_the_bad_setting() {
-    let err = Supervisor::new("bus")
-        .within(Duration::ZERO)
-        .validate()
-        .unwrap_err();
-    assert_eq!(err.key(), "within");
-    assert_eq!(
-        err.to_string(),
-        "policy `bus`: `within` must be longer than zero (got 0ns)"
-    );
-    let err = Supervisor::new("bus")
-        .backoff(Backoff::exponential(secs(5), secs(1)))
-        .validate()
-        .unwrap_err();
-    assert_eq!(err.key(), "base");
-    assert!(err.to_string().starts_with("policy `bus`: "), "{err}");
+fn validate_accepts_what_the_setters_built() {
     assert_eq!(Supervisor::new("bus").max_restarts(0).validate(), Ok(()));
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_zero_window_never_gives_up_as_documented() {
-    let (_capture, _guard) = Capture::start();
-    let supervisor = Supervisor::new("unlimited")
-        .backoff(Backoff::constant(ms(1)))
-        .max_restarts(1)
-        .within(Duration::ZERO);
-    let (result, starts) = supervise(&supervisor, immediately, Some(8)).await;
-    assert_eq!(result, Ok(()));
-    assert_eq!(starts, [0, 1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(Supervisor::new("bus").within(ms(1)).validate(), Ok(()));
 }
 
 #[test]

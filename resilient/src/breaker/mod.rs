@@ -246,7 +246,7 @@ impl CircuitBreaker {
     /// The breaker's configuration: the one it was built with, or the last one set at run time
     /// through the [`registry`](crate::registry).
     #[inline]
-    pub fn config(&self) -> &BreakerConfig {
+    pub fn config(&self) -> impl std::ops::Deref<Target = BreakerConfig> + '_ {
         self.config.get()
     }
 
@@ -942,7 +942,7 @@ impl std::fmt::Debug for CircuitBreaker {
         f.debug_struct("CircuitBreaker")
             .field("name", &self.name)
             .field("state", &self.state())
-            .field("config", self.config())
+            .field("config", &*self.config())
             .finish_non_exhaustive()
     }
 }
