@@ -134,6 +134,56 @@ where
     });
 }
 
+/// The value the outermost scope around this code keeps under `key`, made by `make` on first use:
+/// what all the scopes nested in it share (`atomic::sql` keeps its connection there). `None`
+/// outside any scope.
+#[cfg(feature = "sqlite")]
+pub(crate) fn outermost_value<V>(key: u64, make: impl FnOnce() -> V) -> Option<V>
+where
+    V: Clone + Send + 'static,
+{
+    if !OUTERMOST.is_set() {
+        return None;
+    }
+    Some(OUTERMOST.with(|journal| {
+        let mut shared = journal.shared.borrow_mut();
+        let kept = shared
+            .iter()
+            .find(|(kept, _)| *kept == key)
+            .and_then(|(_, value)| value.downcast_ref::<V>());
+        if let Some(value) = kept {
+            return value.clone();
+        }
+        let value = make();
+        shared.push((key, Box::new(value.clone())));
+        value
+    }))
+}
+
+/// Registers `undo` and `commit` in the outermost scope around this code, not the current one: they
+/// run when it rolls back or commits, after all that was registered later.
+#[cfg(feature = "sqlite")]
+pub(crate) fn on_outermost_end<U, UFut, C, CFut>(undo: U, commit: C)
+where
+    U: FnOnce() -> UFut + Send + 'static,
+    UFut: Future<Output = ()> + Send + 'static,
+    C: FnOnce() -> CFut + Send + 'static,
+    CFut: Future<Output = ()> + Send + 'static,
+{
+    if OUTERMOST.is_set() {
+        OUTERMOST.with(|journal| {
+            journal
+                .compensations
+                .borrow_mut()
+                .push(Compensation::Async(Box::new(move || Box::pin(undo()))));
+            journal
+                .commit_hooks
+                .borrow_mut()
+                .push(Box::new(move || Box::pin(commit())));
+        });
+    }
+}
+
 /// Registers `undo` to run if the current scope rolls back.
 pub fn on_rollback(undo: impl FnOnce() + Send + 'static) {
     register(Compensation::Blocking(Box::new(undo)));
