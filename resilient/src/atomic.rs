@@ -25,7 +25,8 @@
 //! - On `Ok` the compensations are dropped (committed), or, in a nested scope, handed to the
 //!   enclosing scope: a nested scope is a savepoint, whose failure undoes only its own work.
 //! - On `Err` they run in reverse order, then the error is returned unchanged.
-//! - On a panic they run as on a cancellation, then the panic goes on.
+//! - On a panic they run as on a cancellation, then the panic goes on (a nested scope's with those
+//!   of the scope around it, first, if the panic reaches that one too).
 //! - If the scope's future is dropped before it finishes (cancelled), its compensations still run
 //!   newest first: the newest blocking ones at once, the rest, from the newest async one on, in
 //!   order on a task spawned on the current tokio runtime, with the correlation id of the scope.
@@ -72,6 +73,9 @@ struct Journal {
     commit_hooks: RefCell<Vec<AsyncStart>>,
     /// Set while a cancelled scope drops its work: scopes nested in it hand it what they must undo.
     cancelling: Cell<bool>,
+    /// What scopes nested in this one have to undo after a panic went through them: undone first
+    /// if the panic goes through this one too, at once if code in between caught it.
+    unwound: RefCell<Vec<Remaining>>,
     /// Values every scope nested in this (outermost) one shares, by key (see [`outermost_value`]).
     #[cfg(feature = "sqlite")]
     shared: RefCell<Vec<(u64, Box<dyn std::any::Any + Send>)>>,
@@ -274,14 +278,35 @@ where
 }
 
 impl Journal {
-    /// Failure: the compensations to run, newest first; the commit hooks will never run.
+    /// Failure: the compensations to run, newest first (those of nested scopes a panic went
+    /// through before this scope's own); the commit hooks will never run.
     fn take(&self) -> Vec<Compensation> {
         self.commit_hooks.borrow_mut().clear();
         #[cfg(feature = "sqlite")]
         self.shared.borrow_mut().clear();
         let mut compensations = std::mem::take(&mut *self.compensations.borrow_mut());
         compensations.reverse();
-        compensations
+        let unwound = std::mem::take(&mut *self.unwound.borrow_mut());
+        if unwound.is_empty() {
+            return compensations;
+        }
+        let mut all: Vec<Compensation> = unwound
+            .into_iter()
+            .rev()
+            .flat_map(Remaining::into_newest_first)
+            .collect();
+        all.extend(compensations);
+        all
+    }
+
+    /// The work goes on after code in it caught a panic that went through nested scopes: they
+    /// roll back now.
+    fn finish_unwound(&self) {
+        if self.unwound.borrow().is_empty() {
+            return;
+        }
+        let unwound = std::mem::take(&mut *self.unwound.borrow_mut());
+        unwound.into_iter().for_each(finish_elsewhere);
     }
 
     /// Success: the work stays. A savepoint hands its compensations and commit hooks to the
@@ -336,12 +361,23 @@ impl Remaining {
         }
     }
 
+    /// Moves the work out as a list, newest first.
+    fn into_newest_first(mut self) -> Vec<Compensation> {
+        let running = self.running.take().map(Compensation::Started);
+        running
+            .into_iter()
+            .chain(std::mem::take(&mut self.rest))
+            .collect()
+    }
+
     /// Hands what is left to `journal`, as newer than all it holds: it runs first when that
     /// scope rolls back.
-    fn hand_to(mut self, journal: &Journal) {
-        let mut compensations = journal.compensations.borrow_mut();
-        compensations.extend(std::mem::take(&mut self.rest).rev());
-        compensations.extend(self.running.take().map(Compensation::Started));
+    fn hand_to(self, journal: &Journal) {
+        let newest_first = self.into_newest_first();
+        journal
+            .compensations
+            .borrow_mut()
+            .extend(newest_first.into_iter().rev());
     }
 
     /// Runs the blocking compensations up to the first async one: all that can be done here
@@ -407,6 +443,19 @@ impl Drop for Remaining {
         if self.len() > 0 {
             run_on_own_thread(self.take());
         }
+    }
+}
+
+/// A panic goes through a scope: what it has to undo runs with the work of the scope around it, if
+/// any (see [`Journal::unwound`]), or else at once.
+fn roll_back_on_panic(journal: &Journal) {
+    let compensations = journal.take();
+    rolling_back(compensations.len(), "panic");
+    let left = Remaining::new(compensations);
+    if CURRENT.is_set() {
+        CURRENT.with(|parent| parent.unwound.borrow_mut().push(left));
+    } else {
+        finish_elsewhere(left);
     }
 }
 
@@ -574,16 +623,18 @@ where
             let result = match polled {
                 Err(panic) => {
                     *this.state = State::Done;
-                    let compensations = this.journal.take();
-                    rolling_back(compensations.len(), "panic");
-                    finish_elsewhere(Remaining::new(compensations));
+                    roll_back_on_panic(this.journal);
                     resume_unwind(panic);
                 }
-                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Pending) => {
+                    this.journal.finish_unwound();
+                    return Poll::Pending;
+                }
                 Ok(Poll::Ready(result)) => result,
             };
             *this.state = match result {
                 Ok(value) => {
+                    this.journal.finish_unwound();
                     let hooks = this.journal.commit();
                     if hooks.is_empty() {
                         *this.state = State::Done;
@@ -665,6 +716,7 @@ pub fn scope_blocking<T, E>(body: impl FnOnce() -> Result<T, E>) -> Result<T, E>
     let result = with_current(&journal, || catch_unwind(AssertUnwindSafe(body)));
     match result {
         Ok(Ok(value)) => {
+            journal.finish_unwound();
             finish_elsewhere(Remaining::new(journal.commit()));
             Ok(value)
         }
@@ -677,9 +729,7 @@ pub fn scope_blocking<T, E>(body: impl FnOnce() -> Result<T, E>) -> Result<T, E>
             Err(error)
         }
         Err(panic) => {
-            let compensations = journal.take();
-            rolling_back(compensations.len(), "panic");
-            finish_elsewhere(Remaining::new(compensations));
+            roll_back_on_panic(&journal);
             resume_unwind(panic)
         }
     }

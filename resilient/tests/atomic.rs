@@ -255,6 +255,62 @@ async fn a_cancelled_scope_undoes_the_work_of_the_scopes_nested_in_it_first() {
     assert_eq!(log.entries(), ["inner 2", "inner 1", "outer"]);
 }
 
+#[tokio::test]
+async fn a_panic_through_nested_scopes_undoes_the_innermost_work_first() {
+    let log = Log::default();
+    let inside = log.clone();
+    let panicked = tokio::spawn(scope(async move {
+        inside.undo("outer");
+        scope(async {
+            inside.undo_async("inner async");
+            inside.undo("inner");
+            if inside.entries().is_empty() {
+                panic!("boom");
+            }
+            Ok::<(), ()>(())
+        })
+        .await
+    }))
+    .await;
+    assert!(panicked.unwrap_err().is_panic());
+    let_spawned_work_run().await;
+    assert_eq!(log.entries(), ["inner", "inner async", "outer"]);
+}
+
+#[tokio::test]
+async fn a_nested_scope_whose_panic_is_caught_inside_the_outer_one_is_undone_at_once() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let log = Log::default();
+    let result: Result<(), ()> = scope(async {
+        log.undo("outer");
+        let mut nested = std::pin::pin!(scope(async {
+            log.undo_async("inner async");
+            log.undo("inner");
+            if log.entries().is_empty() {
+                panic!("boom");
+            }
+            Ok::<(), ()>(())
+        }));
+        let caught = std::future::poll_fn(|cx| {
+            match catch_unwind(AssertUnwindSafe(|| nested.as_mut().poll(cx))) {
+                Ok(poll) => poll.map(Ok),
+                Err(panic) => std::task::Poll::Ready(Err(panic)),
+            }
+        })
+        .await;
+        assert!(caught.is_err(), "the panic was caught in the outer scope");
+        Ok(())
+    })
+    .await;
+    assert_eq!(result, Ok(()));
+    let_spawned_work_run().await;
+    assert_eq!(
+        log.entries(),
+        ["inner", "inner async"],
+        "the outer scope committed; the nested one rolled back"
+    );
+}
+
 /// A current-thread runtime whose one task is an atomic scope, pending after registering
 /// `undo 1` (blocking), `undo 2` (async) and `undo 3` (blocking).
 fn runtime_with_a_pending_scope(log: &Log) -> tokio::runtime::Runtime {

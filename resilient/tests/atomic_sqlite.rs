@@ -233,3 +233,39 @@ async fn a_savepoint_cancelled_at_any_point_leaves_no_transaction_open() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn on_a_single_connection_scopes_take_turns_and_plain_writes_wait_for_them() {
+    use sqlx::Connection;
+    let dir = common::temp_dir("sqlite-single");
+    let (_, reader) = database(&dir).await;
+    let url = format!("sqlite://{}", dir.join("app.db").display());
+    let db = Database::new(sqlx::SqliteConnection::connect(&url).await.unwrap());
+    let failing = atomic::scope(async {
+        let mut conn = db.savepoint().await?;
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('failing', '1')")
+            .execute(&mut *conn)
+            .await?;
+        drop(conn);
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+        Err::<(), Error>(Error::Invalid)
+    });
+    let committing = atomic::scope(async {
+        drop(db.savepoint().await?);
+        // Inside the scope, the plain connection is the scope's: it does not wait for itself.
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('committing', '1')")
+            .execute(&mut *db.connection().await)
+            .await?;
+        Ok::<(), Error>(())
+    });
+    let (failed, committed, ()) = tokio::join!(failing, committing, insert_plain(&db, "plain"));
+    assert_eq!((failed, committed), (Err(Error::Invalid), Ok(())));
+    let expected: Vec<(String, String)> = vec![
+        ("committing".into(), "1".into()),
+        ("plain".into(), "plain".into()),
+    ];
+    assert_eq!(settings(&reader).await, expected);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
