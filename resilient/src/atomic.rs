@@ -25,10 +25,14 @@
 //! - On `Ok` the compensations are dropped (committed), or, in a nested scope, handed to the
 //!   enclosing scope: a nested scope is a savepoint, whose failure undoes only its own work.
 //! - On `Err` they run in reverse order, then the error is returned unchanged.
-//! - On a panic they run, then the panic goes on.
-//! - If the scope's future is dropped before it finishes (cancelled), blocking compensations run
-//!   at once and async ones are spawned on the current tokio runtime (an ERROR event says so where
-//!   there is none).
+//! - On a panic they run as on a cancellation, then the panic goes on (a nested scope's with those
+//!   of the scope around it, first, if the panic reaches that one too).
+//! - If the scope's future is dropped before it finishes (cancelled), its compensations still run
+//!   newest first: the newest blocking ones at once, the rest, from the newest async one on, in
+//!   order on a task spawned on the current tokio runtime, with the correlation id of the scope.
+//!   Where no runtime can run that task (there is none, or it is shutting down), they run on a
+//!   thread of their own, which the dropping code waits for; an ERROR event says so only where even
+//!   that thread cannot be started. Scopes nested in a cancelled one undo their work first.
 //! - A compensation that panics is reported at ERROR; the others still run.
 //! - Registering outside any scope does nothing and is reported at WARN.
 //!
@@ -39,54 +43,71 @@
 #[cfg(feature = "sqlite")]
 pub mod sql;
 
+use crate::correlation::CorrelationId;
 use crate::rejected::{Origin, clear_mark, set_mark, take_mark};
 use pin_project::{pin_project, pinned_drop};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use tracing::Level;
 
 type AsyncCompensation = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// One way to undo one piece of work.
+/// Starts an async compensation or commit hook.
+type AsyncStart = Box<dyn FnOnce() -> AsyncCompensation + Send>;
+
+/// One way to undo one piece of work (or, handed to [`Remaining`], one commit hook).
 enum Compensation {
     Blocking(Box<dyn FnOnce() + Send>),
-    Async(Box<dyn FnOnce() -> AsyncCompensation + Send>),
+    Async(AsyncStart),
+    /// An async compensation already under way: a nested scope was cancelled while awaiting it.
+    Started(AsyncCompensation),
 }
-
-/// Work to do when the outermost scope commits (say, release a database savepoint).
-type CommitHook = Box<dyn FnOnce() -> AsyncCompensation + Send>;
 
 /// What one scope registered, oldest first.
 #[derive(Default)]
 struct Journal {
     compensations: RefCell<Vec<Compensation>>,
-    commit_hooks: RefCell<Vec<CommitHook>>,
+    commit_hooks: RefCell<Vec<AsyncStart>>,
+    /// Set while a cancelled scope drops its work: scopes nested in it hand it what they must undo.
+    cancelling: Cell<bool>,
+    /// What scopes nested in this one have to undo after a panic went through them: undone first
+    /// if the panic goes through this one too, at once if code in between caught it.
+    unwound: RefCell<Vec<Remaining>>,
+    /// Values every scope nested in this (outermost) one shares, by key (see [`outermost_value`]).
+    #[cfg(feature = "sqlite")]
+    shared: RefCell<Vec<(u64, Box<dyn std::any::Any + Send>)>>,
 }
 
-thread_local! {
+scoped_tls::scoped_thread_local! {
     /// The journal of the scope being polled (or run) on this thread, if any.
-    static CURRENT: Cell<*const Journal> = const { Cell::new(std::ptr::null()) };
+    static CURRENT: Journal
+}
+
+#[cfg(feature = "sqlite")]
+scoped_tls::scoped_thread_local! {
+    /// The journal of the outermost scope around the one being polled on this thread.
+    static OUTERMOST: Journal
 }
 
 /// Makes `journal` the current one while `f` runs, then puts back the previous one (also when
 /// `f` panics).
 fn with_current<R>(journal: &Journal, f: impl FnOnce() -> R) -> R {
-    crate::scoped::with(&CURRENT, journal, f)
-}
-
-fn register(compensation: Compensation) {
-    if let Some(journal) = current_journal() {
-        journal.compensations.borrow_mut().push(compensation);
+    #[cfg(feature = "sqlite")]
+    if !CURRENT.is_set() {
+        return OUTERMOST.set(journal, || CURRENT.set(journal, f));
     }
+    CURRENT.set(journal, f)
 }
 
-/// The journal of the scope being polled on this thread, or `None` after reporting it at WARN.
-fn current_journal<'a>() -> Option<&'a Journal> {
-    let current = CURRENT.get();
-    if current.is_null() {
+/// Runs `f` on the journal of the scope being polled on this thread; outside any, reports it at
+/// WARN instead.
+fn with_journal(f: impl FnOnce(&Journal)) {
+    if CURRENT.is_set() {
+        CURRENT.with(f);
+    } else {
         tracing::event!(
             name: "atomic.outside_scope",
             target: "resilient",
@@ -94,11 +115,11 @@ fn current_journal<'a>() -> Option<&'a Journal> {
             correlation_id = crate::correlation::field(),
             "a compensation was registered outside any atomic scope: it will never run"
         );
-        return None;
     }
-    // SAFETY: `CURRENT` points at a journal only while `with_current` runs, and the journal
-    // outlives that call; whatever registers runs inside it, on this thread, and keeps no reference.
-    Some(unsafe { &*current })
+}
+
+fn register(compensation: Compensation) {
+    with_journal(|journal| journal.compensations.borrow_mut().push(compensation));
 }
 
 /// Registers `commit` to run, awaited, when the outermost enclosing scope commits; it is dropped
@@ -109,11 +130,61 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    if let Some(journal) = current_journal() {
+    with_journal(|journal| {
         journal
             .commit_hooks
             .borrow_mut()
             .push(Box::new(move || Box::pin(commit())));
+    });
+}
+
+/// The value the outermost scope around this code keeps under `key`, made by `make` on first use:
+/// what all the scopes nested in it share (`atomic::sql` keeps its connection there). `None`
+/// outside any scope.
+#[cfg(feature = "sqlite")]
+pub(crate) fn outermost_value<V>(key: u64, make: impl FnOnce() -> V) -> Option<V>
+where
+    V: Clone + Send + 'static,
+{
+    if !OUTERMOST.is_set() {
+        return None;
+    }
+    Some(OUTERMOST.with(|journal| {
+        let mut shared = journal.shared.borrow_mut();
+        let kept = shared
+            .iter()
+            .find(|(kept, _)| *kept == key)
+            .and_then(|(_, value)| value.downcast_ref::<V>());
+        if let Some(value) = kept {
+            return value.clone();
+        }
+        let value = make();
+        shared.push((key, Box::new(value.clone())));
+        value
+    }))
+}
+
+/// Registers `undo` and `commit` in the outermost scope around this code, not the current one: they
+/// run when it rolls back or commits, after all that was registered later.
+#[cfg(feature = "sqlite")]
+pub(crate) fn on_outermost_end<U, UFut, C, CFut>(undo: U, commit: C)
+where
+    U: FnOnce() -> UFut + Send + 'static,
+    UFut: Future<Output = ()> + Send + 'static,
+    C: FnOnce() -> CFut + Send + 'static,
+    CFut: Future<Output = ()> + Send + 'static,
+{
+    if OUTERMOST.is_set() {
+        OUTERMOST.with(|journal| {
+            journal
+                .compensations
+                .borrow_mut()
+                .push(Compensation::Async(Box::new(move || Box::pin(undo()))));
+            journal
+                .commit_hooks
+                .borrow_mut()
+                .push(Box::new(move || Box::pin(commit())));
+        });
     }
 }
 
@@ -124,7 +195,7 @@ pub fn on_rollback(undo: impl FnOnce() + Send + 'static) {
 
 /// Whether code running here is inside an atomic scope (its registrations would be kept).
 pub fn in_scope() -> bool {
-    !CURRENT.get().is_null()
+    CURRENT.is_set()
 }
 
 /// Captures `state` now and registers putting it back if the current scope rolls back.
@@ -207,52 +278,258 @@ where
 }
 
 impl Journal {
-    /// Failure: the compensations to run; the commit hooks will never run.
+    /// Failure: the compensations to run, newest first (those of nested scopes a panic went
+    /// through before this scope's own); the commit hooks will never run.
     fn take(&self) -> Vec<Compensation> {
         self.commit_hooks.borrow_mut().clear();
-        std::mem::take(&mut *self.compensations.borrow_mut())
+        #[cfg(feature = "sqlite")]
+        self.shared.borrow_mut().clear();
+        let mut compensations = std::mem::take(&mut *self.compensations.borrow_mut());
+        compensations.reverse();
+        let unwound = std::mem::take(&mut *self.unwound.borrow_mut());
+        if unwound.is_empty() {
+            return compensations;
+        }
+        let mut all: Vec<Compensation> = unwound
+            .into_iter()
+            .rev()
+            .flat_map(Remaining::into_newest_first)
+            .collect();
+        all.extend(compensations);
+        all
+    }
+
+    /// The work goes on after code in it caught a panic that went through nested scopes: they
+    /// roll back now.
+    fn finish_unwound(&self) {
+        if self.unwound.borrow().is_empty() {
+            return;
+        }
+        let unwound = std::mem::take(&mut *self.unwound.borrow_mut());
+        unwound.into_iter().for_each(finish_elsewhere);
     }
 
     /// Success: the work stays. A savepoint hands its compensations and commit hooks to the
     /// enclosing scope; the outermost scope drops the compensations and returns the hooks to run,
     /// newest first.
-    fn commit(&self) -> Vec<CommitHook> {
+    fn commit(&self) -> Vec<Compensation> {
         let compensations = std::mem::take(&mut *self.compensations.borrow_mut());
         let hooks = std::mem::take(&mut *self.commit_hooks.borrow_mut());
-        let parent = CURRENT.get();
-        if parent.is_null() {
-            return hooks.into_iter().rev().collect();
+        #[cfg(feature = "sqlite")]
+        self.shared.borrow_mut().clear();
+        if !CURRENT.is_set() {
+            return hooks.into_iter().rev().map(Compensation::Async).collect();
         }
-        // SAFETY: as in `current_journal`: the enclosing scope is being polled on this thread.
-        let parent = unsafe { &*parent };
-        parent.compensations.borrow_mut().extend(compensations);
-        parent.commit_hooks.borrow_mut().extend(hooks);
+        CURRENT.with(|parent| {
+            parent.compensations.borrow_mut().extend(compensations);
+            parent.commit_hooks.borrow_mut().extend(hooks);
+        });
         Vec::new()
     }
 }
 
-/// Where async compensations cannot be awaited (a blocking scope, a panic, a cancellation): runs
-/// the blocking ones newest first and returns the async ones, newest first, to spawn.
-fn roll_back_blocking(
-    compensations: Vec<Compensation>,
-    why: &'static str,
-) -> Vec<AsyncCompensation> {
-    rolling_back(compensations.len(), why);
-    let mut pending = Vec::new();
-    for compensation in compensations.into_iter().rev() {
-        match compensation {
-            Compensation::Blocking(undo) => {
-                if catch_unwind(AssertUnwindSafe(undo)).is_err() {
-                    compensation_panicked();
-                }
-            }
-            Compensation::Async(undo) => match catch_unwind(AssertUnwindSafe(undo)) {
-                Ok(future) => pending.push(future),
-                Err(_) => compensation_panicked(),
-            },
+/// Compensations (or commit hooks) left to run, newest first, each finished before the next
+/// starts, with the correlation id of the scope they come from.
+///
+/// Dropped unfinished (the runtime running it shut down), it runs what is left on a thread of its
+/// own: a rollback is never just forgotten.
+struct Remaining {
+    running: Option<AsyncCompensation>,
+    rest: std::vec::IntoIter<Compensation>,
+    correlation_id: Option<CorrelationId>,
+}
+
+impl Remaining {
+    fn new(newest_first: Vec<Compensation>) -> Self {
+        Self {
+            running: None,
+            rest: newest_first.into_iter(),
+            correlation_id: crate::correlation::current(),
         }
     }
-    pending
+
+    fn len(&self) -> usize {
+        self.rest.len() + usize::from(self.running.is_some())
+    }
+
+    /// Moves the work out, leaving nothing to run here.
+    fn take(&mut self) -> Self {
+        Self {
+            running: self.running.take(),
+            rest: std::mem::take(&mut self.rest),
+            correlation_id: self.correlation_id,
+        }
+    }
+
+    /// Moves the work out as a list, newest first.
+    fn into_newest_first(mut self) -> Vec<Compensation> {
+        let running = self.running.take().map(Compensation::Started);
+        running
+            .into_iter()
+            .chain(std::mem::take(&mut self.rest))
+            .collect()
+    }
+
+    /// Hands what is left to `journal`, as newer than all it holds: it runs first when that
+    /// scope rolls back.
+    fn hand_to(self, journal: &Journal) {
+        let newest_first = self.into_newest_first();
+        journal
+            .compensations
+            .borrow_mut()
+            .extend(newest_first.into_iter().rev());
+    }
+
+    /// Runs the blocking compensations up to the first async one: all that can be done here
+    /// without awaiting, keeping the order.
+    fn run_blocking_prefix(&mut self) {
+        while self.running.is_none()
+            && matches!(
+                self.rest.as_slice().first(),
+                Some(Compensation::Blocking(_))
+            )
+        {
+            if let Some(Compensation::Blocking(undo)) = self.rest.next() {
+                run_blocking(undo);
+            }
+        }
+    }
+
+    fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            let running = match &mut self.running {
+                Some(running) => running,
+                None => match self.rest.next() {
+                    None => return Poll::Ready(()),
+                    Some(Compensation::Blocking(undo)) => {
+                        run_blocking(undo);
+                        continue;
+                    }
+                    Some(Compensation::Started(started)) => self.running.insert(started),
+                    Some(Compensation::Async(start)) => match catch_unwind(AssertUnwindSafe(start))
+                    {
+                        Ok(started) => self.running.insert(started),
+                        Err(_) => {
+                            compensation_panicked();
+                            continue;
+                        }
+                    },
+                },
+            };
+            match catch_unwind(AssertUnwindSafe(|| running.as_mut().poll(cx))) {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(())) => {}
+                Err(_) => compensation_panicked(),
+            }
+            self.running = None;
+        }
+    }
+}
+
+impl Future for Remaining {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        match this.correlation_id {
+            Some(id) => crate::correlation::scope_blocking(id, || this.poll_run(cx)),
+            None => this.poll_run(cx),
+        }
+    }
+}
+
+impl Drop for Remaining {
+    fn drop(&mut self) {
+        if self.len() > 0 {
+            run_on_own_thread(self.take());
+        }
+    }
+}
+
+/// A panic goes through a scope: what it has to undo runs with the work of the scope around it, if
+/// any (see [`Journal::unwound`]), or else at once.
+fn roll_back_on_panic(journal: &Journal) {
+    let compensations = journal.take();
+    rolling_back(compensations.len(), "panic");
+    let left = Remaining::new(compensations);
+    if CURRENT.is_set() {
+        CURRENT.with(|parent| parent.unwound.borrow_mut().push(left));
+    } else {
+        finish_elsewhere(left);
+    }
+}
+
+fn run_blocking(undo: Box<dyn FnOnce() + Send>) {
+    if catch_unwind(AssertUnwindSafe(undo)).is_err() {
+        compensation_panicked();
+    }
+}
+
+/// Finishes a rollback (or commit) that cannot be awaited here (a blocking scope, a panic, a
+/// cancellation): the blocking compensations up to the first async one run now, the rest in
+/// order on a task of the current runtime, or on a thread of their own where there is none.
+fn finish_elsewhere(mut remaining: Remaining) {
+    remaining.run_blocking_prefix();
+    if remaining.len() == 0 {
+        return;
+    }
+    match tokio::runtime::Handle::try_current() {
+        // A runtime shutting down drops the task at once, and so hands it to a thread.
+        Ok(runtime) => drop(runtime.spawn(remaining)),
+        Err(_) => run_on_own_thread(remaining),
+    }
+}
+
+/// Runs `remaining` on a new thread with a runtime of its own, and waits for it: whoever drops
+/// the last runtime may be about to exit the process.
+fn run_on_own_thread(mut remaining: Remaining) {
+    let count = remaining.len();
+    let (send, receive) = std::sync::mpsc::channel::<Remaining>();
+    let started = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .and_then(|runtime| {
+            std::thread::Builder::new()
+                .name("resilient-rollback".into())
+                .spawn(move || {
+                    if let Ok(remaining) = receive.recv() {
+                        runtime.block_on(remaining);
+                    }
+                })
+        });
+    let error = match started {
+        Ok(thread) => match send.send(remaining.take()) {
+            Ok(()) => {
+                // Compensations catch their own panics: the thread ends normally.
+                let _ = thread.join();
+                return;
+            }
+            Err(std::sync::mpsc::SendError(mut unsent)) => {
+                unsent.abandon();
+                std::io::Error::other("the rollback thread ended before it was given its work")
+            }
+        },
+        Err(error) => error,
+    };
+    remaining.abandon();
+    tracing::event!(
+        name: "atomic.rollback_incomplete",
+        target: "resilient",
+        Level::ERROR,
+        correlation_id = remaining.correlation_id.map(tracing::field::display),
+        critical = true,
+        compensations = count,
+        error = %error,
+        "{count} compensation(s) or commit hook(s) could not run: no runtime, and no thread to run them on ({error})"
+    );
+}
+
+impl Remaining {
+    /// Drops the work without running it, once it is reported as lost.
+    fn abandon(&mut self) {
+        self.running = None;
+        self.rest = std::vec::IntoIter::default();
+    }
 }
 
 fn rolling_back(count: usize, why: &'static str) {
@@ -279,63 +556,6 @@ fn compensation_panicked() {
     );
 }
 
-/// Spawns commit hooks that cannot be awaited (in a blocking scope, or cancelled while committing).
-fn spawn_commit(hooks: Vec<CommitHook>) {
-    let pending: Vec<AsyncCompensation> = hooks
-        .into_iter()
-        .filter_map(|hook| {
-            catch_unwind(AssertUnwindSafe(hook))
-                .map_err(|_| compensation_panicked())
-                .ok()
-        })
-        .collect();
-    spawn_remaining(pending);
-}
-
-/// Spawns async compensations or commit hooks that cannot be awaited (a blocking scope, a panic,
-/// a cancellation), to run one after the other.
-fn spawn_remaining(pending: Vec<AsyncCompensation>) {
-    if pending.is_empty() {
-        return;
-    }
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => {
-            runtime.spawn(async move {
-                for undo in pending {
-                    if AssertUnwindSafeFuture(undo).await.is_err() {
-                        compensation_panicked();
-                    }
-                }
-            });
-        }
-        Err(_) => tracing::event!(
-            name: "atomic.rollback_incomplete",
-            target: "resilient",
-            Level::ERROR,
-            correlation_id = crate::correlation::field(),
-            critical = true,
-            compensations = pending.len(),
-            "{} async compensation(s) could not run: no tokio runtime to spawn them on",
-            pending.len()
-        ),
-    }
-}
-
-/// Polls a compensation, turning a panic into `Err` so the next one still runs.
-struct AssertUnwindSafeFuture(AsyncCompensation);
-
-impl Future for AssertUnwindSafeFuture {
-    type Output = Result<(), ()>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
-            Err(_) => Poll::Ready(Err(())),
-        }
-    }
-}
-
 /// Runs `fut` in a rollback scope.
 pub fn scope<F, T, E>(fut: F) -> Scope<F, T, E>
 where
@@ -350,7 +570,7 @@ pub(crate) fn generated<F, T, E>(fut: F, layer_inside: bool) -> Scope<F, T, E> {
         journal: Journal::default(),
         generated_inner: layer_inside,
         state: State::Running,
-        fut,
+        fut: Some(fut),
     }
 }
 
@@ -361,24 +581,23 @@ pub struct Scope<F, T, E> {
     journal: Journal,
     generated_inner: bool,
     state: State<T, E>,
+    /// `None` once dropped by a cancellation, which drops it first, inside the scope.
     #[pin]
-    fut: F,
+    fut: Option<F>,
 }
 
 enum State<T, E> {
     Running,
     /// Awaiting commit hooks, newest first, before returning the value.
     Committing {
-        value: Option<T>,
-        hooks: std::vec::IntoIter<CommitHook>,
-        current: Option<AsyncCompensation>,
+        value: T,
+        hooks: Remaining,
     },
-    /// Awaiting async compensations, newest first, before returning the error (and its mark).
+    /// Awaiting compensations, newest first, before returning the error (and its mark).
     RollingBack {
-        error: Option<E>,
+        error: E,
         mark: Option<crate::RejectedKind>,
-        pending: std::iter::Rev<std::vec::IntoIter<Compensation>>,
-        current: Option<AsyncCompensation>,
+        compensations: Remaining,
     },
     Done,
 }
@@ -393,8 +612,10 @@ where
         let me = Origin::of(self.as_ref().get_ref());
         let mut this = self.project();
         if let State::Running = this.state {
-            let inner = (!*this.generated_inner).then(|| Origin::of(this.fut.as_ref().get_ref()));
-            let fut = this.fut.as_mut();
+            let Some(fut) = this.fut.as_mut().as_pin_mut() else {
+                panic!("`atomic::Scope` polled after it was cancelled");
+            };
+            let inner = (!*this.generated_inner).then(|| Origin::of(fut.as_ref().get_ref()));
             let polled = with_current(this.journal, || {
                 clear_mark();
                 catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
@@ -402,118 +623,56 @@ where
             let result = match polled {
                 Err(panic) => {
                     *this.state = State::Done;
-                    spawn_remaining(roll_back_blocking(this.journal.take(), "panic"));
+                    roll_back_on_panic(this.journal);
                     resume_unwind(panic);
                 }
-                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Pending) => {
+                    this.journal.finish_unwound();
+                    return Poll::Pending;
+                }
                 Ok(Poll::Ready(result)) => result,
             };
-            match result {
+            *this.state = match result {
                 Ok(value) => {
+                    this.journal.finish_unwound();
                     let hooks = this.journal.commit();
                     if hooks.is_empty() {
                         *this.state = State::Done;
                         return Poll::Ready(Ok(value));
                     }
-                    *this.state = State::Committing {
-                        value: Some(value),
-                        hooks: hooks.into_iter(),
-                        current: None,
-                    };
+                    State::Committing {
+                        value,
+                        hooks: Remaining::new(hooks),
+                    }
                 }
                 Err(error) => {
                     let mark = take_mark(inner);
                     let compensations = this.journal.take();
                     rolling_back(compensations.len(), "error");
-                    let pending = compensations.into_iter().rev();
-                    *this.state = State::RollingBack {
-                        error: Some(error),
+                    State::RollingBack {
+                        error,
                         mark,
-                        pending,
-                        current: None,
-                    };
+                        compensations: Remaining::new(compensations),
+                    }
                 }
-            }
+            };
         }
-        if let State::Committing {
-            value,
-            hooks,
-            current,
+        if let State::Committing { hooks: left, .. }
+        | State::RollingBack {
+            compensations: left,
+            ..
         } = this.state
         {
-            loop {
-                let hook = match current {
-                    Some(hook) => hook,
-                    None => match hooks
-                        .next()
-                        .map(|hook| catch_unwind(AssertUnwindSafe(hook)))
-                    {
-                        Some(Ok(future)) => current.insert(future),
-                        Some(Err(_)) => {
-                            compensation_panicked();
-                            continue;
-                        }
-                        None => break,
-                    },
-                };
-                match catch_unwind(AssertUnwindSafe(|| hook.as_mut().poll(cx))) {
-                    Ok(Poll::Pending) => return Poll::Pending,
-                    Ok(Poll::Ready(())) => {}
-                    Err(_) => compensation_panicked(),
-                }
-                *current = None;
-            }
-            let value = value.take();
-            *this.state = State::Done;
-            return match value {
-                Some(value) => Poll::Ready(Ok(value)),
-                None => panic!("`atomic::Scope` polled after it completed"),
-            };
+            ready!(Pin::new(left).poll(cx));
         }
-        let State::RollingBack {
-            error,
-            mark,
-            pending,
-            current,
-        } = this.state
-        else {
-            panic!("`atomic::Scope` polled after it completed");
-        };
-        // Newest first, each finished before the next starts, async ones awaited here.
-        loop {
-            let undo = match current {
-                Some(undo) => undo,
-                None => match pending.next() {
-                    Some(Compensation::Blocking(undo)) => {
-                        if catch_unwind(AssertUnwindSafe(undo)).is_err() {
-                            compensation_panicked();
-                        }
-                        continue;
-                    }
-                    Some(Compensation::Async(undo)) => match catch_unwind(AssertUnwindSafe(undo)) {
-                        Ok(future) => current.insert(future),
-                        Err(_) => {
-                            compensation_panicked();
-                            continue;
-                        }
-                    },
-                    None => break,
-                },
-            };
-            match catch_unwind(AssertUnwindSafe(|| undo.as_mut().poll(cx))) {
-                Ok(Poll::Pending) => return Poll::Pending,
-                Ok(Poll::Ready(())) => {}
-                Err(_) => compensation_panicked(),
+        match std::mem::replace(this.state, State::Done) {
+            State::Committing { value, .. } => Poll::Ready(Ok(value)),
+            State::RollingBack { error, mark, .. } => {
+                // The error goes out now: a rejection from the layer inside stays marked as one.
+                set_mark(mark, me);
+                Poll::Ready(Err(error))
             }
-            *current = None;
-        }
-        let (error, mark) = (error.take(), *mark);
-        *this.state = State::Done;
-        // The error goes out now: a rejection from the layer inside stays marked as one.
-        set_mark(mark, me);
-        match error {
-            Some(error) => Poll::Ready(Err(error)),
-            None => panic!("`atomic::Scope` polled after it completed"),
+            State::Running | State::Done => panic!("`atomic::Scope` polled after it completed"),
         }
     }
 }
@@ -521,35 +680,37 @@ where
 #[pinned_drop]
 impl<F, T, E> PinnedDrop for Scope<F, T, E> {
     fn drop(self: Pin<&mut Self>) {
-        let this = self.project();
-        if let State::Committing { hooks, current, .. } = this.state {
-            // Cancelled while committing: the work is done; finish committing in the background.
-            spawn_remaining(current.take().into_iter().collect());
-            spawn_commit(hooks.collect());
-            return;
+        let mut this = self.project();
+        let left = match std::mem::replace(this.state, State::Done) {
+            State::Running => {
+                // The work goes first, inside this scope: scopes nested in it hand this one what
+                // they must undo, which is newer than all this one holds.
+                this.journal.cancelling.set(true);
+                let mut fut = this.fut.as_mut();
+                with_current(this.journal, || fut.set(None));
+                let compensations = this.journal.take();
+                rolling_back(compensations.len(), "cancelled");
+                Remaining::new(compensations)
+            }
+            // Cancelled while committing or rolling back: the rest still runs, in order.
+            State::Committing { hooks: left, .. }
+            | State::RollingBack {
+                compensations: left,
+                ..
+            } => left,
+            State::Done => return,
+        };
+        if CURRENT.is_set() && CURRENT.with(|parent| parent.cancelling.get()) {
+            CURRENT.with(|parent| left.hand_to(parent));
+        } else {
+            finish_elsewhere(left);
         }
-        let cancelled = matches!(this.state, State::Running | State::RollingBack { .. });
-        if !cancelled {
-            return;
-        }
-        let mut pending = roll_back_blocking(this.journal.take(), "cancelled");
-        if let State::RollingBack {
-            pending: rest,
-            current,
-            ..
-        } = this.state
-        {
-            // Cancelled while rolling back: finish what is left the same way, in order.
-            pending.extend(current.take());
-            let rest: Vec<Compensation> = rest.rev().collect();
-            pending.extend(roll_back_blocking(rest, "cancelled"));
-        }
-        spawn_remaining(pending);
     }
 }
 
 /// Runs the blocking `body` in a rollback scope. Async compensations registered in it are spawned
-/// on the current tokio runtime when it rolls back.
+/// on the current tokio runtime when it rolls back (or run on a thread of their own where there
+/// is none), after the blocking ones newer than them.
 ///
 /// `body` is your code: an error it returns is its own, even one it made from a rejection of a
 /// layer it called, so a layer around the scope judges it by its `when` (a layer cannot see
@@ -568,17 +729,20 @@ pub(crate) fn blocking_scope<T, E>(
     let result = with_current(&journal, || catch_unwind(AssertUnwindSafe(body)));
     match result {
         Ok(Ok(value)) => {
-            spawn_commit(journal.commit());
+            journal.finish_unwound();
+            finish_elsewhere(Remaining::new(journal.commit()));
             Ok(value)
         }
         Ok(Err(error)) => {
             let mark = take_mark(inner);
-            spawn_remaining(roll_back_blocking(journal.take(), "error"));
+            let compensations = journal.take();
+            rolling_back(compensations.len(), "error");
+            finish_elsewhere(Remaining::new(compensations));
             set_mark(mark, Origin::BLOCKING);
             Err(error)
         }
         Err(panic) => {
-            spawn_remaining(roll_back_blocking(journal.take(), "panic"));
+            roll_back_on_panic(&journal);
             resume_unwind(panic)
         }
     }

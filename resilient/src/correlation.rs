@@ -3,7 +3,9 @@
 //!
 //! The id lives in the future ([`scope`]) or on the stack ([`scope_blocking`]), set on the thread
 //! only while that work runs: it follows the request across `.await`, retries and threads, and
-//! spawned work gets it by being given it (`tokio::spawn(scope(id, work))`).
+//! spawned work gets it by being given it (`tokio::spawn(scope(id, work))`). It is also current
+//! while the work is dropped, so what a cancelled request undoes is reported with its id (and the
+//! compensations an atomic scope leaves to a task of their own carry the id too).
 //!
 //! ```
 //! use resilient::correlation::{self, CorrelationId};
@@ -20,7 +22,7 @@
 //! # }
 //! ```
 
-use pin_project::pin_project;
+use pin_project::{pin_project, pinned_drop};
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
@@ -94,7 +96,7 @@ fn with_current<R>(id: CorrelationId, f: impl FnOnce() -> R) -> R {
 
 /// Runs `fut` with `id` as the current correlation id.
 pub fn scope<F: Future>(id: CorrelationId, fut: F) -> Scoped<F> {
-    Scoped { id, fut }
+    Scoped { id, fut: Some(fut) }
 }
 
 /// Runs `fut` in the current correlation scope, or in a new one with a fresh id if there is none:
@@ -109,12 +111,13 @@ pub fn scope_blocking<R>(id: CorrelationId, f: impl FnOnce() -> R) -> R {
 }
 
 /// The future of [`scope`].
-#[pin_project]
+#[pin_project(PinnedDrop)]
 #[must_use = "futures do nothing unless polled"]
 pub struct Scoped<F> {
     id: CorrelationId,
+    /// `None` once finished: it is dropped then, or when the scope is, with the id current.
     #[pin]
-    fut: F,
+    fut: Option<F>,
 }
 
 impl<F> Scoped<F> {
@@ -128,7 +131,26 @@ impl<F: Future> Future for Scoped<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        with_current(*this.id, || this.fut.poll(cx))
+        let mut this = self.project();
+        with_current(*this.id, || {
+            let Some(fut) = this.fut.as_mut().as_pin_mut() else {
+                panic!("`correlation::Scoped` polled after it completed");
+            };
+            let output = fut.poll(cx);
+            if output.is_ready() {
+                this.fut.set(None);
+            }
+            output
+        })
+    }
+}
+
+#[pinned_drop]
+impl<F> PinnedDrop for Scoped<F> {
+    /// A cancelled request's work is dropped with its id current: what it undoes on drop is
+    /// reported with the id.
+    fn drop(self: Pin<&mut Self>) {
+        let mut this = self.project();
+        with_current(*this.id, || this.fut.set(None));
     }
 }

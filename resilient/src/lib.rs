@@ -111,9 +111,9 @@
 //! | `timeout.elapsed` | WARN | `policy`, `timeout_ms` | a call ran out of time and was cancelled |
 //! | `atomic.rolled_back` | WARN | `compensations`, `reason` (`error`/`panic`/`cancelled`) | an atomic scope is undoing its work |
 //! | `atomic.compensation_failed` | ERROR | | a compensation panicked; the others still ran |
-//! | `atomic.rollback_incomplete` | ERROR | `compensations`, `critical = true` | async compensations of a cancelled scope had no runtime to run on |
+//! | `atomic.rollback_incomplete` | ERROR | `compensations`, `critical = true`, `error` | compensations or commit hooks left to run had no runtime, and no thread could be started to run them |
 //! | `atomic.outside_scope` | WARN | | a compensation was registered outside any atomic scope and will never run |
-//! | `atomic.sql_failed` | ERROR | `statement`, `error`, `critical` (for a release) | a savepoint could not be rolled back to or released (`atomic::sql`) |
+//! | `atomic.sql_failed` | ERROR | `statement`, `error`, `critical` (for the end of a scope's transaction) | a savepoint could not be rolled back to, or a scope's transaction could not be committed or rolled back (`atomic::sql`) |
 //! | `atomic.sql_outside_scope` | WARN | | a savepoint was asked for outside any atomic scope |
 //! | `health.check_failed` | WARN (degraded), ERROR (unhealthy) | `check`, `status`, `latency_ms`, `message` | a health check is not healthy (one event per such check) |
 //! | `health.report` | DEBUG (healthy), WARN (degraded), ERROR (unhealthy) | `status`, `checks`, `failed` | [`health::HealthChecks::run`] finished; `status` is the overall one |

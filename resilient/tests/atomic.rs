@@ -109,6 +109,13 @@ async fn a_committed_savepoint_joins_the_parent_and_rolls_back_with_it() {
     );
 }
 
+/// Lets spawned rollback tasks run to their end.
+async fn let_spawned_work_run() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+}
+
 #[tokio::test]
 async fn a_panic_rolls_back_then_keeps_unwinding() {
     let log = Log::default();
@@ -123,23 +130,12 @@ async fn a_panic_rolls_back_then_keeps_unwinding() {
     }))
     .await;
     assert!(joined.unwrap_err().is_panic(), "the panic goes on");
-    assert_eq!(
-        log.entries(),
-        ["undo"],
-        "blocking compensations run at once"
-    );
-    for _ in 0..3 {
-        tokio::task::yield_now().await;
-    }
-    assert_eq!(
-        log.entries(),
-        ["undo", "undo async"],
-        "async ones are spawned"
-    );
+    let_spawned_work_run().await;
+    assert_eq!(log.entries(), ["undo async", "undo"]);
 }
 
 #[tokio::test]
-async fn a_cancelled_scope_rolls_back_blocking_at_once_and_spawns_async() {
+async fn a_cancelled_scope_runs_the_newest_blocking_compensations_at_once_and_the_rest_in_order() {
     let log = Log::default();
     {
         let mut fut = std::pin::pin!(scope(async {
@@ -154,11 +150,225 @@ async fn a_cancelled_scope_rolls_back_blocking_at_once_and_spawns_async() {
                 .is_pending()
         );
     } // dropped: cancelled
-    assert_eq!(log.entries(), ["undo 3", "undo 1"]);
-    for _ in 0..3 {
-        tokio::task::yield_now().await;
+    assert_eq!(log.entries(), ["undo 3"]);
+    let_spawned_work_run().await;
+    assert_eq!(log.entries(), ["undo 3", "undo 2", "undo 1"]);
+}
+
+/// Registers blocking and async compensations in turn: `b1`, `a2`, `b3`, `a4`, `b5`.
+fn interleaved(log: &Log) {
+    log.undo("b1");
+    log.undo_async("a2");
+    log.undo("b3");
+    log.undo_async("a4");
+    log.undo("b5");
+}
+
+const NEWEST_FIRST: [&str; 5] = ["b5", "a4", "b3", "a2", "b1"];
+
+#[tokio::test]
+async fn blocking_and_async_compensations_roll_back_strictly_newest_first_on_error_panic_and_cancellation()
+ {
+    let log = Log::default();
+    let failed: Result<(), &str> = scope(async {
+        interleaved(&log);
+        Err("failed")
+    })
+    .await;
+    assert!(failed.is_err());
+    assert_eq!(log.entries(), NEWEST_FIRST, "on an error");
+
+    let log = Log::default();
+    let inside = log.clone();
+    let panicked = tokio::spawn(scope(async move {
+        interleaved(&inside);
+        if inside.entries().is_empty() {
+            panic!("boom");
+        }
+        Ok::<(), ()>(())
+    }))
+    .await;
+    assert!(panicked.unwrap_err().is_panic());
+    let_spawned_work_run().await;
+    assert_eq!(log.entries(), NEWEST_FIRST, "on a panic");
+
+    let log = Log::default();
+    {
+        let mut fut = std::pin::pin!(scope(async {
+            interleaved(&log);
+            pending::<Result<(), ()>>().await
+        }));
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
     }
-    assert_eq!(log.entries(), ["undo 3", "undo 1", "undo 2"]);
+    let_spawned_work_run().await;
+    assert_eq!(log.entries(), NEWEST_FIRST, "on a cancellation");
+}
+
+#[tokio::test]
+async fn a_cancelled_scope_undoes_the_work_of_the_scopes_nested_in_it_first() {
+    let log = Log::default();
+    {
+        let mut fut = std::pin::pin!(scope(async {
+            log.undo("outer");
+            scope(async {
+                log.undo_async("inner async");
+                log.undo("inner");
+                pending::<Result<(), ()>>().await
+            })
+            .await
+        }));
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
+    }
+    let_spawned_work_run().await;
+    assert_eq!(log.entries(), ["inner", "inner async", "outer"]);
+
+    // Cancelled while the nested scope awaits one of its async compensations.
+    let log = Log::default();
+    {
+        let mut fut = std::pin::pin!(scope(async {
+            log.undo("outer");
+            let nested: Result<(), &str> = scope(async {
+                log.undo("inner 1");
+                log.undo_async("inner 2");
+                Err("inner failed")
+            })
+            .await;
+            assert!(nested.is_err());
+            pending::<Result<(), &str>>().await
+        }));
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending(),
+            "the nested scope awaits `inner 2`"
+        );
+    }
+    let_spawned_work_run().await;
+    assert_eq!(log.entries(), ["inner 2", "inner 1", "outer"]);
+}
+
+#[tokio::test]
+async fn a_panic_through_nested_scopes_undoes_the_innermost_work_first() {
+    let log = Log::default();
+    let inside = log.clone();
+    let panicked = tokio::spawn(scope(async move {
+        inside.undo("outer");
+        scope(async {
+            inside.undo_async("inner async");
+            inside.undo("inner");
+            if inside.entries().is_empty() {
+                panic!("boom");
+            }
+            Ok::<(), ()>(())
+        })
+        .await
+    }))
+    .await;
+    assert!(panicked.unwrap_err().is_panic());
+    let_spawned_work_run().await;
+    assert_eq!(log.entries(), ["inner", "inner async", "outer"]);
+}
+
+#[tokio::test]
+async fn a_nested_scope_whose_panic_is_caught_inside_the_outer_one_is_undone_at_once() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let log = Log::default();
+    let result: Result<(), ()> = scope(async {
+        log.undo("outer");
+        let mut nested = std::pin::pin!(scope(async {
+            log.undo_async("inner async");
+            log.undo("inner");
+            if log.entries().is_empty() {
+                panic!("boom");
+            }
+            Ok::<(), ()>(())
+        }));
+        let caught = std::future::poll_fn(|cx| {
+            match catch_unwind(AssertUnwindSafe(|| nested.as_mut().poll(cx))) {
+                Ok(poll) => poll.map(Ok),
+                Err(panic) => std::task::Poll::Ready(Err(panic)),
+            }
+        })
+        .await;
+        assert!(caught.is_err(), "the panic was caught in the outer scope");
+        Ok(())
+    })
+    .await;
+    assert_eq!(result, Ok(()));
+    let_spawned_work_run().await;
+    assert_eq!(
+        log.entries(),
+        ["inner", "inner async"],
+        "the outer scope committed; the nested one rolled back"
+    );
+}
+
+/// A current-thread runtime whose one task is an atomic scope, pending after registering
+/// `undo 1` (blocking), `undo 2` (async) and `undo 3` (blocking).
+fn runtime_with_a_pending_scope(log: &Log) -> tokio::runtime::Runtime {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let registered = Arc::new(AtomicBool::new(false));
+    let (inside, flag) = (log.clone(), registered.clone());
+    runtime.spawn(scope(async move {
+        inside.undo("undo 1");
+        inside.undo_async("undo 2");
+        inside.undo("undo 3");
+        flag.store(true, Ordering::SeqCst);
+        pending::<Result<(), ()>>().await
+    }));
+    runtime.block_on(async {
+        while !registered.load(Ordering::SeqCst) {
+            tokio::task::yield_now().await;
+        }
+    });
+    runtime
+}
+
+#[test]
+fn a_runtime_dropped_under_a_pending_scope_still_runs_all_its_compensations_in_order() {
+    let log = Log::default();
+    drop(runtime_with_a_pending_scope(&log));
+    assert_eq!(log.entries(), ["undo 3", "undo 2", "undo 1"], "dropped");
+
+    let log = Log::default();
+    runtime_with_a_pending_scope(&log).shutdown_background();
+    assert_eq!(
+        log.entries(),
+        ["undo 3", "undo 2", "undo 1"],
+        "shut down in the background"
+    );
+}
+
+#[test]
+fn outside_any_runtime_async_compensations_run_on_a_thread_of_their_own() {
+    let (capture, _stop) = common::capture::Capture::start();
+    let log = Log::default();
+    let result: Result<(), &str> = scope_blocking(|| {
+        log.undo("undo 1");
+        log.undo_async("undo 2");
+        log.undo("undo 3");
+        Err("failed")
+    });
+    assert_eq!(result, Err("failed"));
+    assert_eq!(log.entries(), ["undo 3", "undo 2", "undo 1"]);
+    assert!(
+        !capture
+            .names()
+            .iter()
+            .any(|(name, _)| *name == "atomic.rollback_incomplete")
+    );
 }
 
 #[tokio::test]

@@ -105,3 +105,83 @@ fn ids_print_and_parse_as_uuids() {
     assert_eq!(format!("{id:?}"), format!("CorrelationId({text})"));
     assert!("not-a-uuid".parse::<CorrelationId>().is_err());
 }
+
+#[tokio::test]
+async fn a_cancelled_request_reports_what_it_undoes_with_its_id_also_from_spawned_compensations() {
+    use resilient::atomic;
+    use std::future::{Future, pending};
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Waker};
+    let (capture, _stop) = common::capture::Capture::start();
+    let breaker = Arc::new(CircuitBreaker::new("ids-undo", BreakerConfig::new()));
+    breaker.force_open();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let id = CorrelationId::new();
+    {
+        let (seen, breaker) = (seen.clone(), breaker.clone());
+        let mut request = std::pin::pin!(scope(
+            id,
+            atomic::scope(async move {
+                atomic::on_rollback_async(move || async move {
+                    tokio::task::yield_now().await;
+                    let rejected = breaker.try_acquire().err().map(|r| r.correlation_id());
+                    seen.lock()
+                        .unwrap()
+                        .push((correlation::current(), rejected));
+                    atomic::on_rollback(|| {}); // reported: outside any scope
+                });
+                pending::<Result<(), ()>>().await
+            })
+        ));
+        assert!(
+            request
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
+        capture.take();
+    } // cancelled
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(Some(id), Some(Some(id)))],
+        "the spawned compensation runs with the id, and its rejection carries it"
+    );
+    let events = capture.take();
+    for name in ["atomic.rolled_back", "atomic.outside_scope"] {
+        let event = events
+            .iter()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| panic!("no {name} in {events:?}"));
+        assert_eq!(
+            common::capture::field(event, "correlation_id"),
+            id.to_string()
+        );
+    }
+    assert_eq!(correlation::current(), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scoped_future_is_dropped_with_its_id_current() {
+    struct ReportsOnDrop(std::sync::Arc<std::sync::Mutex<Option<Option<CorrelationId>>>>);
+    impl Drop for ReportsOnDrop {
+        fn drop(&mut self) {
+            *self.0.lock().unwrap() = Some(correlation::current());
+        }
+    }
+    let dropped_with = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let id = CorrelationId::new();
+    let guard = ReportsOnDrop(dropped_with.clone());
+    let timed_out = tokio::time::timeout(
+        ms(5),
+        scope(id, async move {
+            let _guard = guard;
+            std::future::pending::<()>().await
+        }),
+    )
+    .await;
+    assert!(timed_out.is_err());
+    assert_eq!(*dropped_with.lock().unwrap(), Some(Some(id)));
+}
