@@ -489,6 +489,146 @@ mod backups {
     }
 
     #[tokio::test]
+    async fn a_restore_keeps_the_backups_it_left_out() {
+        for backups_at in ["backups", "var/backups"] {
+            let dir = TestDir::new("keeps-backups");
+            let data = dir.join("data");
+            let backups = data.join(backups_at);
+            sample_tree(&data);
+            fs::create_dir_all(&backups).unwrap();
+            fs::write(backups.join("notes.txt"), "not a backup, kept all the same").unwrap();
+            let before = snapshot(&data);
+            let older = backup(&data, &backups).await.unwrap();
+            let archive = backup(&data, &backups).await.unwrap();
+            let backups_before = snapshot(&backups);
+
+            // Damaged, and something else left under the backups directory's parent.
+            fs::remove_dir_all(data.join("users")).unwrap();
+            fs::write(data.join("settings.toml"), "port = 1\n").unwrap();
+            fs::write(data.join("extra.txt"), "not in the backup").unwrap();
+            restore(&archive, &data).await.unwrap();
+
+            assert_eq!(snapshot(&backups), backups_before, "{backups_at}");
+            assert!(older.exists() && archive.exists());
+            let mut restored = snapshot(&data);
+            restored.retain(|path, _| !path.starts_with(backups_at));
+            let mut expected = before;
+            expected.retain(|path, _| !path.starts_with(backups_at));
+            assert_eq!(restored, expected, "{backups_at}");
+            assert_eq!(names(&dir.0), ["data"]); // nothing left beside it
+        }
+    }
+
+    #[tokio::test]
+    async fn a_restore_never_deletes_the_archive_it_restores() {
+        let dir = TestDir::new("archive-inside");
+        let data = dir.join("data");
+        sample_tree(&data);
+        let made = backup(&data, &dir.0).await.unwrap();
+        // Moved into the target, where the archive does not say it was left out.
+        let archive = data.join("users/backup.tar.gz");
+        fs::rename(&made, &archive).unwrap();
+        let before = snapshot(&dir.0);
+        let err = restore(&archive, &data).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().contains("would delete it"), "{err}");
+        assert_eq!(snapshot(&dir.0), before);
+
+        // Nor into itself.
+        let file = dir.join("file");
+        fs::write(&file, "x").unwrap();
+        let archive = backup(&file, &dir.0).await.unwrap();
+        let err = restore(&archive, &archive).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        assert_eq!(entries(&archive), ["file"]);
+    }
+
+    #[tokio::test]
+    async fn restore_refuses_entries_in_what_the_archive_left_out() {
+        let dir = TestDir::new("left-out-given");
+        let target = dir.join("target");
+        sample_tree(&target);
+        let before = snapshot(&dir.0);
+        let archive = dir.join("evil.tar.gz");
+        let file = fs::File::create(&archive).unwrap();
+        let mut builder = tar::Builder::new(GzEncoder::new(file, Compression::fast()));
+        builder
+            .append_pax_extensions([("RESILIENT.left_out", b"users".as_slice())])
+            .unwrap();
+        let mut header = Header::new_gnu();
+        header.set_entry_type(EntryType::Directory);
+        header.set_mode(0o755);
+        header.set_size(0);
+        builder.append_data(&mut header, "./", io::empty()).unwrap();
+        let mut header = Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_size(1);
+        builder
+            .append_data(&mut header, "users/evil", b"x".as_slice())
+            .unwrap();
+        builder.into_inner().unwrap().finish().unwrap();
+
+        let err = restore(&archive, &target).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(err.to_string().contains("`users`"), "{err}");
+        fs::remove_file(&archive).unwrap();
+        assert_eq!(snapshot(&dir.0), before);
+    }
+
+    #[tokio::test]
+    async fn backup_refuses_links_that_leave_the_source() {
+        let cases: [(&str, &[(&str, &str)]); 3] = [
+            ("absolute", &[("etc", "/etc")]),
+            ("climbs", &[("d/up", "../../outside")]),
+            // Each text stays inside, but `d/e/up` is the root, so `up/..` climbs out.
+            (
+                "chained",
+                &[("d/e/up", "../.."), ("escape", "d/e/up/../outside")],
+            ),
+        ];
+        for (name, links) in cases {
+            let dir = TestDir::new(name);
+            let data = dir.join("data");
+            let backups = dir.join("backups");
+            fs::create_dir_all(data.join("d/e")).unwrap();
+            fs::create_dir(&backups).unwrap();
+            fs::write(data.join("file"), "x").unwrap();
+            for (at, to) in links {
+                symlink(to, data.join(at)).unwrap();
+            }
+            let culprit = links.last().unwrap();
+            let err = backup(&data, &backups).await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{name}: {err}");
+            let message = err.to_string();
+            assert!(message.contains(&format!("`{}`", culprit.0)), "{message}");
+            assert!(message.contains(culprit.1), "{message}");
+            assert!(names(&backups).is_empty(), "{name}: an archive was left");
+        }
+    }
+
+    #[tokio::test]
+    async fn what_backup_writes_restore_restores() {
+        let dir = TestDir::new("links-round-trip");
+        let data = dir.join("data");
+        sample_tree(&data);
+        fs::create_dir_all(data.join("d/e")).unwrap();
+        // Links inside, also through other links, also dangling.
+        symlink("../..", data.join("d/e/up")).unwrap();
+        symlink("d/e/up/settings.toml", data.join("via-link")).unwrap();
+        symlink(".", data.join("self")).unwrap();
+        symlink("missing", data.join("dangling")).unwrap();
+        let before = snapshot(&data);
+        let archive = backup(&data, &dir.0).await.unwrap();
+        fs::remove_dir_all(&data).unwrap();
+        restore(&archive, &data).await.unwrap();
+        assert_eq!(snapshot(&data), before);
+        assert_eq!(
+            fs::read_link(data.join("via-link")).unwrap(),
+            Path::new("d/e/up/settings.toml")
+        );
+    }
+
+    #[tokio::test]
     async fn backup_errors_name_the_path_and_leave_nothing() {
         let dir = TestDir::new("backup-errors");
         let err = backup(dir.join("missing"), &dir.0).await.unwrap_err();
@@ -624,6 +764,21 @@ mod backups {
         assert_refused("hardlink-out", &hard, "../outside/file").await;
         let hard = [Raw::Dir("./"), Raw::HardLink("h", "/etc/passwd")];
         assert_refused("hardlink-abs", &hard, "/etc/passwd").await;
+        // Nothing is written through a link: not a file, nor a hard link.
+        let through = [
+            Raw::Dir("./"),
+            Raw::Symlink("out", "."),
+            Raw::File("out/file", b"x"),
+        ];
+        assert_refused("file-through-symlink", &through, "out/file").await;
+        let through = [
+            Raw::Dir("./"),
+            Raw::Dir("sub"),
+            Raw::File("sub/file", b"x"),
+            Raw::Symlink("alias", "sub"),
+            Raw::HardLink("h", "alias/file"),
+        ];
+        assert_refused("hardlink-through-symlink", &through, "alias/file").await;
         let twice = [
             Raw::Dir("./"),
             Raw::Symlink("x", "sub"),

@@ -19,13 +19,20 @@ use tracing::Level;
 /// Symbolic links followed, at most, to decide where a link ends (as Linux does).
 const MAX_HOPS: u32 = 40;
 
+/// The PAX record, on an archive's root entry, naming the directory the backup left out (its own
+/// destination, inside the source): a restore carries that directory over from the target.
+const LEFT_OUT: &str = "RESILIENT.left_out";
+
 /// Archives `src` (a file or a directory) as `dest_dir/backup-YYYYMMDD-HHMMSS.tar.gz`, the time
 /// being now in UTC, and returns the archive's path.
 ///
 /// - A directory is archived with everything in it, paths relative to `src`, in name order:
 ///   directories, files, and symbolic links as links (never followed). Sockets, FIFOs and devices
 ///   are skipped, each with a WARN event `fs.backup_skipped`. If `dest_dir` is inside `src`, it is
-///   left out: a backup never contains backups.
+///   left out (a backup never contains backups), and the archive says so: [`restore`] keeps that
+///   directory as it is in the target.
+/// - A symbolic link must stay inside `src`: a link with an absolute path, or one that climbs out
+///   of `src` (by its text or through other links), is refused, as [`restore`] would refuse it.
 /// - A file is archived as one entry.
 /// - Modes and modification times are kept (owners too, though [`restore`] does not set them).
 /// - The archive is written to a temp file in `dest_dir`, flushed to disk, then given its name:
@@ -40,7 +47,8 @@ const MAX_HOPS: u32 = 40;
 /// # Errors
 ///
 /// Any I/O error, naming the path: `src` or `dest_dir` does not exist, a file cannot be read, the
-/// disk is full, `dest_dir` is `src` itself (`InvalidInput`). No archive is left behind then.
+/// disk is full, `dest_dir` is `src` itself (`InvalidInput`), a symbolic link leaves `src`
+/// (`InvalidInput`, naming the link and where it points). No archive is left behind then.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
@@ -134,8 +142,15 @@ fn append_tree(
     meta: &Metadata,
     skip: Option<&Path>,
 ) -> io::Result<()> {
+    if let Some(skip) = skip {
+        archive
+            .append_pax_extensions([(LEFT_OUT, path_bytes(skip).as_ref())])
+            .map_err(|err| context(err, format_args!("cannot archive {}", src.display())))?;
+    }
     // The root is `./`: it marks a directory archive, even one holding a single file.
     append_entry(archive, src, Path::new("./"), meta)?;
+    // Every link archived, by path in the archive, with its text.
+    let mut links = BTreeMap::new();
     let mut todo = children(src, Path::new(""))?;
     while let Some(rel) = todo.pop() {
         let path = src.join(&rel);
@@ -151,13 +166,54 @@ fn append_tree(
         match append_entry(archive, &path, &rel, &meta) {
             // Removed since the directory was listed: not there to back up.
             Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+            Ok(Some(to)) if !lexically_inside(&rel, &to) => {
+                return Err(leaves_source(src, &rel, &to));
+            }
+            Ok(Some(to)) => {
+                links.insert(rel, to);
+                continue;
+            }
             result => result?,
-        }
+        };
         if meta.is_dir() {
             todo.extend(children(&path, &rel)?);
         }
     }
+    // Each link's text may stay inside while a chain of them climbs out.
+    for (rel, to) in &links {
+        if !resolves_inside(rel, to, |at| Ok(links.get(at).cloned()))? {
+            return Err(leaves_source(src, rel, to));
+        }
+    }
     Ok(())
+}
+
+/// The refusal of a symbolic link that [`restore`] would refuse: it leaves the source.
+fn leaves_source(src: &Path, rel: &Path, to: &Path) -> io::Error {
+    invalid_input(format_args!(
+        "cannot back up {}: `{}` is a symbolic link to `{}`, which leads outside {}, and a \
+         restore never writes such a link; make it a relative link inside, or move it out",
+        src.display(),
+        rel.display(),
+        to.display(),
+        src.display(),
+    ))
+}
+
+/// A relative path as PAX record bytes.
+fn path_bytes(path: &Path) -> std::borrow::Cow<'_, [u8]> {
+    #[cfg(unix)]
+    return std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).into();
+    #[cfg(not(unix))]
+    return path.to_string_lossy().into_owned().into_bytes().into();
+}
+
+/// A relative path from PAX record bytes.
+fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    #[cfg(unix)]
+    return PathBuf::from(<OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes));
+    #[cfg(not(unix))]
+    return PathBuf::from(String::from_utf8_lossy(bytes).into_owned());
 }
 
 /// The entries of the directory `path` (at `rel` in the archive), last name first: a stack of
@@ -172,13 +228,13 @@ fn children(path: &Path, rel: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(names.into_iter().map(|name| rel.join(name)).collect())
 }
 
-/// Appends one file, directory or symbolic link found at `path` as `rel`.
+/// Appends one file, directory or symbolic link found at `path` as `rel`; returns a link's text.
 fn append_entry(
     archive: &mut tar::Builder<impl Write>,
     path: &Path,
     rel: &Path,
     meta: &Metadata,
-) -> io::Result<()> {
+) -> io::Result<Option<PathBuf>> {
     let mut header = Header::new_gnu();
     header.set_metadata_in_mode(meta, HeaderMode::Complete);
     header.set_mode(header.mode().unwrap_or(0o644) & 0o7777);
@@ -189,16 +245,21 @@ fn append_entry(
         // `sub/`, as tar names directories.
         archive
             .append_data(&mut header, rel.join(""), io::empty())
-            .map_err(fail)
+            .map_err(fail)?;
+        Ok(None)
     } else if kind.is_file() {
         let file = File::open(path).map_err(fail)?;
         // Exactly the size the header says, even if the file grows or shrinks meanwhile.
         let len = meta.len();
         let data = file.take(len).chain(io::repeat(0)).take(len);
-        archive.append_data(&mut header, rel, data).map_err(fail)
+        archive.append_data(&mut header, rel, data).map_err(fail)?;
+        Ok(None)
     } else if kind.is_symlink() {
         let target = fs::read_link(path).map_err(fail)?;
-        archive.append_link(&mut header, rel, target).map_err(fail)
+        archive
+            .append_link(&mut header, rel, &target)
+            .map_err(fail)?;
+        Ok(Some(target))
     } else {
         tracing::event!(
             name: "fs.backup_skipped",
@@ -210,7 +271,7 @@ fn append_entry(
             "backup skipped {}: not a file, directory or symbolic link",
             path.display(),
         );
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -249,13 +310,18 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 /// removing the old one. A restore that fails (a bad entry, a corrupt archive, a full disk)
 /// leaves `target` exactly as it was and removes what it extracted.
 ///
+/// A restore never deletes a recovery point. The directory a backup left out (its own destination,
+/// inside the source) is kept in `target` as it is now, with every backup in it, the archive
+/// included. An archive that lies elsewhere inside `target`, where the restore would delete it,
+/// is refused with `InvalidInput` before anything is changed: move it out of `target` first.
+///
 /// Refused, as an `InvalidData` error before anything reaches `target`:
 /// - an entry whose path has `..` or is absolute;
 /// - a symbolic link pointing outside the target (absolute, or climbing out with `..`, also
 ///   through other links of the archive), or an entry written through a symbolic link;
 /// - a hard link to anything but a regular file of the archive itself;
-/// - devices, FIFOs and other special entries, any path given twice, and an archive that holds
-///   nothing.
+/// - devices, FIFOs and other special entries, any path given twice, an entry inside the
+///   directory the archive says it left out, and an archive that holds nothing.
 ///
 /// Modes are restored without the set-user-ID bit (and on files without the set-group-ID bit
 /// either: a restore never makes a program that runs with someone else's rights); files get their
@@ -264,8 +330,9 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 /// directory where the archive holds a file, or the reverse) or a symbolic link is refused with
 /// `InvalidInput`. The work runs on tokio's blocking thread pool.
 ///
-/// Between the two renames of a directory swap, a crash leaves the old content under
-/// `.{name}.old-{random}.tmp` beside the missing `target`.
+/// Between the two renames of a directory swap, or before the left-out directory is moved over, a
+/// crash leaves the old content (with that directory) under `.{name}.old-{random}.tmp` beside
+/// `target`.
 ///
 /// # Errors
 ///
@@ -322,8 +389,12 @@ fn restore_blocking(archive: &Path, target: &Path) -> io::Result<()> {
         root: staging.path(),
         dirs: BTreeMap::new(),
         links: Vec::new(),
+        left_out: None,
     };
     let single_file = extract.run(BufReader::new(file))?;
+    if existing.is_some() {
+        refuse_to_delete(archive, target, extract.left_out.as_deref())?;
+    }
     let existing_dir = existing.as_ref().map(Metadata::is_dir);
     if single_file.is_some() && existing_dir == Some(true) {
         return Err(invalid_input(format_args!(
@@ -354,14 +425,48 @@ fn restore_blocking(archive: &Path, target: &Path) -> io::Result<()> {
             staging.disarm();
             sync_dir(parent)
         }
-        (None, Some(_)) => return swap_in(&mut staging, target, parent, name),
+        (None, Some(_)) => {
+            let left_out = extract.left_out.as_deref();
+            return swap_in(&mut staging, target, parent, name, left_out);
+        }
     };
     synced.map_err(|err| context(err, format_args!("cannot sync {}", parent.display())))
 }
 
+/// Refuses a restore that would delete `archive`: one that is `target`, or lies inside the
+/// directory `target` but not in the directory `left_out` (relative to `target`) that the restore
+/// keeps.
+fn refuse_to_delete(archive: &Path, target: &Path, left_out: Option<&Path>) -> io::Result<()> {
+    let (Ok(archive_at), Ok(target_at)) = (fs::canonicalize(archive), fs::canonicalize(target))
+    else {
+        return Ok(());
+    };
+    let Ok(inside) = archive_at.strip_prefix(&target_at) else {
+        return Ok(());
+    };
+    if left_out.is_some_and(|left_out| inside.starts_with(left_out)) {
+        return Ok(());
+    }
+    Err(invalid_input(format_args!(
+        "cannot restore {} into {}: the archive is inside {}, and the restore would delete it; \
+         move it out of {} first",
+        archive.display(),
+        target.display(),
+        target.display(),
+        target.display(),
+    )))
+}
+
 /// Replaces the directory `target` with `staging`: the old one is moved aside, the new one
-/// renamed in, the old one removed. If the new one cannot be renamed in, the old one goes back.
-fn swap_in(staging: &mut TempDir, target: &Path, parent: &Path, name: &OsStr) -> io::Result<()> {
+/// renamed in, `left_out` moved over from the old one, the old one removed. If the new one cannot
+/// be renamed in, the old one goes back.
+fn swap_in(
+    staging: &mut TempDir,
+    target: &Path,
+    parent: &Path,
+    name: &OsStr,
+    left_out: Option<&Path>,
+) -> io::Result<()> {
     let old = parent.join(temp_name(name, "old-"));
     rename(target, &old)?;
     if let Err(err) = rename(staging.path(), target) {
@@ -378,6 +483,9 @@ fn swap_in(staging: &mut TempDir, target: &Path, parent: &Path, name: &OsStr) ->
     }
     staging.disarm();
     let synced = sync_dir(parent);
+    if let Some(left_out) = left_out {
+        carry_over(&old, target, left_out)?;
+    }
     if let Err(err) = fs::remove_dir_all(&old) {
         tracing::event!(
             name: "fs.restore_cleanup_failed",
@@ -392,6 +500,31 @@ fn swap_in(staging: &mut TempDir, target: &Path, parent: &Path, name: &OsStr) ->
         );
     }
     synced.map_err(|err| context(err, format_args!("cannot sync {}", parent.display())))
+}
+
+/// Moves `left_out` from the old content at `old` into the restored `target`, if it is there.
+/// On failure `old` is kept, with it: the error says where.
+fn carry_over(old: &Path, target: &Path, left_out: &Path) -> io::Result<()> {
+    let from = old.join(left_out);
+    if fs::symlink_metadata(&from).is_err() {
+        return Ok(());
+    }
+    let to = target.join(left_out);
+    let moved = rename(&from, &to).and_then(|()| {
+        let dir = to.parent().unwrap_or(target);
+        sync_dir(dir).map_err(|err| context(err, format_args!("cannot sync {}", dir.display())))
+    });
+    moved.map_err(|err| {
+        io::Error::new(
+            err.kind(),
+            format!(
+                "restored {} but {err}; {} stays at {}",
+                target.display(),
+                left_out.display(),
+                from.display()
+            ),
+        )
+    })
 }
 
 fn rename(from: &Path, to: &Path) -> io::Result<()> {
@@ -412,6 +545,8 @@ struct Extract<'a> {
     dirs: BTreeMap<PathBuf, Option<u32>>,
     /// Every symbolic link made, by path relative to `root`.
     links: Vec<PathBuf>,
+    /// The directory the backup left out, relative to `root`, as the archive's root entry says.
+    left_out: Option<PathBuf>,
 }
 
 impl Extract<'_> {
@@ -454,10 +589,25 @@ impl Extract<'_> {
                 format!("refused {}: it holds nothing", self.archive.display()),
             ));
         }
+        let root = self.root;
+        let link_at = |here: &Path| {
+            let path = root.join(here);
+            match fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => fs::read_link(&path).map(Some),
+                _ => Ok(None),
+            }
+        };
         for link in &self.links {
-            if !self.resolves_inside(link)? {
+            if !resolves_inside(link, &fs::read_link(root.join(link))?, link_at)? {
                 return Err(self.refused(link, "is a symbolic link pointing outside the target"));
             }
+        }
+        if let Some(left_out) = self.left_out.clone() {
+            // Its place is kept free, in a directory of the archive, for the target's own.
+            if fs::symlink_metadata(root.join(&left_out)).is_ok() {
+                return Err(self.refused(&left_out, "is in the archive, which says it left it out"));
+            }
+            self.parents(&left_out)?;
         }
         Ok(single_file)
     }
@@ -488,6 +638,7 @@ impl Extract<'_> {
         if kind.is_dir() {
             if rel.as_os_str().is_empty() {
                 self.dirs.insert(PathBuf::new(), Some(mode));
+                self.read_left_out(entry)?;
                 return Ok(false);
             }
             self.parents(rel)?;
@@ -537,6 +688,26 @@ impl Extract<'_> {
         }
     }
 
+    /// Reads from the root entry which directory the backup left out, if any.
+    fn read_left_out(&mut self, entry: &mut tar::Entry<'_, impl Read>) -> io::Result<()> {
+        let Some(extensions) = entry.pax_extensions()? else {
+            return Ok(());
+        };
+        for extension in extensions {
+            let extension = extension?;
+            if extension.key_bytes() != LEFT_OUT.as_bytes() {
+                continue;
+            }
+            let raw = path_from_bytes(extension.value_bytes());
+            let rel = self.checked_path(&raw)?;
+            if rel.as_os_str().is_empty() {
+                return Err(self.refused(&raw, "is said left out, but it is the whole target"));
+            }
+            self.left_out = Some(rel);
+        }
+        Ok(())
+    }
+
     /// `raw` as a path inside the target, or an error if it is absolute or has `..`.
     fn checked_path(&self, raw: &Path) -> io::Result<PathBuf> {
         let mut rel = PathBuf::new();
@@ -578,37 +749,6 @@ impl Extract<'_> {
         Ok(())
     }
 
-    /// Whether the symbolic link at `rel` ends inside the root, following the links it meets on
-    /// the way (which may climb out where the link's own text seems not to).
-    fn resolves_inside(&self, rel: &Path) -> io::Result<bool> {
-        let mut at: Vec<OsString> = names(rel.parent().unwrap_or(Path::new("")));
-        let mut todo: VecDeque<Step> = steps(&fs::read_link(self.root.join(rel))?);
-        let mut hops = 0;
-        while let Some(step) = todo.pop_front() {
-            match step {
-                Step::Out => return Ok(false),
-                Step::Up if at.pop().is_none() => return Ok(false),
-                Step::Up => {}
-                Step::Name(name) => {
-                    at.push(name);
-                    let here: PathBuf = at.iter().collect();
-                    let path = self.root.join(&here);
-                    if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-                        hops += 1;
-                        if hops > MAX_HOPS {
-                            return Ok(false);
-                        }
-                        at.pop();
-                        for step in steps(&fs::read_link(&path)?).into_iter().rev() {
-                            todo.push_front(step);
-                        }
-                    }
-                }
-            }
-        }
-        Ok(true)
-    }
-
     /// The error for an entry that must not be restored: `why` completes "entry `x` ...".
     fn refused(&self, entry: &Path, why: &str) -> io::Error {
         let message = format!(
@@ -646,6 +786,42 @@ impl std::fmt::Display for Refused {
 }
 
 impl std::error::Error for Refused {}
+
+/// Whether the symbolic link at `rel` (relative to a root), with the text `to`, ends inside the
+/// root, following the links it meets on the way (which may climb out where the link's own text
+/// seems not to). `link_at` gives the text of the link at a path relative to the root, if one is
+/// there.
+fn resolves_inside(
+    rel: &Path,
+    to: &Path,
+    link_at: impl Fn(&Path) -> io::Result<Option<PathBuf>>,
+) -> io::Result<bool> {
+    let mut at: Vec<OsString> = names(rel.parent().unwrap_or(Path::new("")));
+    let mut todo: VecDeque<Step> = steps(to);
+    let mut hops = 0;
+    while let Some(step) = todo.pop_front() {
+        match step {
+            Step::Out => return Ok(false),
+            Step::Up if at.pop().is_none() => return Ok(false),
+            Step::Up => {}
+            Step::Name(name) => {
+                at.push(name);
+                let here: PathBuf = at.iter().collect();
+                if let Some(link) = link_at(&here)? {
+                    hops += 1;
+                    if hops > MAX_HOPS {
+                        return Ok(false);
+                    }
+                    at.pop();
+                    for step in steps(&link).into_iter().rev() {
+                        todo.push_front(step);
+                    }
+                }
+            }
+        }
+    }
+    Ok(true)
+}
 
 /// One step of a link's path.
 enum Step {

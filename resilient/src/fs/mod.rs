@@ -53,10 +53,10 @@ use tracing::Level;
 /// old file or the whole new one, never a mix and never no file.
 ///
 /// How: a new temp file is created in the same directory (`.{name}.{random}.tmp`, exclusively, so
-/// that no other writer shares it) and given the old file's permissions (and owner, where the
-/// process may set it) before any content goes in; the contents are written and flushed to disk
-/// (`fsync`), the temp file is renamed over `path`, and the directory is flushed so that the
-/// rename itself survives a power loss. On any error the temp file is removed and `path` is as it
+/// that no other writer shares it), readable by its owner only, and given the old file's owner
+/// (where the process may set it) and permissions before any content goes in; the contents are
+/// written and flushed to disk (`fsync`), the temp file is renamed over `path`, and the directory
+/// is flushed so that the rename itself survives a power loss. On any error the temp file is removed and `path` is as it
 /// was. A new file gets the permissions a plain create gives (`0o666` less the umask).
 ///
 /// If `path` is a symbolic link, the file it points to is replaced and the link stays.
@@ -74,7 +74,8 @@ use tracing::Level;
 /// Any I/O error, with what failed and on which path in the message: the directory does not exist
 /// or is not writable, the disk is full, `path` is a directory, ... `path` is then unchanged.
 /// Only an error to sync the directory comes after the rename: `path` then holds the new content,
-/// which a power loss could still undo.
+/// which a power loss could still undo (and which a rollback of an enclosing atomic scope still
+/// replaces with the old content).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
@@ -103,11 +104,12 @@ pub async fn write_atomic(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) ->
         undo_to
     });
     run_blocking(move || {
-        let undo = replace_file(&path, &contents, undo_to.is_some())?;
-        if let (Some(undo_to), Some(undo)) = (undo_to, undo) {
-            let _committed_already = undo_to.send(undo);
-        }
-        Ok(())
+        let register = undo_to.map(|undo_to| {
+            move |undo| {
+                let _committed_already = undo_to.send(undo);
+            }
+        });
+        replace_file(&path, &contents, register)
     })
     .await
 }
@@ -132,11 +134,9 @@ pub async fn write_atomic(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) ->
 /// # Ok(()) }
 /// ```
 pub fn write_atomic_blocking(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
-    let in_scope = crate::atomic::in_scope();
-    if let Some(undo) = replace_file(path.as_ref(), contents.as_ref(), in_scope)? {
-        crate::atomic::on_rollback(move || undo.restore());
-    }
-    Ok(())
+    let register = crate::atomic::in_scope()
+        .then_some(|undo: Undo| crate::atomic::on_rollback(move || undo.restore()));
+    replace_file(path.as_ref(), contents.as_ref(), register)
 }
 
 /// How to undo one write in an atomic scope: the previous file, kept aside under a hidden name
@@ -179,8 +179,14 @@ impl Drop for Undo {
     }
 }
 
-/// The steps of [`write_atomic`]; with `keep_previous`, also what undoing it needs.
-fn replace_file(path: &Path, contents: &[u8], keep_previous: bool) -> io::Result<Option<Undo>> {
+/// The steps of [`write_atomic`]. With `register` (in an atomic scope), what undoing the write
+/// needs is handed to it as soon as the file is replaced: before the directory sync, whose failure
+/// must not lose the way back to the old content.
+fn replace_file(
+    path: &Path,
+    contents: &[u8],
+    register: Option<impl FnOnce(Undo)>,
+) -> io::Result<()> {
     let target = resolve_symlinks(path)?;
     let (dir, name) = split(&target)?;
     let previous = match fs::metadata(&target) {
@@ -194,9 +200,17 @@ fn replace_file(path: &Path, contents: &[u8], keep_previous: bool) -> io::Result
         }
     };
 
-    let mut tmp = TempFile::create(dir, name, Private::No)?;
-    // Before any content: a file that others may not read is never readable by them, not even
-    // half-written under its temp name.
+    // Replacing a file, the temp file is created readable by its owner only, then given the old
+    // file's owner and mode: whoever could open it before that (and keep reading through the open
+    // file) could read the old file too. A new file gets the mode a plain create gives, as the
+    // final file will have it.
+    let private = match previous {
+        Some(_) => Private::Yes,
+        None => Private::No,
+    };
+    let mut tmp = TempFile::create(dir, name, private)?;
+    #[cfg(test)]
+    probe::temp_file(tmp.path());
     if let Some(previous) = &previous {
         keep_metadata(&tmp, previous)?;
     }
@@ -209,10 +223,17 @@ fn replace_file(path: &Path, contents: &[u8], keep_previous: bool) -> io::Result
     tmp.file()
         .sync_all()
         .map_err(|err| context(err, format_args!("cannot sync {}", tmp.path().display())))?;
-    let undo = keep_previous
-        .then(|| keep_aside(&target, dir, name, previous.is_some()))
+    let undo = register
+        .map(|register| {
+            keep_aside(&target, dir, name, previous.is_some()).map(|undo| (register, undo))
+        })
         .transpose()?;
+    #[cfg(test)]
+    probe::temp_file(tmp.path());
     tmp.rename_to(&target)?;
+    if let Some((register, undo)) = undo {
+        register(undo);
+    }
     sync_dir(dir).map_err(|err| {
         context(
             err,
@@ -222,8 +243,7 @@ fn replace_file(path: &Path, contents: &[u8], keep_previous: bool) -> io::Result
                 dir.display()
             ),
         )
-    })?;
-    Ok(undo)
+    })
 }
 
 /// Keeps the file about to be replaced under a hidden name beside it, for a rollback.
@@ -322,6 +342,8 @@ fn split(path: &Path) -> io::Result<(&Path, &std::ffi::OsStr)> {
 /// Flushes a directory's entries to disk, so that a rename or a new file in it survives a power
 /// loss. Directories cannot be opened (nor need this) on other platforms.
 fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(test)]
+    probe::sync_fault(dir)?;
     #[cfg(unix)]
     File::open(dir)?.sync_all()?;
     #[cfg(not(unix))]
@@ -468,5 +490,152 @@ fn join<T>(joined: Result<io::Result<T>, tokio::task::JoinError>) -> io::Result<
             Ok(panic) => std::panic::resume_unwind(panic),
             Err(err) => Err(io::Error::other(format!("file work was cancelled: {err}"))),
         },
+    }
+}
+
+/// Test-only points on the way of a write: faults to inject and states to observe, keyed by
+/// directory so that tests running in parallel do not see each other's.
+#[cfg(test)]
+mod probe {
+    use std::io;
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    /// Directories whose next sync fails, once each.
+    static FAILING_SYNCS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    /// Watched directories, with the mode of every temp file seen in them, step by step.
+    static TEMP_MODES: Mutex<Vec<(PathBuf, Vec<u32>)>> = Mutex::new(Vec::new());
+
+    /// Makes the next sync of `dir` fail, as an I/O error of the disk would.
+    pub(super) fn fail_next_sync(dir: &Path) {
+        FAILING_SYNCS.lock().unwrap().push(dir.to_path_buf());
+    }
+
+    pub(super) fn sync_fault(dir: &Path) -> io::Result<()> {
+        let mut failing = FAILING_SYNCS.lock().unwrap();
+        match failing.iter().position(|failing| failing == dir) {
+            Some(at) => {
+                failing.remove(at);
+                Err(io::Error::other("injected sync failure"))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Starts recording the modes of the temp files written in `dir`.
+    pub(super) fn watch(dir: &Path) {
+        TEMP_MODES
+            .lock()
+            .unwrap()
+            .push((dir.to_path_buf(), Vec::new()));
+    }
+
+    /// The modes recorded in `dir` so far.
+    pub(super) fn temp_modes(dir: &Path) -> Vec<u32> {
+        let watched = TEMP_MODES.lock().unwrap();
+        let found = watched.iter().find(|(watched, _)| watched == dir);
+        found.map(|(_, modes)| modes.clone()).unwrap_or_default()
+    }
+
+    /// Records the mode the temp file at `path` has now, if its directory is watched.
+    pub(super) fn temp_file(path: &Path) {
+        let mut watched = TEMP_MODES.lock().unwrap();
+        let dir = path.parent().unwrap_or(Path::new(""));
+        if let Some((_, modes)) = watched.iter_mut().find(|(watched, _)| watched == dir) {
+            #[cfg(unix)]
+            modes.push(
+                std::os::unix::fs::PermissionsExt::mode(
+                    &std::fs::symlink_metadata(path).unwrap().permissions(),
+                ) & 0o7777,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory for one test; tests remove it when they pass.
+    fn test_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "resilient-fs-unit-{name}-{}-{:016x}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_temp_file_of_a_replaced_file_is_never_more_open_than_the_file() {
+        use std::os::unix::fs::PermissionsExt;
+        for target_mode in [0o600, 0o640, 0o400, 0o644] {
+            let dir = test_dir("temp-mode");
+            let path = dir.join("secret");
+            fs::write(&path, "old").unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(target_mode)).unwrap();
+            probe::watch(&dir);
+            write_atomic_blocking(&path, "new").unwrap();
+
+            // Created private, whatever the umask; the file's own mode before it is renamed.
+            let seen = probe::temp_modes(&dir);
+            assert_eq!(seen, [0o600, target_mode], "target {target_mode:04o}");
+            for mode in seen {
+                assert_eq!(mode & 0o077 & !target_mode, 0, "{mode:04o}");
+            }
+            let final_mode = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(final_mode, target_mode);
+            fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_failed_directory_sync_after_the_rename_still_rolls_back() {
+        let dir = test_dir("sync-fails-blocking");
+        let (old, fresh) = (dir.join("old"), dir.join("fresh"));
+        fs::write(&old, "old content").unwrap();
+        for path in [&old, &fresh] {
+            probe::fail_next_sync(&dir);
+            let result = crate::atomic::scope_blocking(|| write_atomic_blocking(path, "new"));
+            let err = result.unwrap_err();
+            assert!(
+                err.to_string().contains("cannot sync its directory"),
+                "{err}"
+            );
+        }
+        // The old file is back, the new one gone, and no kept copy is left.
+        assert_eq!(fs::read_to_string(&old).unwrap(), "old content");
+        assert_eq!(names(&dir), ["old"]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failed_directory_sync_after_the_rename_still_rolls_back_async() {
+        let dir = test_dir("sync-fails-async");
+        let (old, fresh) = (dir.join("old"), dir.join("fresh"));
+        fs::write(&old, "old content").unwrap();
+        for path in [&old, &fresh] {
+            probe::fail_next_sync(&dir);
+            let result = crate::atomic::scope(async { write_atomic(path, "new").await }).await;
+            let err = result.unwrap_err();
+            assert!(
+                err.to_string().contains("cannot sync its directory"),
+                "{err}"
+            );
+        }
+        assert_eq!(fs::read_to_string(&old).unwrap(), "old content");
+        assert_eq!(names(&dir), ["old"]);
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
