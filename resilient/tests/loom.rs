@@ -325,15 +325,17 @@ fn a_failure_that_loses_the_race_to_an_opening_is_counted_late() {
 // Rate windows: a new closed period starts empty, whatever the records in flight.
 // ---------------------------------------------------------------------------------------------
 
-/// Rate mode over the last two calls, judged once both are in: two failures open it, one does not.
-fn rate_breaker() -> &'static CircuitBreaker {
-    leaked(
-        BreakerConfig::new()
-            .failure_rate(1.0)
-            .window(2)
-            .minimum_calls(2)
-            .recovery_timeout(Duration::ZERO),
-    )
+/// Rate mode, judged once two calls are in: two failures open it, one does not. Over the last two
+/// calls, or over an hour (every call of a model run falls in it).
+fn rate_breakers() -> [&'static CircuitBreaker; 2] {
+    let rate = BreakerConfig::new()
+        .failure_rate(1.0)
+        .minimum_calls(2)
+        .recovery_timeout(Duration::ZERO);
+    [
+        leaked(rate.window(2)),
+        leaked(rate.time_window(Duration::from_secs(3600))),
+    ]
 }
 
 /// A failure of the first closed period is recorded while `reset()` starts the next one, in which
@@ -341,19 +343,45 @@ fn rate_breaker() -> &'static CircuitBreaker {
 /// one failure: the old one never counts in it, so the breaker stays closed.
 #[test]
 fn a_reset_racing_a_record_starts_the_window_empty() {
-    loom::model(|| {
-        let breaker = rate_breaker();
-        let old = breaker.try_acquire().unwrap();
-        let recorder = thread::spawn(move || old.failure());
-        let resetter = thread::spawn(move || {
-            breaker.reset();
-            breaker.try_acquire().unwrap().failure();
+    for window in 0..2 {
+        loom::model(move || {
+            let breaker = rate_breakers()[window];
+            let old = breaker.try_acquire().unwrap();
+            let recorder = thread::spawn(move || old.failure());
+            let resetter = thread::spawn(move || {
+                breaker.reset();
+                breaker.try_acquire().unwrap().failure();
+            });
+            recorder.join().unwrap();
+            resetter.join().unwrap();
+            assert_eq!(breaker.window_totals(), Some((1, 1, 0)));
+            assert_eq!(breaker.state(), BreakerState::Closed);
         });
-        recorder.join().unwrap();
-        resetter.join().unwrap();
-        assert_eq!(breaker.window_totals(), Some((1, 1, 0)));
-        assert_eq!(breaker.state(), BreakerState::Closed);
-    });
+    }
+}
+
+/// Two failures of one period race each other: the window holds both, and exactly one of them
+/// opens the breaker.
+#[test]
+fn racing_records_of_one_period_are_all_counted() {
+    for window in 0..2 {
+        loom::model(move || {
+            let breaker = rate_breakers()[window];
+            let permits = [
+                breaker.try_acquire().unwrap(),
+                breaker.try_acquire().unwrap(),
+            ];
+            let threads: Vec<_> = permits
+                .into_iter()
+                .map(|p| thread::spawn(move || p.failure()))
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            let m = breaker.metrics();
+            assert_eq!((m.state, m.openings), (BreakerState::Open, 1), "{m:?}");
+        });
+    }
 }
 
 /// Two records of one period fill a two-slot window while a third, of the period before, lands

@@ -8,8 +8,8 @@
 
 use super::config::Window;
 use super::state::is_after;
-use crate::sync::AtomicU64;
-use std::sync::atomic::Ordering::Relaxed;
+use crate::sync::{AtomicU64, fence};
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
 /// One call's outcome as rate mode counts it.
 #[derive(Clone, Copy, Debug)]
@@ -49,10 +49,17 @@ impl RateWindow {
         now: impl FnOnce() -> u64,
     ) -> Totals {
         match self {
-            Self::Count(w) => w.record(period, outcome),
+            Self::Count(w) => {
+                w.record(period, outcome);
+                // Of two records racing, the later one must see the other's slot, or neither would
+                // judge both outcomes: a write then a read of another slot needs a full fence.
+                fence(SeqCst);
+                w.totals(period)
+            }
             Self::Time(w) => {
                 let tick = w.tick(now());
                 w.record(period, outcome, tick);
+                fence(SeqCst);
                 w.totals(period, tick)
             }
         }
@@ -99,7 +106,7 @@ impl CountWindow {
         }
     }
 
-    fn record(&self, period: u32, outcome: Outcome) -> Totals {
+    fn record(&self, period: u32, outcome: Outcome) {
         let index = self.next.fetch_add(1, Relaxed) % self.slots.len() as u64;
         let slot_of_call = &self.slots[index as usize];
         let mut current = slot_of_call.load(Relaxed);
@@ -115,7 +122,6 @@ impl CountWindow {
                 Err(now_there) => current = now_there,
             }
         }
-        self.totals(period)
     }
 
     fn totals(&self, period: u32) -> Totals {
