@@ -113,7 +113,7 @@ impl<T: Zeroed> Drop for Slots<T> {
 /// The segment and the offset in it of an index past the inline slots.
 #[inline]
 const fn segment_of(index: u32) -> (usize, usize) {
-    // Segment s starts at INLINE · (2^s − 1) past the inline slots: s = log2((index − INLINE) / INLINE + 1).
+    // Segment s starts INLINE · (2^s − 1) past the inline slots, so s = log2(past / INLINE + 1).
     let past = index as u64 - INLINE as u64;
     let segment = (past / INLINE as u64 + 1).ilog2() as usize;
     let start = INLINE as u64 * ((1 << segment) - 1);

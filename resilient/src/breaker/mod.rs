@@ -1002,8 +1002,10 @@ fn every_error_is_a_failure<E>(_: &E) -> bool {
 ///
 /// Dropped without either (the call was cancelled), it is released: a half-open trial slot frees
 /// up, and the call counts as neither success nor failure. Dropped while its thread panics from a
-/// panic that began after the permit was issued (the call panicked), it records a failure. An outcome recorded after the breaker
-/// changed state (another call reopened it meanwhile) is counted in the metrics but moves nothing.
+/// panic that began after the permit was issued (the call panicked), it records a failure; in a
+/// panic that was already unwinding when it was issued, it is released. An outcome recorded after
+/// the breaker changed state (another call reopened it meanwhile) is counted in the metrics but
+/// moves nothing.
 #[must_use = "record the call's outcome with `success()` or `failure()`"]
 pub struct Permit<'a> {
     breaker: &'a CircuitBreaker,
