@@ -2,9 +2,9 @@
 //! test explores every interleaving of the real code.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64};
+pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, fence};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64};
+pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, fence};
 
 /// Lets another thread run while waiting for it to finish a short, non-blocking step.
 pub(crate) fn spin_wait() {

@@ -114,7 +114,9 @@ impl TimeoutPolicy {
     ///
     /// A limit known only at run time goes through [`try_new`](Self::try_new).
     pub const fn new(name: &'static str, limit: Duration) -> Self {
-        or_panic!(Self::try_new(name, limit))
+        // The limit alone is checked: a policy holds counters, which a const fn cannot drop.
+        or_panic!(check(limit));
+        Self::with(name, Some(limit))
     }
 
     /// [`new`](Self::new), or what is wrong with `limit`:

@@ -1,7 +1,9 @@
 //! Model-based test of the circuit breaker: a random sequence of operations drives the real
 //! `CircuitBreaker` and a small sequential reference model written from DESIGN.md ("Semantics"),
 //! on tokio's paused clock, and every step compares the two: the decision (granted, trial or not,
-//! or rejected with its `retry_after`), `state()` and the metrics' counts.
+//! or rejected with its `retry_after`), `state()` and the metrics' counts and outage figures.
+//! Configurations cover both modes, count and time windows, slow calls (with their own rate) and
+//! `recovery_backoff`; operations include advancing the clock and calls that take a while.
 //!
 //! The model is deliberately plain — an enum of states with ordinary fields — and shares nothing
 //! with the implementation's packed state word. Where DESIGN leaves a choice open, the model
@@ -11,7 +13,9 @@
 //! - half-open with every trial slot taken, a rejection's `retry_after` is the wait of the next
 //!   opening (the soonest a trial could start again if a running one fails);
 //! - `force_open()`, `disable()` and `reset()` forget the openings in a row;
-//!   `metrics().openings` counts automatic openings only.
+//!   `metrics().openings` counts automatic openings only;
+//! - an outage runs from an automatic opening from closed, or from `force_open()`, until the
+//!   breaker closes (a recovery, when trials close it) or is reset or disabled.
 //!
 //! Cases: 10 000 per property by default; `PROPTEST_CASES` overrides it. A failing case is
 //! shrunk and saved by proptest in `breaker_model.proptest-regressions` next to this file.
@@ -41,13 +45,23 @@ const fn ms(n: u64) -> Duration {
 enum Mode {
     /// `failure_threshold` failures in a row open it.
     Consecutive { failure_threshold: u32 },
-    /// Opens when `failures / calls >= tenths / 10` over the last `window` outcomes, once the
-    /// window holds at least `minimum_calls`.
+    /// Opens when `failures / calls >= tenths / 10` (or, with slow calls judged, when
+    /// `slow / calls >= slow_tenths / 10`) over the window, once it holds at least `minimum_calls`.
     Rate {
         tenths: u32,
-        window: u32,
+        window: WindowSpec,
         minimum_calls: u32,
+        /// `slow_call_rate`, in tenths; unset is 1.0.
+        slow_tenths: Option<u32>,
     },
+}
+
+#[derive(Clone, Copy, Debug)]
+enum WindowSpec {
+    /// The last N calls.
+    Count(u32),
+    /// The calls of the last `period_ms`, in ten buckets of a tenth of it.
+    Time { period_ms: u64 },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -58,6 +72,8 @@ struct Spec {
     success_threshold: u32,
     /// `recovery_backoff(Backoff::exponential(rt, 8 × rt).jitter(0.0))`.
     backoff: bool,
+    /// `slow_call`: calls at least this long are slow.
+    slow_call_ms: Option<u64>,
 }
 
 impl Spec {
@@ -73,13 +89,25 @@ impl Spec {
                 tenths,
                 window,
                 minimum_calls,
-            } => config
-                .failure_rate(f64::from(tenths) / 10.0)
-                .window(window)
-                .minimum_calls(minimum_calls),
+                slow_tenths,
+            } => {
+                config = config
+                    .failure_rate(f64::from(tenths) / 10.0)
+                    .minimum_calls(minimum_calls);
+                if let Some(slow) = slow_tenths {
+                    config = config.slow_call_rate(f64::from(slow) / 10.0);
+                }
+                match window {
+                    WindowSpec::Count(n) => config.window(n),
+                    WindowSpec::Time { period_ms } => config.time_window(ms(period_ms)),
+                }
+            }
         };
         if self.backoff {
             config = config.recovery_backoff(Backoff::exponential(rt, rt * 8).jitter(0.0));
+        }
+        if let Some(slow) = self.slow_call_ms {
+            config = config.slow_call(ms(slow));
         }
         config
     }
@@ -96,35 +124,57 @@ impl Spec {
     }
 }
 
-fn common_settings() -> impl Strategy<Value = (u64, u32, u32, bool)> {
-    (1..=100u64, 1..=3u32, 1..=3u32, any::<bool>())
+fn common_settings() -> impl Strategy<Value = (u64, u32, u32, bool, Option<u64>)> {
+    (
+        1..=100u64,
+        1..=3u32,
+        1..=3u32,
+        any::<bool>(),
+        prop::option::weighted(0.5, 1..=40u64),
+    )
 }
 
 fn consecutive_spec() -> impl Strategy<Value = Spec> {
-    (1..=5u32, common_settings()).prop_map(|(failure_threshold, (rt, hoc, st, backoff))| Spec {
-        mode: Mode::Consecutive { failure_threshold },
-        recovery_timeout_ms: rt,
-        half_open_calls: hoc,
-        success_threshold: st,
-        backoff,
-    })
+    (1..=5u32, common_settings()).prop_map(
+        |(failure_threshold, (rt, hoc, st, backoff, slow_call_ms))| Spec {
+            mode: Mode::Consecutive { failure_threshold },
+            recovery_timeout_ms: rt,
+            half_open_calls: hoc,
+            success_threshold: st,
+            backoff,
+            slow_call_ms,
+        },
+    )
+}
+
+/// A count window of 1 to 8 calls, or a time window of 10 ms to 1 s.
+fn window_spec() -> impl Strategy<Value = (WindowSpec, u32)> {
+    prop_oneof![
+        (1..=8u32).prop_map(|n| (WindowSpec::Count(n), n)),
+        (10..=1000u64).prop_map(|period_ms| (WindowSpec::Time { period_ms }, 8)),
+    ]
 }
 
 fn rate_spec() -> impl Strategy<Value = Spec> {
-    (1..=10u32, 1..=8u32)
-        .prop_flat_map(|(tenths, window)| (Just(tenths), Just(window), 1..=window))
+    (1..=10u32, window_spec())
+        .prop_flat_map(|(tenths, (window, most))| (Just(tenths), Just(window), 1..=most))
         .prop_flat_map(|(tenths, window, minimum_calls)| {
-            common_settings().prop_map(move |(rt, hoc, st, backoff)| Spec {
-                mode: Mode::Rate {
-                    tenths,
-                    window,
-                    minimum_calls,
+            (common_settings(), prop::option::of(1..=10u32)).prop_map(
+                move |((rt, hoc, st, backoff, slow_call_ms), slow_tenths)| Spec {
+                    mode: Mode::Rate {
+                        tenths,
+                        window,
+                        minimum_calls,
+                        // `slow_call_rate` needs `slow_call`.
+                        slow_tenths: slow_call_ms.and(slow_tenths),
+                    },
+                    recovery_timeout_ms: rt,
+                    half_open_calls: hoc,
+                    success_threshold: st,
+                    backoff,
+                    slow_call_ms,
                 },
-                recovery_timeout_ms: rt,
-                half_open_calls: hoc,
-                success_threshold: st,
-                backoff,
-            })
+            )
         })
 }
 
@@ -146,6 +196,9 @@ enum Op {
     Acquire,
     /// `try_acquire()`, and a granted permit settled at once: a whole call.
     Call(Outcome),
+    /// `try_acquire()`, then the clock advances this many ms, then the permit is settled: a call
+    /// that takes a while (slow, if `slow_call` is at most that).
+    LongCall(Outcome, u64),
     /// Settles a held permit (of any generation): the `n % held`-th newest, 0 the newest.
     Settle(u8, Outcome),
     /// `tokio::time::advance` by this many ms.
@@ -167,6 +220,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => Just(Op::Acquire),
         6 => outcome().prop_map(Op::Call),
+        3 => (outcome(), 0..=60u64).prop_map(|(o, n)| Op::LongCall(o, n)),
         8 => (which(), outcome()).prop_map(|(n, o)| Op::Settle(n, o)),
         2 => (0..=20u64).prop_map(Op::Advance),
         2 => (0..=300u64).prop_map(Op::Advance),
@@ -193,13 +247,23 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
 // The reference model
 // ---------------------------------------------------------------------------------------------
 
+/// An outcome as a rate window holds it.
+#[derive(Clone, Copy, Debug)]
+struct Recorded {
+    /// Which tenth of the time window it fell in.
+    tick: u64,
+    failed: bool,
+    slow: bool,
+}
+
 #[derive(Clone, Debug)]
 enum State {
     Closed {
         /// Consecutive mode: failures in a row.
         failures: u32,
-        /// Rate mode: the last outcomes recorded in this closed period, `true` = failure.
-        window: VecDeque<bool>,
+        /// Rate mode: the outcomes recorded in this closed period (a count window keeps the last
+        /// N; a time window judges those of the last ten tenths).
+        window: VecDeque<Recorded>,
     },
     Open {
         /// When (ms on the paused clock) the first call may go through as a trial.
@@ -238,6 +302,8 @@ struct Ticket {
     /// The state period that issued it: outcomes from an earlier period are late.
     period: u64,
     trial: bool,
+    /// When it was issued (ms on the paused clock): the call is slow if it takes `slow_call`.
+    started_ms: u64,
 }
 
 #[derive(Debug, PartialEq)]
@@ -250,6 +316,7 @@ enum Decision {
 struct Counts {
     successes: u64,
     failures: u64,
+    slow_calls: u64,
     rejections: u64,
     late_outcomes: u64,
     released: u64,
@@ -261,10 +328,31 @@ impl Counts {
         Counts {
             successes: m.successes,
             failures: m.failures,
+            slow_calls: m.slow_calls,
             rejections: m.rejections,
             late_outcomes: m.late_outcomes,
             released: m.released,
             openings: m.openings,
+        }
+    }
+}
+
+/// The outage figures of the metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Outages {
+    time_open: Duration,
+    recoveries: u64,
+    last_recovery: Option<Duration>,
+    mttr: Option<Duration>,
+}
+
+impl Outages {
+    fn of(m: &BreakerMetrics) -> Self {
+        Outages {
+            time_open: m.time_open,
+            recoveries: m.recoveries,
+            last_recovery: m.last_recovery,
+            mttr: m.mttr,
         }
     }
 }
@@ -279,6 +367,13 @@ struct Model {
     openings_in_row: u32,
     now_ms: u64,
     counts: Counts,
+    /// When the running outage began, if one runs.
+    outage_since_ms: Option<u64>,
+    /// Outages that ended, in total; those that ended in a recovery, their count, total and last.
+    ended_outages_ms: u64,
+    recoveries: u64,
+    recovered_ms: u64,
+    last_recovery_ms: u64,
 }
 
 impl Model {
@@ -290,7 +385,39 @@ impl Model {
             openings_in_row: 0,
             now_ms: 0,
             counts: Counts::default(),
+            outage_since_ms: None,
+            ended_outages_ms: 0,
+            recoveries: 0,
+            recovered_ms: 0,
+            last_recovery_ms: 0,
         }
+    }
+
+    fn outages(&self) -> Outages {
+        let running = self.outage_since_ms.map_or(0, |since| self.now_ms - since);
+        let recovered = (self.recoveries > 0).then_some(());
+        Outages {
+            time_open: ms(self.ended_outages_ms + running),
+            recoveries: self.recoveries,
+            last_recovery: recovered.map(|()| ms(self.last_recovery_ms)),
+            // The mean in whole nanoseconds, as the breaker divides.
+            mttr: recovered
+                .map(|()| Duration::from_nanos(self.recovered_ms * 1_000_000 / self.recoveries)),
+        }
+    }
+
+    /// Ends the running outage, if any: its length.
+    fn end_outage(&mut self) -> Option<u64> {
+        let length = self.now_ms - self.outage_since_ms.take()?;
+        self.ended_outages_ms += length;
+        Some(length)
+    }
+
+    /// Which tenth of a time window of `period_ms` the clock is in. The breaker's clock reads
+    /// nanoseconds since its first reading (at the start of the case) plus one.
+    fn tick(&self, period_ms: u64) -> u64 {
+        let width = (period_ms * 1_000_000 / 10).max(1);
+        (self.now_ms * 1_000_000 + 1) / width
     }
 
     fn enter(&mut self, state: State) {
@@ -299,6 +426,9 @@ impl Model {
     }
 
     fn open(&mut self) {
+        if matches!(self.state, State::Closed { .. }) {
+            self.outage_since_ms = Some(self.now_ms);
+        }
         self.openings_in_row += 1;
         self.counts.openings += 1;
         let wait = self.spec.open_wait_ms(self.openings_in_row);
@@ -308,6 +438,10 @@ impl Model {
     }
 
     fn close(&mut self) {
+        let length = self.end_outage().expect("closing ends an outage");
+        self.recoveries += 1;
+        self.recovered_ms += length;
+        self.last_recovery_ms = length;
         self.openings_in_row = 0;
         self.enter(State::fresh_closed());
     }
@@ -319,6 +453,7 @@ impl Model {
                 Some(Ticket {
                     period: model.period,
                     trial,
+                    started_ms: model.now_ms,
                 }),
             )
         };
@@ -356,6 +491,11 @@ impl Model {
     }
 
     fn record(&mut self, ticket: Ticket, failed: bool) {
+        let slow = self
+            .spec
+            .slow_call_ms
+            .is_some_and(|limit| self.now_ms - ticket.started_ms >= limit);
+        self.counts.slow_calls += u64::from(slow);
         if failed {
             self.counts.failures += 1;
         } else {
@@ -374,7 +514,8 @@ impl Model {
             else {
                 unreachable!("a trial of the current period is half-open")
             };
-            if failed {
+            if failed || slow {
+                // A slow trial is a failed trial.
                 self.open();
             } else if *successes + 1 >= self.spec.success_threshold {
                 self.close();
@@ -384,13 +525,14 @@ impl Model {
             }
             return;
         }
-        let State::Closed { failures, window } = &mut self.state else {
+        let State::Closed { failures, .. } = &mut self.state else {
             // A permit from a disabled breaker: nothing is judged.
             return;
         };
         match self.spec.mode {
             Mode::Consecutive { failure_threshold } => {
-                if !failed {
+                // A slow call counts as a failure.
+                if !(failed || slow) {
                     *failures = 0;
                 } else {
                     *failures += 1;
@@ -401,17 +543,42 @@ impl Model {
             }
             Mode::Rate {
                 tenths,
-                window: size,
+                window: kind,
                 minimum_calls,
+                slow_tenths,
             } => {
-                window.push_back(failed);
-                if window.len() > size as usize {
-                    window.pop_front();
-                }
-                let calls = window.len() as u64;
-                let failing = window.iter().filter(|&&f| f).count() as u64;
-                // failures / calls >= tenths / 10, in integers.
-                if calls >= u64::from(minimum_calls) && failing * 10 >= u64::from(tenths) * calls {
+                let tick = match kind {
+                    WindowSpec::Count(_) => 0,
+                    WindowSpec::Time { period_ms } => self.tick(period_ms),
+                };
+                let State::Closed { window, .. } = &mut self.state else {
+                    unreachable!()
+                };
+                window.push_back(Recorded { tick, failed, slow });
+                let live: Vec<Recorded> = match kind {
+                    WindowSpec::Count(size) => {
+                        if window.len() > size as usize {
+                            window.pop_front();
+                        }
+                        window.iter().copied().collect()
+                    }
+                    // This tenth and the nine before it.
+                    WindowSpec::Time { .. } => window
+                        .iter()
+                        .filter(|r| r.tick + 9 >= tick)
+                        .copied()
+                        .collect(),
+                };
+                let calls = live.len() as u64;
+                let failing = live.iter().filter(|r| r.failed).count() as u64;
+                let slow_ones = live.iter().filter(|r| r.slow).count() as u64;
+                // rate ≥ tenths / 10, in integers; slow calls judged only if `slow_call` is set.
+                let reaches = |n: u64, tenths: u32| n * 10 >= u64::from(tenths) * calls;
+                let slow_rate_reached = self.spec.slow_call_ms.is_some()
+                    && reaches(slow_ones, slow_tenths.unwrap_or(10));
+                if calls >= u64::from(minimum_calls)
+                    && (reaches(failing, tenths) || slow_rate_reached)
+                {
                     self.open();
                 }
             }
@@ -429,6 +596,12 @@ impl Model {
 
     fn manual(&mut self, state: State) {
         self.openings_in_row = 0;
+        if matches!(state, State::ForcedOpen) {
+            // Forced open is an outage; forcing an open breaker open continues its outage.
+            self.outage_since_ms.get_or_insert(self.now_ms);
+        } else {
+            self.end_outage();
+        }
         self.enter(state);
     }
 }
@@ -497,15 +670,18 @@ impl Harness<'_> {
                     self.settle(self.held.len() - 1, outcome);
                 }
             }
+            Op::LongCall(outcome, n) => {
+                if self.acquire()? {
+                    self.advance(n).await;
+                    self.settle(self.held.len() - 1, outcome);
+                }
+            }
             Op::Settle(n, outcome) => {
                 if !self.held.is_empty() {
                     self.settle(newest(n, self.held.len()), outcome);
                 }
             }
-            Op::Advance(n) => {
-                tokio::time::advance(ms(n)).await;
-                self.model.now_ms += n;
-            }
+            Op::Advance(n) => self.advance(n).await,
             Op::Reset => {
                 self.breaker.reset();
                 self.model.manual(State::fresh_closed());
@@ -528,7 +704,13 @@ impl Harness<'_> {
         );
         prop_assert_eq!(metrics.state, self.model.state.public(), "metrics.state");
         prop_assert_eq!(Counts::of(&metrics), self.model.counts, "metrics");
+        prop_assert_eq!(Outages::of(&metrics), self.model.outages(), "outages");
         Ok(())
+    }
+
+    async fn advance(&mut self, n: u64) {
+        tokio::time::advance(ms(n)).await;
+        self.model.now_ms += n;
     }
 }
 
@@ -545,6 +727,8 @@ fn run(spec: Spec, ops: &[Op]) -> Result<(), TestCaseError> {
             model: Model::new(spec),
             held: Vec::new(),
         };
+        // Starts the breaker's clock now, so that the model knows its time windows' tenths.
+        harness.step(&Op::Reset).await?;
         for (step, op) in ops.iter().enumerate() {
             harness
                 .step(op)
@@ -598,6 +782,7 @@ fn the_model_agrees_with_a_hand_derived_trace() {
         half_open_calls: 1,
         success_threshold: 1,
         backoff: true,
+        slow_call_ms: None,
     };
     // Two closed permits: the first failure opens (10 ms), the second outcome is late. After
     // 10 ms a trial goes through; a second caller is rejected (20 ms: the wait of the next
@@ -669,6 +854,7 @@ fn the_model_agrees_with_a_hand_derived_trace() {
         Counts {
             successes: 2,
             failures: 2,
+            slow_calls: 0,
             rejections: 3,
             late_outcomes: 1,
             released: 1,

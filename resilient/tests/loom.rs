@@ -320,3 +320,164 @@ fn a_failure_that_loses_the_race_to_an_opening_is_counted_late() {
         assert_eq!((m.openings, m.late_outcomes), (1, 1), "{m:?}");
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rate windows: a new closed period starts empty, whatever the records in flight.
+// ---------------------------------------------------------------------------------------------
+
+/// Rate mode, judged once two calls are in: two failures open it, one does not. Over the last two
+/// calls, or over an hour (every call of a model run falls in it).
+fn rate_breakers() -> [&'static CircuitBreaker; 2] {
+    let rate = BreakerConfig::new()
+        .failure_rate(1.0)
+        .minimum_calls(2)
+        .recovery_timeout(Duration::ZERO);
+    [
+        leaked(rate.window(2)),
+        leaked(rate.time_window(Duration::from_secs(3600))),
+    ]
+}
+
+/// A failure of the first closed period is recorded while `reset()` starts the next one, in which
+/// one more failure is recorded. Whichever comes first, the new period's window holds exactly that
+/// one failure: the old one never counts in it, so the breaker stays closed.
+#[test]
+fn a_reset_racing_a_record_starts_the_window_empty() {
+    for window in 0..2 {
+        loom::model(move || {
+            let breaker = rate_breakers()[window];
+            let old = breaker.try_acquire().unwrap();
+            let recorder = thread::spawn(move || old.failure());
+            let resetter = thread::spawn(move || {
+                breaker.reset();
+                breaker.try_acquire().unwrap().failure();
+            });
+            recorder.join().unwrap();
+            resetter.join().unwrap();
+            assert_eq!(breaker.window_totals(), Some((1, 1, 0)));
+            assert_eq!(breaker.state(), BreakerState::Closed);
+        });
+    }
+}
+
+/// Two failures of one period race each other: the window holds both, and exactly one of them
+/// opens the breaker.
+#[test]
+fn racing_records_of_one_period_are_all_counted() {
+    for window in 0..2 {
+        loom::model(move || {
+            let breaker = rate_breakers()[window];
+            let permits = [
+                breaker.try_acquire().unwrap(),
+                breaker.try_acquire().unwrap(),
+            ];
+            let threads: Vec<_> = permits
+                .into_iter()
+                .map(|p| thread::spawn(move || p.failure()))
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            let m = breaker.metrics();
+            assert_eq!((m.state, m.openings), (BreakerState::Open, 1), "{m:?}");
+        });
+    }
+}
+
+/// Two records of one period fill a two-slot window while a third, of the period before, lands
+/// late: the window holds the two, never a third call, and never loses one of them to the late one.
+#[test]
+fn a_late_record_never_counts_nor_displaces_the_current_period() {
+    loom::model(|| {
+        let breaker = leaked(
+            BreakerConfig::new()
+                .failure_rate(1.0)
+                .window(2)
+                .minimum_calls(2),
+        );
+        let old = breaker.try_acquire().unwrap();
+        breaker.reset();
+        let late = thread::spawn(move || old.failure());
+        let current: Vec<_> = (0..2)
+            .map(|_| {
+                let permit = breaker.try_acquire().unwrap();
+                thread::spawn(move || permit.success())
+            })
+            .collect();
+        late.join().unwrap();
+        for t in current {
+            t.join().unwrap();
+        }
+        assert_eq!(breaker.window_totals(), Some((2, 0, 0)));
+        assert_eq!(breaker.metrics().late_outcomes, 1);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outage bookkeeping: a manual transition racing an automatic one.
+// ---------------------------------------------------------------------------------------------
+
+/// A successful trial closes the breaker while `reset()` closes it too. Whichever wins, there is
+/// no outage left running, and exactly one of: a recovery as long as all the time spent open, or
+/// a late trial outcome.
+#[test]
+fn a_reset_racing_a_recovery_keeps_the_outage_figures() {
+    loom::model(|| {
+        let breaker = opened(BreakerConfig::new());
+        let trial = breaker.try_acquire().unwrap();
+        assert!(trial.is_trial());
+        let closer = thread::spawn(move || trial.success());
+        let resetter = thread::spawn(move || breaker.reset());
+        closer.join().unwrap();
+        resetter.join().unwrap();
+        let m = breaker.metrics();
+        assert_eq!(m.state, BreakerState::Closed);
+        assert!(!breaker.outage_in_progress(), "{m:?}");
+        assert_eq!(m.recoveries + m.late_outcomes, 1, "{m:?}");
+        if m.recoveries == 1 {
+            assert_eq!(m.last_recovery, Some(m.time_open), "{m:?}");
+            assert_eq!(m.mttr, Some(m.time_open), "{m:?}");
+        }
+    });
+}
+
+/// A successful trial closes the breaker while `force_open()` forces it open. It ends forced
+/// open, in an outage; a recovery, if the trial won, is no longer than the time open so far.
+#[test]
+fn a_forced_opening_racing_a_recovery_keeps_the_outage_running() {
+    loom::model(|| {
+        let breaker = opened(BreakerConfig::new());
+        let trial = breaker.try_acquire().unwrap();
+        let closer = thread::spawn(move || trial.success());
+        let forcer = thread::spawn(move || breaker.force_open());
+        closer.join().unwrap();
+        forcer.join().unwrap();
+        let m = breaker.metrics();
+        assert_eq!(m.state, BreakerState::ForcedOpen);
+        assert!(breaker.outage_in_progress(), "{m:?}");
+        assert_eq!(m.recoveries + m.late_outcomes, 1, "{m:?}");
+        assert_eq!(m.openings, 1, "{m:?}");
+    });
+}
+
+/// A failure opens the breaker while `reset()` closes it: if it ends closed no outage runs, if
+/// it ends open one does; never an opening uncounted.
+#[test]
+fn a_reset_racing_an_opening_keeps_the_outage_figures() {
+    loom::model(|| {
+        let breaker = leaked(quick(BreakerConfig::new()));
+        let permit = breaker.try_acquire().unwrap();
+        let opener = thread::spawn(move || permit.failure());
+        let resetter = thread::spawn(move || breaker.reset());
+        opener.join().unwrap();
+        resetter.join().unwrap();
+        let m = breaker.metrics();
+        match m.state {
+            BreakerState::Closed => assert!(!breaker.outage_in_progress(), "{m:?}"),
+            BreakerState::Open => assert!(breaker.outage_in_progress(), "{m:?}"),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(m.openings + m.late_outcomes, 1, "{m:?}");
+        assert_eq!(m.recoveries, 0, "{m:?}");
+    });
+}

@@ -58,13 +58,13 @@ where
         if !*this.asked {
             *this.asked = true;
             match this.breaker.try_acquire() {
-                Ok(permit) => *this.permit = Some(permit),
+                Ok(permit) => *this.permit = Some(permit.released_when_dropped()),
                 Err(rejected) => return Poll::Ready(Err(reject(rejected, me))),
             }
         }
         let inner = (!*this.generated_inner).then(|| Origin::of(this.fut.as_ref().get_ref()));
         let poll = {
-            let _fail_on_panic = FailOnPanic(this.permit);
+            let _fail_on_panic = FailOnPanic(this.permit, std::thread::panicking());
             this.fut.poll(cx)
         };
         let result = ready!(poll);
@@ -106,12 +106,13 @@ pub(super) fn settle<T, E>(
     set_mark(mark, marks.me);
 }
 
-/// Records a failure if the call panics while it runs (the panic then goes on unwinding).
-struct FailOnPanic<'s, 'a>(&'s mut Option<Permit<'a>>);
+/// Records a failure if the call panics while it runs (the panic then goes on unwinding); with
+/// whether the thread was panicking already, from someone else's panic, when the poll began.
+struct FailOnPanic<'s, 'a>(&'s mut Option<Permit<'a>>, bool);
 
 impl Drop for FailOnPanic<'_, '_> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() && !self.1 {
             if let Some(permit) = self.0.take() {
                 permit.failure_of(FailureKind::Panic);
             }

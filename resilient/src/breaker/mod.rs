@@ -94,9 +94,11 @@ pub struct CircuitBreaker {
     /// Whether it is in the [`crate::registry`] yet.
     pub(crate) registration: crate::registry::sealed::Registration,
     word: AtomicU64,
-    /// When the current opening allows a trial, published for generation `open_generation`.
+    /// When the current opening allows a trial: valid once `settled_generation` is the opening's.
     open_until: AtomicU64,
-    open_generation: AtomicU32,
+    /// The generation whose transition has done its bookkeeping (deadline, outage, counts). The
+    /// next transition waits for it, so transitions keep their books in the state word's order.
+    settled_generation: AtomicU32,
     /// Openings since the breaker last closed; lengthens the wait under `recovery_backoff`.
     openings_in_row: AtomicU32,
     outage_started: AtomicU64,
@@ -213,12 +215,12 @@ impl CircuitBreaker {
                 registration: crate::registry::sealed::Registration::new(),
                 word: AtomicU64::new(pack(CLOSED, 0)),
                 open_until: AtomicU64::new(0),
-                open_generation: AtomicU32::new(u32::MAX),
+                settled_generation: AtomicU32::new(0),
                 openings_in_row: AtomicU32::new(0),
                 outage_started: AtomicU64::new(0),
                 last_transition: AtomicU64::new(0),
                 epoch: Epoch::new(),
-                window: OnceLock::new(),
+                window: window_for(&config),
                 stats: Stats {
                     successes: StripedCounter::new(),
                     rejections: StripedCounter::new(),
@@ -404,6 +406,7 @@ impl CircuitBreaker {
                 generation,
                 trial: false,
                 started: 0,
+                panic_fails: !std::thread::panicking(),
             });
         }
         // Out of line, the decision comes back in two registers; the rejection is built here,
@@ -419,6 +422,7 @@ impl CircuitBreaker {
                 generation,
                 trial,
                 started,
+                panic_fails: !std::thread::panicking(),
             }),
             Decision::Reject {
                 retry_after_nanos,
@@ -460,9 +464,15 @@ impl CircuitBreaker {
                 }
                 OPEN => {
                     let now = self.epoch.now();
-                    let until = if self.open_generation.load(Acquire) == generation(word) {
+                    let until = if self.settled_generation.load(Acquire) == generation(word) {
                         self.open_until.load(Relaxed)
                     } else {
+                        let current = self.word.load(Acquire);
+                        if current != word {
+                            // Settled past this opening: the state has moved on since.
+                            word = current;
+                            continue;
+                        }
                         // The thread that opened it has not published the deadline yet.
                         return self.reject(Some(nanos(self.config().recovery_timeout)), false);
                     };
@@ -473,6 +483,7 @@ impl CircuitBreaker {
                     match self.word.compare_exchange(word, trial, AcqRel, Acquire) {
                         Ok(_) => {
                             self.last_transition.store(now, Relaxed);
+                            self.settled_generation.store(generation(trial), Release);
                             self.report_half_open();
                             return self.permit(trial, true, Some(now));
                         }
@@ -604,28 +615,54 @@ impl CircuitBreaker {
     fn set_manual_state(&self, target: u64) {
         let now = self.epoch.now();
         let mut word = self.word.load(Acquire);
-        loop {
-            // An opening whose deadline is not yet published: let its thread finish publishing,
-            // or it would publish a stale generation over a later opening's.
-            if state(word) == OPEN && self.open_generation.load(Acquire) != generation(word) {
-                crate::sync::spin_wait();
-                word = self.word.load(Acquire);
-                continue;
-            }
-            match self.word.compare_exchange_weak(
-                word,
-                pack(target, next_generation(word)),
-                AcqRel,
-                Acquire,
-            ) {
-                Ok(_) => break,
+        let manual = loop {
+            word = self.after_bookkeeping(word);
+            let manual = pack(target, next_generation(word));
+            match self
+                .word
+                .compare_exchange_weak(word, manual, AcqRel, Acquire)
+            {
+                Ok(_) => break manual,
                 Err(current) => word = current,
             }
-        }
+        };
         self.openings_in_row.store(0, Relaxed);
-        self.end_outage(now);
+        if target == FORCED_OPEN {
+            // Forced open is an outage too; forcing an open breaker open continues its outage.
+            if self.outage_started.load(Relaxed) == 0 {
+                self.outage_started.store(now, Relaxed);
+            }
+        } else {
+            self.end_outage(now);
+        }
         self.last_transition.store(now, Relaxed);
-        self.clear_window();
+        self.settled_generation.store(generation(manual), Release);
+    }
+
+    /// Waits until the transition into `word`'s generation has done its bookkeeping, and returns
+    /// the state word as it is then. A transition only starts from a settled word.
+    fn after_bookkeeping(&self, mut word: u64) -> u64 {
+        while self.settled_generation.load(Acquire) != generation(word) {
+            crate::sync::spin_wait();
+            word = self.word.load(Acquire);
+        }
+        word
+    }
+
+    /// What rate mode's window holds for the current closed period (loom models check it).
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn window_totals(&self) -> Option<(u64, u64, u64)> {
+        let period = generation(self.word.load(Acquire));
+        let totals = self.window.get()?.totals(period, || self.epoch.now());
+        Some((totals.calls, totals.failures, totals.slow))
+    }
+
+    /// Whether an outage is being timed (loom models check it).
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn outage_in_progress(&self) -> bool {
+        self.outage_started.load(Relaxed) != 0
     }
 
     /// Counts so far, and the state.
@@ -775,6 +812,11 @@ impl CircuitBreaker {
         while state(word) == CLOSED && generation(word) == generation_of_permit {
             let failures = consecutive_failures(word) + 1;
             let next = if failures >= self.config().failure_threshold {
+                let settled = self.after_bookkeeping(word);
+                if settled != word {
+                    word = settled;
+                    continue;
+                }
                 pack(OPEN, next_generation(word))
             } else {
                 word + ONE_COUNT
@@ -800,7 +842,7 @@ impl CircuitBreaker {
         // One configuration for the whole judgement, even if it is replaced meanwhile.
         let config = self.config();
         let window = self.window.get_or_init(|| RateWindow::new(config.window));
-        let totals = window.record(outcome, || self.epoch.now());
+        let totals = window.record(generation_of_permit, outcome, || self.epoch.now());
         if totals.calls < u64::from(config.minimum_calls) || totals.calls == 0 {
             return;
         }
@@ -809,14 +851,17 @@ impl CircuitBreaker {
             (config.failure_rate).is_some_and(|rate| totals.failures as f64 / calls >= rate);
         let slow = config.slow_call.is_some()
             && totals.slow as f64 / calls >= config.slow_call_rate.unwrap_or(1.0);
-        let open = pack(OPEN, next_generation(word));
-        if (failing || slow)
-            && self
-                .word
-                .compare_exchange(word, open, AcqRel, Acquire)
-                .is_ok()
-        {
-            self.opened(open, OpenedFrom::Closed);
+        if !(failing || slow) {
+            return;
+        }
+        // Another failure may have counted meanwhile: the judgement holds as long as the period.
+        let mut word = self.after_bookkeeping(word);
+        while state(word) == CLOSED && generation(word) == generation_of_permit {
+            let open = pack(OPEN, next_generation(word));
+            match self.word.compare_exchange(word, open, AcqRel, Acquire) {
+                Ok(_) => return self.opened(open, OpenedFrom::Closed),
+                Err(current) => word = self.after_bookkeeping(current),
+            }
         }
     }
 
@@ -825,6 +870,11 @@ impl CircuitBreaker {
             return;
         };
         while state(word) == HALF_OPEN && generation(word) == generation_of_permit {
+            let settled = self.after_bookkeeping(word);
+            if settled != word {
+                word = settled;
+                continue;
+            }
             let next = if !succeeded {
                 pack(OPEN, next_generation(word))
             } else if trial_successes(word) + 1 >= self.config().success_threshold {
@@ -834,7 +884,7 @@ impl CircuitBreaker {
             };
             match self.word.compare_exchange_weak(word, next, AcqRel, Acquire) {
                 Ok(_) if state(next) == OPEN => return self.opened(next, OpenedFrom::HalfOpen),
-                Ok(_) if state(next) == CLOSED => return self.closed(),
+                Ok(_) if state(next) == CLOSED => return self.closed(next),
                 Ok(_) => return,
                 Err(current) => word = current,
             }
@@ -883,10 +933,9 @@ impl CircuitBreaker {
         let wait = self.config().open_wait(in_row);
         self.open_until
             .store(now.saturating_add(nanos(wait)), Relaxed);
-        self.open_generation.store(generation(word), Release);
         self.last_transition.store(now, Relaxed);
         self.stats.openings.fetch_add(1, Relaxed);
-        self.clear_window();
+        self.settled_generation.store(generation(word), Release);
         tracing::event!(
             name: "breaker.opened",
             target: "resilient",
@@ -903,19 +952,19 @@ impl CircuitBreaker {
         );
     }
 
-    fn closed(&self) {
+    fn closed(&self, word: u64) {
         let now = self.epoch.now();
         let outage = self.end_outage(now).unwrap_or(0);
         let s = &self.stats;
         s.recovery_nanos.fetch_add(outage, Relaxed);
         s.last_recovery_nanos.store(outage, Relaxed);
         s.recoveries.fetch_add(1, Relaxed);
+        self.last_transition.store(now, Relaxed);
+        self.settled_generation.store(generation(word), Release);
         let outage = Duration::from_nanos(outage);
         #[cfg(feature = "metrics")]
         metrics::histogram!("resilient_breaker_recovery_seconds", "policy" => self.name, "kind" => "circuit_breaker")
             .record(outage.as_secs_f64());
-        self.last_transition.store(now, Relaxed);
-        self.clear_window();
         tracing::event!(
             name: "breaker.closed",
             target: "resilient",
@@ -928,12 +977,6 @@ impl CircuitBreaker {
             self.name,
             crate::clock::Rounded(outage)
         );
-    }
-
-    fn clear_window(&self) {
-        if let Some(window) = self.window.get() {
-            window.clear();
-        }
     }
 }
 
@@ -963,6 +1006,23 @@ impl OpenedFrom {
     }
 }
 
+/// Rate mode's window, built on the first outcome.
+#[cfg(not(loom))]
+const fn window_for(_: &BreakerConfig) -> OnceLock<RateWindow> {
+    OnceLock::new()
+}
+
+/// Under loom, built with the breaker: loom cannot see `OnceLock`'s synchronisation, so a window
+/// built lazily by one model thread would look unsynchronised to the others.
+#[cfg(loom)]
+fn window_for(config: &BreakerConfig) -> OnceLock<RateWindow> {
+    let window = OnceLock::new();
+    if config.is_rate_mode() {
+        let _ = window.set(RateWindow::new(config.window));
+    }
+    window
+}
+
 fn every_error_is_a_failure<E>(_: &E) -> bool {
     true
 }
@@ -971,9 +1031,11 @@ fn every_error_is_a_failure<E>(_: &E) -> bool {
 /// [`success`](Self::success) or [`failure`](Self::failure).
 ///
 /// Dropped without either (the call was cancelled), it is released: a half-open trial slot frees
-/// up, and the call counts as neither success nor failure. Dropped while its thread panics (the
-/// call panicked), it records a failure. An outcome recorded after the breaker
-/// changed state (another call reopened it meanwhile) is counted in the metrics but moves nothing.
+/// up, and the call counts as neither success nor failure. Dropped while its thread panics from a
+/// panic that began after the permit was issued (the call panicked), it records a failure; in a
+/// panic that was already unwinding when it was issued, it is released. An outcome recorded after
+/// the breaker changed state (another call reopened it meanwhile) is counted in the metrics but
+/// moves nothing.
 #[must_use = "record the call's outcome with `success()` or `failure()`"]
 pub struct Permit<'a> {
     breaker: &'a CircuitBreaker,
@@ -981,6 +1043,10 @@ pub struct Permit<'a> {
     trial: bool,
     /// When the call started (epoch nanoseconds), if slow calls are judged; else 0.
     started: u64,
+    /// Whether a panic unwinding through the permit's drop is the call's own: not when the permit
+    /// was issued while the thread already unwound, nor when the call's future watches its body
+    /// for panics itself.
+    panic_fails: bool,
 }
 
 impl Permit<'_> {
@@ -1020,6 +1086,13 @@ impl Permit<'_> {
     pub fn is_trial(&self) -> bool {
         self.trial
     }
+
+    /// A permit whose drop is a release even while the thread panics: for a holder that records
+    /// its call's panic itself, so that being dropped in someone else's panic is no failure.
+    pub(crate) fn released_when_dropped(mut self) -> Self {
+        self.panic_fails = false;
+        self
+    }
 }
 
 /// What the slow path of [`CircuitBreaker::try_acquire`] decided: small enough to come back in
@@ -1044,9 +1117,10 @@ pub(crate) enum FailureKind {
 }
 
 impl Drop for Permit<'_> {
-    /// Unrecorded: released, unless the thread is panicking, which makes the call a failure.
+    /// Unrecorded: released, unless the call panicked (the thread began to panic since the permit
+    /// was issued), which makes it a failure.
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if self.panic_fails && std::thread::panicking() {
             self.breaker.stats.panics.fetch_add(1, Relaxed);
             self.breaker.on_failure(self);
         } else {

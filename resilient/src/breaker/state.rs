@@ -45,6 +45,12 @@ pub(crate) const fn next_generation(word: u64) -> u32 {
     generation(word).wrapping_add(1) & GEN_MASK
 }
 
+/// Whether generation `a` came after `b`: generations wrap, so "after" is within half the range
+/// ahead.
+pub(crate) const fn is_after(a: u32, b: u32) -> bool {
+    a != b && a.wrapping_sub(b) & GEN_MASK <= GEN_MASK / 2
+}
+
 /// Closed: failures in a row.
 pub(crate) const fn consecutive_failures(word: u64) -> u32 {
     (word >> COUNT_SHIFT) as u32
@@ -86,5 +92,7 @@ mod tests {
             (CLOSED, GEN_MASK, u32::MAX)
         );
         assert_eq!(next_generation(closed), 0, "generations wrap");
+        assert!(is_after(0, GEN_MASK) && !is_after(GEN_MASK, 0));
+        assert!(is_after(5, 4) && !is_after(4, 5) && !is_after(4, 4));
     }
 }
