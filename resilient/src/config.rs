@@ -1,6 +1,6 @@
 //! [`ConfigError`]: what is wrong with a policy's configuration, and what is allowed.
 
-use arc_swap::{ArcSwapOption, Guard};
+use arc_swap::ArcSwapOption;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -154,9 +154,9 @@ pub(crate) use {check_count, check_fraction, check_nonzero, check_rate, or_panic
 /// A configuration that can be replaced while calls read it: the one a policy was built with,
 /// or the last one set at run time (see [`crate::registry`]).
 ///
-/// The one built with is inline, so a policy stays const-constructible; a replacement is shared
-/// through [`ArcSwapOption`], freed once the last call that read it is done. Until the first
-/// replacement, reading it costs one atomic load.
+/// The one built with is inline, so a policy stays const-constructible; a replacement is held in
+/// an [`ArcSwapOption`] and freed when the next one replaces it. Until the first replacement,
+/// reading it costs one atomic load.
 pub(crate) struct Live<T: 'static> {
     /// As built; const builders set it field by field.
     pub(crate) initial: T,
@@ -167,7 +167,7 @@ pub(crate) struct Live<T: 'static> {
     replaced: ArcSwapOption<T>,
 }
 
-impl<T: PartialEq> Live<T> {
+impl<T: Clone + PartialEq> Live<T> {
     pub(crate) const fn new(initial: T) -> Self {
         Self {
             initial,
@@ -182,20 +182,18 @@ impl<T: PartialEq> Live<T> {
         if self.is_replaced.load(Ordering::Acquire) {
             self.get_replaced()
         } else {
-            Current {
-                replaced: None,
-                initial: &self.initial,
-            }
+            Current::Initial(&self.initial)
         }
     }
 
-    /// Out of line, so that the calls reading a configuration never replaced keep small frames.
+    /// A copy of the replacement, taken out of line: the calls that read a configuration never
+    /// replaced keep small frames, and hold no guard to release.
     #[cold]
     #[inline(never)]
     fn get_replaced(&self) -> Current<'_, T> {
-        Current {
-            replaced: Some(self.replaced.load()),
-            initial: &self.initial,
+        match &*self.replaced.load() {
+            Some(replaced) => Current::Replaced(T::clone(replaced)),
+            None => Current::Initial(&self.initial),
         }
     }
 
@@ -208,10 +206,11 @@ impl<T: PartialEq> Live<T> {
     }
 }
 
-/// A read of a [`Live`] configuration; keep it no longer than the call that needs it.
-pub(crate) struct Current<'a, T> {
-    replaced: Option<Guard<Option<Arc<T>>>>,
-    initial: &'a T,
+/// A read of a [`Live`] configuration: the one built with, or a copy of its replacement (the
+/// configurations are small and `Copy`).
+pub(crate) enum Current<'a, T> {
+    Initial(&'a T),
+    Replaced(T),
 }
 
 impl<T> Deref for Current<'_, T> {
@@ -219,9 +218,9 @@ impl<T> Deref for Current<'_, T> {
 
     #[inline]
     fn deref(&self) -> &T {
-        match self.replaced.as_ref().and_then(|guard| guard.as_deref()) {
-            Some(replaced) => replaced,
-            None => self.initial,
+        match self {
+            Current::Initial(initial) => initial,
+            Current::Replaced(replaced) => replaced,
         }
     }
 }
