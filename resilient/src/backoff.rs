@@ -178,7 +178,7 @@ impl Backoff {
             .ok_or_else(|| format!("`{text}` is not a backoff: {EXPECTED}"))?;
         let durations = args
             .split(',')
-            .map(|d| crate::duration_text::parse(d.trim()))
+            .map(|d| crate::duration::parse(d.trim()))
             .collect::<Result<Vec<_>, _>>()?;
         match (kind.trim(), &durations[..]) {
             ("constant", &[delay]) => Ok(Self::constant(delay)),

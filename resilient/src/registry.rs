@@ -499,7 +499,7 @@ fn parse_fraction(value: &str) -> Result<f64, String> {
 }
 
 fn parse_duration(value: &str) -> Result<Duration, String> {
-    crate::duration_text::parse(value.trim())
+    crate::duration::parse(value.trim())
 }
 
 /// A value refused: which policy, which key, what value, and why.
