@@ -1,4 +1,8 @@
 //! Durations written as string literals: `"250ms"`, `"30s"`, `"5m"`, `"1h"`, `"1m30s"`, `"100us"`.
+//!
+//! A copy of the runtime's `resilient/src/duration.rs`, the canonical one: change that one and
+//! copy it here (a proc-macro crate can share no function with its runtime, and each crate must
+//! package on its own); `tests/tests/duration_copies.rs` checks that both agree.
 
 use std::time::Duration;
 

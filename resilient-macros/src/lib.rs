@@ -9,6 +9,7 @@
 //! policies as `static`s and composes the layers around the body. On any error the function is
 //! emitted unchanged next to the errors, so the IDE keeps working.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
 mod args;

@@ -1,6 +1,6 @@
 //! [`Backoff`]: how long to wait between attempts.
 
-use crate::config::{ConfigError, ConfigValue};
+use crate::config::{ConfigError, ConfigValue, write_duration};
 use std::time::Duration;
 
 /// How long to wait after each failed attempt: `delay(1)` after the first, `delay(2)` after the
@@ -178,7 +178,7 @@ impl Backoff {
             .ok_or_else(|| format!("`{text}` is not a backoff: {EXPECTED}"))?;
         let durations = args
             .split(',')
-            .map(|d| crate::duration_text::parse(d.trim()))
+            .map(|d| crate::duration::parse(d.trim()))
             .collect::<Result<Vec<_>, _>>()?;
         match (kind.trim(), &durations[..]) {
             ("constant", &[delay]) => Ok(Self::constant(delay)),
@@ -189,20 +189,24 @@ impl Backoff {
         }
     }
 
-    /// Written the way [`parse`](Self::parse) reads it, jitter and factor apart.
+    /// Written the way [`parse`](Self::parse) reads it; [`refinements`](Self::refinements) apart.
     pub(crate) fn describe(&self) -> String {
-        let (base, max) = (self.base, self.max);
-        let mut text = match self.kind {
+        let (base, max) = (write_duration(self.base), write_duration(self.max));
+        match self.kind {
             Kind::None => "none".to_owned(),
-            Kind::Constant => format!("constant({base:?})"),
-            Kind::Exponential => format!("exponential({base:?}, {max:?}), factor {}", self.factor),
-            Kind::Linear => format!("linear({base:?}, {max:?})"),
-            Kind::Decorrelated => format!("decorrelated({base:?}, {max:?})"),
-        };
-        if self.jitter > 0.0 && !matches!(self.kind, Kind::Decorrelated) {
-            text.push_str(&format!(", jitter {}", self.jitter));
+            Kind::Constant => format!("constant({base})"),
+            Kind::Exponential => format!("exponential({base}, {max})"),
+            Kind::Linear => format!("linear({base}, {max})"),
+            Kind::Decorrelated => format!("decorrelated({base}, {max})"),
         }
-        text
+    }
+
+    /// Its `factor` and `jitter`, each where its kind takes it.
+    pub(crate) fn refinements(&self) -> (Option<f64>, Option<f64>) {
+        (
+            self.takes_factor().then_some(self.factor),
+            self.takes_jitter().then_some(self.jitter),
+        )
     }
 
     /// The wait after the `n`-th failed attempt (`n = 1` is the first wait; 0 counts as 1).

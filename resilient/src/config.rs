@@ -1,6 +1,6 @@
 //! [`ConfigError`]: what is wrong with a policy's configuration, and what is allowed.
 
-use arc_swap::{ArcSwapOption, Guard};
+use arc_swap::ArcSwapOption;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -151,12 +151,37 @@ macro_rules! or_panic {
 
 pub(crate) use {check_count, check_fraction, check_nonzero, check_rate, or_panic};
 
+/// `duration` as the attributes write durations, largest unit first (`"1m30s"`, `"1s500ms"`,
+/// `"0s"`): what the registry shows can be set again as it is.
+pub(crate) fn write_duration(duration: Duration) -> String {
+    const UNITS: [(&str, u128); 6] = [
+        ("h", 3_600_000_000_000),
+        ("m", 60_000_000_000),
+        ("s", 1_000_000_000),
+        ("ms", 1_000_000),
+        ("us", 1_000),
+        ("ns", 1),
+    ];
+    let mut rest = duration.as_nanos();
+    if rest == 0 {
+        return "0s".to_owned();
+    }
+    let mut text = String::new();
+    for (unit, nanos) in UNITS {
+        if rest >= nanos {
+            text.push_str(&format!("{}{unit}", rest / nanos));
+            rest %= nanos;
+        }
+    }
+    text
+}
+
 /// A configuration that can be replaced while calls read it: the one a policy was built with,
 /// or the last one set at run time (see [`crate::registry`]).
 ///
-/// The one built with is inline, so a policy stays const-constructible; a replacement is shared
-/// through [`ArcSwapOption`], freed once the last call that read it is done. Until the first
-/// replacement, reading it costs one atomic load.
+/// The one built with is inline, so a policy stays const-constructible; a replacement is held in
+/// an [`ArcSwapOption`] and freed when the next one replaces it. Until the first replacement,
+/// reading it costs one atomic load.
 pub(crate) struct Live<T: 'static> {
     /// As built; const builders set it field by field.
     pub(crate) initial: T,
@@ -167,7 +192,7 @@ pub(crate) struct Live<T: 'static> {
     replaced: ArcSwapOption<T>,
 }
 
-impl<T: PartialEq> Live<T> {
+impl<T: Clone + PartialEq> Live<T> {
     pub(crate) const fn new(initial: T) -> Self {
         Self {
             initial,
@@ -182,20 +207,18 @@ impl<T: PartialEq> Live<T> {
         if self.is_replaced.load(Ordering::Acquire) {
             self.get_replaced()
         } else {
-            Current {
-                replaced: None,
-                initial: &self.initial,
-            }
+            Current::Initial(&self.initial)
         }
     }
 
-    /// Out of line, so that the calls reading a configuration never replaced keep small frames.
+    /// A copy of the replacement, taken out of line: the calls that read a configuration never
+    /// replaced keep small frames, and hold no guard to release.
     #[cold]
     #[inline(never)]
     fn get_replaced(&self) -> Current<'_, T> {
-        Current {
-            replaced: Some(self.replaced.load()),
-            initial: &self.initial,
+        match &*self.replaced.load() {
+            Some(replaced) => Current::Replaced(T::clone(replaced)),
+            None => Current::Initial(&self.initial),
         }
     }
 
@@ -208,10 +231,11 @@ impl<T: PartialEq> Live<T> {
     }
 }
 
-/// A read of a [`Live`] configuration; keep it no longer than the call that needs it.
-pub(crate) struct Current<'a, T> {
-    replaced: Option<Guard<Option<Arc<T>>>>,
-    initial: &'a T,
+/// A read of a [`Live`] configuration: the one built with, or a copy of its replacement (the
+/// configurations are small and `Copy`).
+pub(crate) enum Current<'a, T> {
+    Initial(&'a T),
+    Replaced(T),
 }
 
 impl<T> Deref for Current<'_, T> {
@@ -219,9 +243,9 @@ impl<T> Deref for Current<'_, T> {
 
     #[inline]
     fn deref(&self) -> &T {
-        match self.replaced.as_ref().and_then(|guard| guard.as_deref()) {
-            Some(replaced) => replaced,
-            None => self.initial,
+        match self {
+            Current::Initial(initial) => initial,
+            Current::Replaced(replaced) => replaced,
         }
     }
 }
@@ -242,6 +266,20 @@ mod tests {
         assert_eq!((*second, *live.get()), (2, 3), "a read keeps what it read");
         live.set(1);
         assert_eq!(*live.get(), 1);
+    }
+
+    #[test]
+    fn durations_are_written_as_the_attributes_write_them() {
+        let written = |nanos: u64| write_duration(Duration::from_nanos(nanos));
+        assert_eq!(written(0), "0s");
+        assert_eq!(written(1_500_000_000), "1s500ms");
+        assert_eq!(written(90_000_000_000), "1m30s");
+        assert_eq!(written(3_600_000_000_001), "1h1ns");
+        assert_eq!(written(u64::MAX), "5124095h34m33s709ms551us615ns");
+        for nanos in [0, 1, 999, 1_000_000_007, 86_400_000_000_000, u64::MAX] {
+            let d = Duration::from_nanos(nanos);
+            assert_eq!(crate::duration::parse(&write_duration(d)), Ok(d));
+        }
     }
 
     #[test]

@@ -43,7 +43,8 @@
 //! does, and so do the built-ins [`disk_space`], [`memory`] and [`open_breakers`]. A check that runs past its timeout
 //! is cancelled and reported unhealthy ("timed out after 2s"); a check that panics is reported
 //! unhealthy with the panic's message. Neither takes the report down. The checks run concurrently
-//! in the task that awaits [`HealthChecks::run`]; nothing is spawned.
+//! in the task that awaits [`HealthChecks::run`]; nothing is spawned but [`disk_space`]'s
+//! `statvfs`, which runs on tokio's blocking pool since it can hang on a network file system.
 //!
 //! # Events
 //!
@@ -56,8 +57,9 @@ use crate::caught::{self, CatchUnwind};
 use serde::{Serialize, Serializer};
 use std::fmt;
 use std::future::{Future, Ready, ready};
+use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -512,10 +514,31 @@ impl DiskSpace {
         self
     }
 
-    fn measure(&self) -> CheckOutcome {
+    /// The check, with `stat` in place of `statvfs`: on tokio's blocking pool when there is a
+    /// runtime, so that a hung file system (a dead network mount) blocks a pool thread, not the
+    /// runtime, and the check's timeout fires on time; inline otherwise.
+    pub(crate) fn measure_with<S>(&self, stat: S) -> Measuring
+    where
+        S: FnOnce(&Path) -> io::Result<Option<u64>> + Send + 'static,
+    {
+        let this = self.clone();
+        let measure = move || this.judge(stat(&this.path));
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => Measuring {
+                path: self.path.clone(),
+                state: Measure::OnPool(runtime.spawn_blocking(measure)),
+            },
+            Err(_) => Measuring {
+                path: self.path.clone(),
+                state: Measure::Done(Some(measure())),
+            },
+        }
+    }
+
+    fn judge(&self, free: io::Result<Option<u64>>) -> CheckOutcome {
         let path = self.path.display();
         let min = Bytes(self.min_free);
-        match free_bytes(&self.path) {
+        match free {
             Ok(Some(free)) if free >= self.min_free => CheckOutcome::healthy(format!(
                 "disk `{path}`: {} free (minimum {min})",
                 Bytes(free)
@@ -535,11 +558,46 @@ impl DiskSpace {
 }
 
 impl Check for DiskSpace {
-    type Future = Ready<CheckOutcome>;
+    type Future = Measuring;
 
-    /// `statvfs` answers at once: measured inline, without blocking the runtime for long.
-    fn check(&self) -> Self::Future {
-        ready(self.measure())
+    /// `statvfs` usually answers at once, but can hang on a network file system: it runs on
+    /// tokio's blocking pool.
+    fn check(&self) -> Measuring {
+        self.measure_with(free_bytes)
+    }
+}
+
+/// The future of [`DiskSpace`]'s check: the measure, running on tokio's blocking pool.
+#[derive(Debug)]
+pub struct Measuring {
+    path: PathBuf,
+    state: Measure,
+}
+
+#[derive(Debug)]
+enum Measure {
+    OnPool(tokio::task::JoinHandle<CheckOutcome>),
+    /// Measured inline, outside a runtime; taken when polled.
+    Done(Option<CheckOutcome>),
+}
+
+impl Future for Measuring {
+    type Output = CheckOutcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CheckOutcome> {
+        let outcome = match &mut self.state {
+            Measure::OnPool(handle) => match std::task::ready!(Pin::new(handle).poll(cx)) {
+                Ok(outcome) => outcome,
+                Err(failed) => CheckOutcome::unhealthy(format!(
+                    "disk `{}`: cannot read free space: {failed}",
+                    self.path.display()
+                )),
+            },
+            Measure::Done(outcome) => outcome
+                .take()
+                .unwrap_or_else(|| CheckOutcome::unhealthy("polled again after it reported")),
+        };
+        Poll::Ready(outcome)
     }
 }
 
@@ -604,29 +662,13 @@ impl Check for OpenBreakers {
 
 /// Bytes available to unprivileged users on the file system of `path`; `None` where unsupported.
 #[cfg(unix)]
-fn free_bytes(path: &std::path::Path) -> std::io::Result<Option<u64>> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "the path contains a NUL byte",
-        )
-    })?;
-    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c_path` is NUL-terminated and outlives the call; `stat` points at writable memory
-    // of the right type.
-    if unsafe { libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: `statvfs` returned 0, so it filled `stat`.
-    let stat = unsafe { stat.assume_init() };
-    #[allow(clippy::useless_conversion)] // the field types differ between platforms
-    let free = u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize));
-    Ok(Some(free))
+fn free_bytes(path: &Path) -> io::Result<Option<u64>> {
+    let stat = rustix::fs::statvfs(path)?;
+    Ok(Some(stat.f_bavail.saturating_mul(stat.f_frsize)))
 }
 
 #[cfg(not(unix))]
-fn free_bytes(_: &std::path::Path) -> std::io::Result<Option<u64>> {
+fn free_bytes(_: &Path) -> io::Result<Option<u64>> {
     Ok(None)
 }
 
@@ -720,6 +762,8 @@ fn mem_available(meminfo: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::mpsc::Receiver;
+    use std::sync::{Arc, Mutex};
 
     #[test]
     fn bytes_are_shown_in_binary_units() {
@@ -729,6 +773,69 @@ mod tests {
         assert_eq!(Bytes(1536).to_string(), "1.5 KiB");
         assert_eq!(Bytes(1 << 30).to_string(), "1.0 GiB");
         assert_eq!(Bytes(u64::MAX).to_string(), "16.0 EiB");
+    }
+
+    /// A disk check whose `statvfs` hangs until the test lets it go.
+    struct HungDisk {
+        disk: DiskSpace,
+        hung: Arc<Mutex<Receiver<()>>>,
+    }
+
+    impl Check for HungDisk {
+        type Future = Measuring;
+
+        fn check(&self) -> Measuring {
+            let hung = Arc::clone(&self.hung);
+            self.disk.measure_with(move |_| {
+                // Never sent: only the test's end, dropping the sender, ends the wait.
+                let _ = hung.lock().map(|receiver| receiver.recv());
+                Ok(Some(0))
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_statvfs_times_out_exactly_on_time() {
+        let (release, hung) = std::sync::mpsc::channel();
+        let check = HungDisk {
+            disk: disk_space("/mnt/dead-nfs"),
+            hung: Arc::new(Mutex::new(hung)),
+        };
+        let checks = HealthChecks::new().add("disk", Duration::from_secs(2), check);
+        let started = Instant::now();
+        let report = tokio::spawn(async move { checks.run().await });
+        // The run starts the check and its timer; the hung `statvfs` holds a pool thread.
+        tokio::task::yield_now().await;
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let report = report.await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        let disk = &report.checks()[0];
+        assert_eq!(
+            (disk.status(), disk.latency(), disk.message()),
+            (
+                Status::Unhealthy,
+                Duration::from_secs(2),
+                "timed out after 2s"
+            )
+        );
+        drop(release);
+    }
+
+    #[tokio::test]
+    async fn a_measure_that_answers_is_judged() {
+        let disk = disk_space("/data").min_free(100);
+        let low = disk.measure_with(|_| Ok(Some(99))).await;
+        assert_eq!(
+            low,
+            CheckOutcome::unhealthy("disk `/data`: 99 B free, below the minimum of 100 B")
+        );
+        let failed = disk
+            .measure_with(|_| Err(io::Error::from(io::ErrorKind::PermissionDenied)))
+            .await;
+        assert_eq!(
+            failed,
+            CheckOutcome::unhealthy("disk `/data`: cannot read free space: permission denied")
+        );
     }
 
     #[cfg(target_os = "linux")]

@@ -158,8 +158,7 @@ mod caught;
 mod clock;
 mod config;
 pub mod correlation;
-#[path = "../../resilient-macros/src/duration.rs"]
-mod duration_text;
+mod duration;
 mod fallback;
 /// Crash-safe file writes, timestamped backups and restores, permission repair.
 pub mod fs;

@@ -123,7 +123,8 @@ pub struct PolicyInfo {
     pub name: &'static str,
     /// What it does.
     pub kind: PolicyKind,
-    /// The configuration in force, key by key, written as the keys are set.
+    /// The configuration in force, key by key, written as the keys are set: each value can be
+    /// [`set`] again as it is.
     pub config: BTreeMap<&'static str, String>,
     /// A breaker's state.
     pub state: Option<BreakerState>,
@@ -474,6 +475,13 @@ fn retry_settings(s: &RetrySettings) -> BTreeMap<&'static str, String> {
         ("max_attempts", s.max_attempts.to_string()),
         ("backoff", s.backoff.describe()),
     ]);
+    let (factor, jitter) = s.backoff.refinements();
+    if let Some(factor) = factor {
+        settings.insert("factor", factor.to_string());
+    }
+    if let Some(jitter) = jitter {
+        settings.insert("jitter", jitter.to_string());
+    }
     if let Some(budget) = s.budget {
         settings.insert("budget", show(budget));
     }
@@ -481,7 +489,7 @@ fn retry_settings(s: &RetrySettings) -> BTreeMap<&'static str, String> {
 }
 
 fn show(d: Duration) -> String {
-    format!("{d:?}")
+    crate::config::write_duration(d)
 }
 
 fn parse_count(value: &str) -> Result<u32, String> {
@@ -499,7 +507,7 @@ fn parse_fraction(value: &str) -> Result<f64, String> {
 }
 
 fn parse_duration(value: &str) -> Result<Duration, String> {
-    crate::duration_text::parse(value.trim())
+    crate::duration::parse(value.trim())
 }
 
 /// A value refused: which policy, which key, what value, and why.
@@ -633,7 +641,8 @@ fn registry() -> MutexGuard<'static, Registry> {
 }
 
 impl Registry {
-    /// The values for `name` of `kind`, weakest first.
+    /// The values for `name` of `kind`: for each key the strongest only (a weaker source's value,
+    /// good or bad, is of no account once a stronger one sets the key), weakest first.
     fn values_for(&self, name: &str, kind: PolicyKind) -> Vec<(&str, &str)> {
         let mut values: Vec<&Value> = self
             .values
@@ -641,10 +650,21 @@ impl Registry {
             .filter(|v| v.is_for(name) && keys(kind).contains(&v.key.as_str()))
             .collect();
         values.sort_by_key(|v| v.source);
-        values
-            .into_iter()
-            .map(|v| (v.key.as_str(), v.value.as_str()))
+        let strongest = |i: usize, v: &Value| values[i + 1..].iter().all(|w| w.key != v.key);
+        (values.iter().enumerate())
+            .filter(|(i, v)| strongest(*i, v))
+            .map(|(_, v)| (v.key.as_str(), v.value.as_str()))
             .collect()
+    }
+
+    /// Forgets the values that were refused: reported once, they would otherwise refuse every
+    /// later change of their policy.
+    fn forget_refused(&mut self, refused: &[SettingError]) {
+        self.values.retain(|v| {
+            !refused
+                .iter()
+                .any(|e| v.is_for(e.policy()) && v.key == e.key() && v.value == e.value())
+        });
     }
 
     fn apply(&self, entry: Entry) -> Result<(), SettingError> {
@@ -831,6 +851,9 @@ pub fn register<P: Policy>(policy: &'static P) {
     });
     registry.policies.push(Registered { entry, monitor });
     let outcome = registry.apply(entry);
+    if let Err(error) = &outcome {
+        registry.forget_refused(std::slice::from_ref(error));
+    }
     drop(registry);
     if let Err(error) = outcome {
         refused(&error);
@@ -937,6 +960,7 @@ pub fn load_file(path: impl AsRef<Path>) -> Result<(), Vec<SettingError>> {
     registry.replace(Source::File, values);
     let mut found = registry.apply_all();
     found.extend(registry.inapplicable());
+    registry.forget_refused(&found);
     drop(registry);
     errors(found)
 }
@@ -948,6 +972,7 @@ pub fn reload() -> Result<(), Vec<SettingError>> {
     let mut found = registry.read_sources();
     found.extend(registry.apply_all());
     found.extend(registry.inapplicable());
+    registry.forget_refused(&found);
     drop(registry);
     errors(found)
 }

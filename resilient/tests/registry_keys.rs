@@ -248,3 +248,29 @@ fn a_key_no_policy_of_the_name_takes_is_refused_from_the_file_and_the_environmen
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_refused_value_from_the_environment_blocks_no_later_change() {
+    let _alone = sources_alone();
+    static BREAKER: CircuitBreaker = CircuitBreaker::new("keys.poison", BreakerConfig::new());
+    registry::register(&BREAKER);
+    // SAFETY: the tests of this binary that touch the environment take turns.
+    unsafe { std::env::set_var("RESILIENT_KEYS_POISON__FAILURE_THRESHOLD", "many") };
+    let errors = registry::reload().unwrap_err();
+    unsafe { std::env::remove_var("RESILIENT_KEYS_POISON__FAILURE_THRESHOLD") };
+    assert_eq!(
+        messages(&errors, "keys.poison"),
+        [
+            "policy `keys.poison`: cannot set `failure_threshold` to `many`: `many` is not a whole number from 0 to 4294967295"
+        ]
+    );
+    // Code is the strongest source, and the refused value is forgotten.
+    registry::set("keys.poison", "recovery_timeout", "5s").unwrap();
+    registry::set("keys.poison", "failure_threshold", "4").unwrap();
+    assert_eq!(
+        *BREAKER.config(),
+        BreakerConfig::new()
+            .failure_threshold(4)
+            .recovery_timeout(ms(5000))
+    );
+}

@@ -1,0 +1,118 @@
+//! Durations written as text: `"250ms"`, `"30s"`, `"5m"`, `"1h"`, `"1m30s"`, `"100us"`, as the
+//! attributes write them and as the registry reads them.
+//!
+//! The canonical copy of the grammar. `resilient-macros/src/duration.rs` holds the same parser
+//! for compile time (a proc-macro crate can share no function with its runtime, and each crate
+//! must package on its own); `tests/tests/duration_copies.rs` checks that both agree.
+
+use std::time::Duration;
+
+pub(crate) const EXPECTED: &str = "expected a duration like \"250ms\", \"30s\", \"5m\", \"1h\" or \"1m30s\" (units: h, m, s, ms, us, ns)";
+
+/// Parses a duration: one or more `<whole number><unit>` parts, largest unit first.
+pub(crate) fn parse(text: &str) -> Result<Duration, String> {
+    if text.trim() != text || text.is_empty() {
+        return Err(format!("`{text}` is not a duration: {EXPECTED}"));
+    }
+    let mut rest = text;
+    let mut total = Duration::ZERO;
+    let mut previous_unit: Option<&str> = None;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("`{text}` is not a duration: {EXPECTED}"));
+        }
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("`{text}` is too long a duration"))?;
+        rest = &rest[digits..];
+        if rest.starts_with(['.', ',']) {
+            return Err(format!(
+                "`{text}` is not a whole number of units: write \"1s500ms\" for one and a half seconds; {EXPECTED}"
+            ));
+        }
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let Some(rank) = UNITS.iter().position(|(name, _)| *name == unit) else {
+            let shown = if unit.is_empty() {
+                "no unit".to_owned()
+            } else {
+                format!("unit `{unit}`")
+            };
+            return Err(format!("`{text}` has {shown}: {EXPECTED}"));
+        };
+        if let Some(previous) = previous_unit {
+            let previous_rank = UNITS
+                .iter()
+                .position(|(name, _)| *name == previous)
+                .unwrap_or(0);
+            if rank <= previous_rank {
+                return Err(format!(
+                    "`{text}`: write the units largest first, each once, like \"1m30s\""
+                ));
+            }
+        }
+        previous_unit = Some(UNITS[rank].0);
+        let part = number
+            .checked_mul(UNITS[rank].1)
+            .map(Duration::from_nanos)
+            .ok_or_else(|| format!("`{text}` is too long a duration"))?;
+        total = total
+            .checked_add(part)
+            .ok_or_else(|| format!("`{text}` is too long a duration"))?;
+    }
+    Ok(total)
+}
+
+/// Units, largest first, with their length in nanoseconds.
+const UNITS: [(&str, u64); 6] = [
+    ("h", 3_600_000_000_000),
+    ("m", 60_000_000_000),
+    ("s", 1_000_000_000),
+    ("ms", 1_000_000),
+    ("us", 1_000),
+    ("ns", 1),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_form_parses() {
+        let ms = Duration::from_millis;
+        assert_eq!(parse("250ms"), Ok(ms(250)));
+        assert_eq!(parse("30s"), Ok(ms(30_000)));
+        assert_eq!(parse("5m"), Ok(ms(300_000)));
+        assert_eq!(parse("1h"), Ok(ms(3_600_000)));
+        assert_eq!(parse("1m30s"), Ok(ms(90_000)));
+        assert_eq!(parse("100us"), Ok(Duration::from_micros(100)));
+        assert_eq!(parse("1h2m3s4ms"), Ok(ms(3_723_004)));
+        assert_eq!(parse("0s"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn mistakes_say_what_is_expected() {
+        for bad in [
+            "", "30", "s", "30 s", " 30s", "1.5s", "30sec", "30S", "1s1m", "1s1s", "-1s",
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert!(err.contains("\"1m30s\""), "{bad:?}: {err}");
+        }
+        assert!(
+            parse("99999999999999999999h")
+                .unwrap_err()
+                .contains("too long")
+        );
+        assert!(
+            parse("18446744073709551615h")
+                .unwrap_err()
+                .contains("too long")
+        );
+    }
+}
