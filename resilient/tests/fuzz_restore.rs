@@ -12,17 +12,19 @@
 //! 256 cases by default, a few seconds; `PROPTEST_CASES=100000` runs longer.
 #![cfg(unix)]
 
+mod restore_oracle;
+
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use resilient::fs::{backup, restore};
-use std::collections::BTreeMap;
+use restore_oracle::Case;
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tar::{EntryType, Header};
@@ -254,128 +256,6 @@ fn archive_bytes(mut tar: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
     gz
 }
 
-/// What a tree holds: kinds, file contents, link texts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Node {
-    Dir,
-    File(Vec<u8>),
-    Link(PathBuf),
-}
-
-/// Everything under `root` (`""` for `root` itself), making every directory and file readable
-/// by its owner first: a restored mode may forbid it.
-fn snapshot(root: &Path) -> BTreeMap<PathBuf, Node> {
-    let mut tree = BTreeMap::new();
-    let mut todo = vec![PathBuf::new()];
-    while let Some(rel) = todo.pop() {
-        let path = root.join(&rel);
-        let meta = fs::symlink_metadata(&path).unwrap();
-        let node = if meta.file_type().is_symlink() {
-            Node::Link(fs::read_link(&path).unwrap())
-        } else if meta.is_dir() {
-            let mode = meta.permissions().mode();
-            fs::set_permissions(&path, fs::Permissions::from_mode(mode | 0o700)).unwrap();
-            for entry in fs::read_dir(&path).unwrap() {
-                todo.push(rel.join(entry.unwrap().file_name()));
-            }
-            Node::Dir
-        } else {
-            let mode = meta.permissions().mode();
-            assert_eq!(mode & 0o6000, 0, "{}: set-ID bits restored", path.display());
-            fs::set_permissions(&path, fs::Permissions::from_mode(mode | 0o600)).unwrap();
-            Node::File(fs::read(&path).unwrap())
-        };
-        tree.insert(rel, node);
-    }
-    tree
-}
-
-/// What a restore that accepts `archive` must leave, read with the `tar` crate as a plain
-/// unpacker would; `None` if no restore may accept it (a path leaving the target, an entry
-/// through a link or given twice, a special file, an unreadable archive, a single file where a
-/// directory is).
-fn expected_tree(archive: &[u8]) -> Option<BTreeMap<PathBuf, Node>> {
-    let mut tree = BTreeMap::from([(PathBuf::new(), Node::Dir)]);
-    let mut tar = tar::Archive::new(GzDecoder::new(archive));
-    let mut count = 0;
-    let mut single_file = false;
-    for entry in tar.entries().ok()? {
-        let mut entry = entry.ok()?;
-        let kind = entry.header().entry_type();
-        if kind.is_pax_global_extensions() {
-            continue;
-        }
-        count += 1;
-        let rel = inside(&entry.path().ok()?)?;
-        if !kind.is_dir() {
-            if rel.as_os_str().is_empty() {
-                return None;
-            }
-            if tree.contains_key(&rel) {
-                return None;
-            }
-        }
-        // The directories above it, made as needed, never through a link or a file.
-        for parent in rel.ancestors().skip(1) {
-            match tree.get(parent) {
-                Some(Node::Dir) => {}
-                Some(_) => return None,
-                None => {
-                    tree.insert(parent.to_path_buf(), Node::Dir);
-                }
-            }
-        }
-        let node = if kind.is_dir() {
-            match tree.get(&rel) {
-                None | Some(Node::Dir) => Node::Dir,
-                Some(_) => return None,
-            }
-        } else if kind.is_file() || kind.is_contiguous() || kind.is_gnu_sparse() {
-            let mut content = Vec::new();
-            entry.read_to_end(&mut content).ok()?;
-            Node::File(content)
-        } else if kind.is_symlink() {
-            Node::Link(entry.link_name().ok()??.into_owned())
-        } else if kind.is_hard_link() {
-            let to = inside(&entry.link_name().ok()??)?;
-            match tree.get(&to) {
-                Some(Node::File(content)) => Node::File(content.clone()),
-                _ => return None,
-            }
-        } else {
-            return None;
-        };
-        single_file = count == 1 && matches!(node, Node::File(_)) && !kind.is_hard_link();
-        tree.insert(rel, node);
-    }
-    (count > 0 && !single_file).then_some(tree)
-}
-
-/// `raw` as a path inside the target: its normal components; `None` if it leaves.
-fn inside(raw: &Path) -> Option<PathBuf> {
-    let mut rel = PathBuf::new();
-    for component in raw.components() {
-        match component {
-            Component::Normal(name) => rel.push(name),
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    Some(rel)
-}
-
-/// Whether every symbolic link of `tree` (restored at `root`) that leads somewhere leads inside.
-fn links_stay_inside(root: &Path, tree: &BTreeMap<PathBuf, Node>) -> bool {
-    let root = fs::canonicalize(root).unwrap();
-    tree.iter().all(|(rel, node)| match node {
-        Node::Link(to) if to.is_absolute() => false,
-        Node::Link(_) => {
-            fs::canonicalize(root.join(rel)).map_or(true, |end| end.starts_with(&root))
-        }
-        _ => true,
-    })
-}
-
 /// This process's directory for all cases, with one shared `outside` neighbour level above.
 fn harness_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -395,62 +275,16 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// The content a target has before the restore.
-fn prior_content(target: &Path) {
-    fs::create_dir_all(target.join("d")).unwrap();
-    fs::write(target.join("a"), "old a").unwrap();
-    fs::write(target.join("d/b"), "old b").unwrap();
-    symlink("a", target.join("link")).unwrap();
-}
-
 fn check(base: Base, mutations: Vec<Mutation>) -> Result<(), TestCaseError> {
     static CASE: AtomicUsize = AtomicUsize::new(0);
-    let harness = harness_dir();
-    let case = harness.join(format!("case-{}", CASE.fetch_add(1, Ordering::Relaxed)));
-    let (target, outside) = (case.join("target"), case.join("outside"));
-    fs::create_dir_all(outside.join("d")).unwrap();
-    fs::write(outside.join("a"), "outside").unwrap();
-    prior_content(&target);
+    let case = Case::new(&harness_dir(), CASE.fetch_add(1, Ordering::Relaxed));
     let tar = match base {
-        Base::Generated(root, entries) => tar_of(root, &entries, &outside),
+        Base::Generated(root, entries) => tar_of(root, &entries, &case.outside()),
         Base::Real(which) => real_archives()[which.index(real_archives().len())].clone(),
     };
-    let bytes = archive_bytes(tar, &mutations);
-    let archive = case.join("archive.tar.gz");
-    fs::write(&archive, &bytes).unwrap();
-    let old = snapshot(&target);
-    let around = |harness: &Path| {
-        let mut all = snapshot(harness);
-        all.retain(|path, _| !path.starts_with(case.strip_prefix(harness).unwrap().join("target")));
-        all
-    };
-    let around_before = around(&harness);
-
-    let restored = runtime().block_on(restore(&archive, &target));
-
-    prop_assert_eq!(
-        around(&harness),
-        around_before,
-        "changed outside the target"
-    );
-    let now = snapshot(&target);
-    match &restored {
-        Err(_) => prop_assert_eq!(&now, &old, "a failed restore changed the target"),
-        Ok(()) => {
-            let expected = expected_tree(&bytes);
-            prop_assert!(
-                expected.is_some(),
-                "restored an archive no restore may accept"
-            );
-            prop_assert_eq!(Some(&now), expected.as_ref(), "not what the archive holds");
-            prop_assert!(
-                links_stay_inside(&target, &now),
-                "a link leads out: {now:?}"
-            );
-        }
-    }
-    fs::remove_dir_all(&case).unwrap();
-    Ok(())
+    let case = case.with_archive(archive_bytes(tar, &mutations));
+    let restored = runtime().block_on(restore(case.archive(), case.target()));
+    case.verify(&restored).map_err(TestCaseError::fail)
 }
 
 proptest! {
