@@ -176,6 +176,30 @@ async fn write_atomic_writes_through_a_symlink() {
 }
 
 #[test]
+fn a_committed_scope_keeps_the_new_file_and_no_copy_of_the_old() {
+    let dir = TestDir::new("committed");
+    let path = dir.join("state");
+    fs::write(&path, "old").unwrap();
+    let committed: io::Result<()> =
+        resilient::atomic::scope_blocking(|| write_atomic_blocking(&path, "new"));
+    committed.unwrap();
+    assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+    assert_eq!(names(&dir.0), ["state"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_path_through_a_file_is_an_error_naming_what_failed() {
+    let dir = TestDir::new("through-file");
+    fs::write(dir.join("file"), "x").unwrap();
+    let err = write_atomic_blocking(dir.join("file/inner"), "y").unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::NotADirectory, "{err}");
+    let message = err.to_string();
+    assert!(message.starts_with("cannot read "), "{message}");
+    assert!(message.contains("file/inner"), "{message}");
+}
+
+#[test]
 fn leftovers_of_a_crashed_writer_do_not_matter() {
     let dir = TestDir::new("leftovers");
     let path = dir.join("data");
@@ -237,6 +261,10 @@ fn ensure_mode_rejects_what_is_not_a_mode() {
     fs::write(&path, "").unwrap();
     let err = ensure_mode(&path, 0o10000).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    // The largest mode is one.
+    ensure_mode(&path, 0o7777).unwrap();
+    #[cfg(unix)]
+    assert_eq!(mode(&path), 0o7777);
     let err = ensure_mode(dir.join("missing"), 0o600).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound);
     assert!(err.to_string().contains("missing"), "{err}");
