@@ -153,7 +153,20 @@ async fn a_missing_directory_is_an_error_naming_it() {
         "{message}"
     );
     assert!(message.contains("no/such/dir"), "{message}");
+    // At once: a missing directory is no name collision to retry.
+    assert!(!message.contains("every name tried"), "{message}");
     assert!(names(&dir.0).is_empty());
+}
+
+#[test]
+fn a_name_at_the_length_limit_is_written_all_the_same() {
+    let dir = TestDir::new("long-name");
+    // 250 bytes: its temp name is shortened to stay within the usual 255.
+    let name = "n".repeat(250);
+    write_atomic_blocking(dir.join(&name), "long").unwrap();
+    write_atomic_blocking(dir.join(&name), "longer").unwrap();
+    assert_eq!(fs::read_to_string(dir.join(&name)).unwrap(), "longer");
+    assert_eq!(names(&dir.0), [name]);
 }
 
 #[cfg(unix)]
