@@ -153,7 +153,20 @@ async fn a_missing_directory_is_an_error_naming_it() {
         "{message}"
     );
     assert!(message.contains("no/such/dir"), "{message}");
+    // At once: a missing directory is no name collision to retry.
+    assert!(!message.contains("every name tried"), "{message}");
     assert!(names(&dir.0).is_empty());
+}
+
+#[test]
+fn a_name_at_the_length_limit_is_written_all_the_same() {
+    let dir = TestDir::new("long-name");
+    // 250 bytes: its temp name is shortened to stay within the usual 255.
+    let name = "n".repeat(250);
+    write_atomic_blocking(dir.join(&name), "long").unwrap();
+    write_atomic_blocking(dir.join(&name), "longer").unwrap();
+    assert_eq!(fs::read_to_string(dir.join(&name)).unwrap(), "longer");
+    assert_eq!(names(&dir.0), [name]);
 }
 
 #[cfg(unix)]
@@ -173,6 +186,30 @@ async fn write_atomic_writes_through_a_symlink() {
     );
     assert_eq!(fs::read_to_string(dir.join("real/config")).unwrap(), "v2");
     assert_eq!(names(&dir.join("real")), ["config"]);
+}
+
+#[test]
+fn a_committed_scope_keeps_the_new_file_and_no_copy_of_the_old() {
+    let dir = TestDir::new("committed");
+    let path = dir.join("state");
+    fs::write(&path, "old").unwrap();
+    let committed: io::Result<()> =
+        resilient::atomic::scope_blocking(|| write_atomic_blocking(&path, "new"));
+    committed.unwrap();
+    assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+    assert_eq!(names(&dir.0), ["state"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_path_through_a_file_is_an_error_naming_what_failed() {
+    let dir = TestDir::new("through-file");
+    fs::write(dir.join("file"), "x").unwrap();
+    let err = write_atomic_blocking(dir.join("file/inner"), "y").unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::NotADirectory, "{err}");
+    let message = err.to_string();
+    assert!(message.starts_with("cannot read "), "{message}");
+    assert!(message.contains("file/inner"), "{message}");
 }
 
 #[test]
@@ -237,6 +274,10 @@ fn ensure_mode_rejects_what_is_not_a_mode() {
     fs::write(&path, "").unwrap();
     let err = ensure_mode(&path, 0o10000).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    // The largest mode is one.
+    ensure_mode(&path, 0o7777).unwrap();
+    #[cfg(unix)]
+    assert_eq!(mode(&path), 0o7777);
     let err = ensure_mode(dir.join("missing"), 0o600).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound);
     assert!(err.to_string().contains("missing"), "{err}");

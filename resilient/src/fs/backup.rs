@@ -166,9 +166,6 @@ fn append_tree(
         match append_entry(archive, &path, &rel, &meta) {
             // Removed since the directory was listed: not there to back up.
             Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
-            Ok(Some(to)) if !lexically_inside(&rel, &to) => {
-                return Err(leaves_source(src, &rel, &to));
-            }
             Ok(Some(to)) => {
                 links.insert(rel, to);
                 continue;
@@ -179,7 +176,8 @@ fn append_tree(
             todo.extend(children(&path, &rel)?);
         }
     }
-    // Each link's text may stay inside while a chain of them climbs out.
+    // Checked once all are known: each link's text may stay inside while a chain of them climbs
+    // out.
     for (rel, to) in &links {
         if !resolves_inside(rel, to, |at| Ok(links.get(at).cloned()))? {
             return Err(leaves_source(src, rel, to));

@@ -195,3 +195,33 @@ impl Drop for TempDir {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_temp_name_is_skipped_and_left_alone() {
+        let dir = std::env::temp_dir().join(format!(
+            "resilient-temp-unit-{}-{:016x}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        let name = OsStr::new("state");
+        // The same seed gives the same names: the first is taken by someone else.
+        fastrand::seed(7);
+        let (taken, next) = (temp_name(name, ""), temp_name(name, ""));
+        fs::write(dir.join(&taken), "another writer's").unwrap();
+        fastrand::seed(7);
+        let tmp = TempFile::create(&dir, name, Private::Yes).unwrap();
+        assert_eq!(tmp.path(), dir.join(&next));
+        drop(tmp);
+        assert_eq!(
+            fs::read_to_string(dir.join(&taken)).unwrap(),
+            "another writer's"
+        );
+        assert!(!dir.join(&next).exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
