@@ -227,6 +227,11 @@ async fn a_cancelled_scope_undoes_the_work_of_the_scopes_nested_in_it_first() {
                 .is_pending()
         );
     }
+    assert_eq!(
+        log.entries(),
+        ["inner"],
+        "one rollback: the newest blocking compensation at once, the rest on one task"
+    );
     let_spawned_work_run().await;
     assert_eq!(log.entries(), ["inner", "inner async", "outer"]);
 
@@ -257,22 +262,29 @@ async fn a_cancelled_scope_undoes_the_work_of_the_scopes_nested_in_it_first() {
 
 #[tokio::test]
 async fn a_panic_through_nested_scopes_undoes_the_innermost_work_first() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
     let log = Log::default();
-    let inside = log.clone();
-    let panicked = tokio::spawn(scope(async move {
-        inside.undo("outer");
+    let mut fut = std::pin::pin!(scope(async {
+        log.undo("outer");
         scope(async {
-            inside.undo_async("inner async");
-            inside.undo("inner");
-            if inside.entries().is_empty() {
+            log.undo_async("inner async");
+            log.undo("inner");
+            if log.entries().is_empty() {
                 panic!("boom");
             }
             Ok::<(), ()>(())
         })
         .await
-    }))
-    .await;
-    assert!(panicked.unwrap_err().is_panic());
+    }));
+    let polled = catch_unwind(AssertUnwindSafe(|| {
+        fut.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+    }));
+    assert!(polled.is_err(), "the panic goes on");
+    assert_eq!(
+        log.entries(),
+        ["inner"],
+        "one rollback: the newest blocking compensation at once, the rest on one task"
+    );
     let_spawned_work_run().await;
     assert_eq!(log.entries(), ["inner", "inner async", "outer"]);
 }
@@ -299,6 +311,12 @@ async fn a_nested_scope_whose_panic_is_caught_inside_the_outer_one_is_undone_at_
         })
         .await;
         assert!(caught.is_err(), "the panic was caught in the outer scope");
+        let_spawned_work_run().await;
+        assert_eq!(
+            log.entries(),
+            ["inner", "inner async"],
+            "undone while the outer scope goes on"
+        );
         Ok(())
     })
     .await;
@@ -348,6 +366,66 @@ fn a_runtime_dropped_under_a_pending_scope_still_runs_all_its_compensations_in_o
         log.entries(),
         ["undo 3", "undo 2", "undo 1"],
         "shut down in the background"
+    );
+}
+
+/// A future that waits until the test opens it.
+#[derive(Clone, Default)]
+struct Gate(Arc<Mutex<(bool, Option<Waker>)>>);
+
+impl Gate {
+    fn open(&self) {
+        let mut gate = self.0.lock().unwrap();
+        gate.0 = true;
+        if let Some(waker) = gate.1.take() {
+            waker.wake();
+        }
+    }
+}
+
+impl Future for Gate {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> std::task::Poll<()> {
+        let mut gate = self.0.lock().unwrap();
+        if gate.0 {
+            return std::task::Poll::Ready(());
+        }
+        gate.1 = Some(cx.waker().clone());
+        std::task::Poll::Pending
+    }
+}
+
+#[test]
+fn a_compensation_under_way_when_its_runtime_shuts_down_is_finished_on_a_thread_of_its_own() {
+    let log = Log::default();
+    let gate = Gate::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (inside, waiting) = (log.clone(), gate.clone());
+    let task = runtime.spawn(scope(async move {
+        inside.undo("undo 1");
+        let undo = inside.clone();
+        on_rollback_async(move || async move {
+            undo.push("undo 2 started");
+            waiting.await;
+            undo.push("undo 2 finished");
+        });
+        pending::<Result<(), ()>>().await
+    }));
+    runtime.block_on(async {
+        tokio::task::yield_now().await;
+        task.abort(); // cancelled: its rollback goes on in a task of its own
+        while log.entries().is_empty() {
+            tokio::task::yield_now().await;
+        }
+    });
+    assert_eq!(log.entries(), ["undo 2 started"]);
+    gate.open();
+    drop(runtime);
+    assert_eq!(
+        log.entries(),
+        ["undo 2 started", "undo 2 finished", "undo 1"]
     );
 }
 
