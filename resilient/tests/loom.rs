@@ -384,6 +384,29 @@ fn racing_records_of_one_period_are_all_counted() {
     }
 }
 
+/// A failure that makes the rate open the breaker races `reset()`: the opening belongs to the
+/// period the failure was in, so the reset either comes after it (and closes) or makes the
+/// failure late. Either way the breaker ends closed: never an opening of the reset's new period.
+#[test]
+fn a_rate_opening_racing_a_reset_never_opens_the_next_period() {
+    loom::model(|| {
+        let breaker = leaked(
+            BreakerConfig::new()
+                .failure_rate(1.0)
+                .window(2)
+                .minimum_calls(1),
+        );
+        let permit = breaker.try_acquire().unwrap();
+        let opener = thread::spawn(move || permit.failure());
+        let resetter = thread::spawn(move || breaker.reset());
+        opener.join().unwrap();
+        resetter.join().unwrap();
+        let m = breaker.metrics();
+        assert_eq!(m.state, BreakerState::Closed, "{m:?}");
+        assert_eq!(m.openings + m.late_outcomes, 1, "{m:?}");
+    });
+}
+
 /// Two records of one period fill a two-slot window while a third, of the period before, lands
 /// late: the window holds the two, never a third call, and never loses one of them to the late one.
 #[test]

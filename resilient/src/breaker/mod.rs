@@ -863,6 +863,10 @@ impl CircuitBreaker {
                 Err(current) => word = self.after_bookkeeping(current),
             }
         }
+        // The period ended before its judgement could open it: the outcome came too late to act.
+        if generation(word) != generation_of_permit {
+            self.stats.late_outcomes.fetch_add(1, Relaxed);
+        }
     }
 
     fn on_trial_outcome(&self, generation_of_permit: u32, succeeded: bool) {
