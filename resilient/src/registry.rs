@@ -68,6 +68,11 @@
 //!
 //! The environment is read when the first policy registers and again by [`reload`], which also
 //! reads the file again. A value for a policy that has not registered yet waits for it.
+//!
+//! For each key only the strongest value counts. When the values from the environment and the
+//! file are refused for a policy, the policy keeps what it had, the refusal is returned (and
+//! logged as `config.refused`), and those values are forgotten: they refuse no later change.
+//! What [`policies`] shows as a policy's configuration can be set again as it is.
 
 use crate::breaker::BreakerConfig;
 use crate::config::ConfigError;
