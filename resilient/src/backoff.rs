@@ -519,6 +519,59 @@ mod tests {
     }
 
     #[test]
+    fn base_may_equal_max() {
+        assert_eq!(Backoff::exponential(ms(5), ms(5)).validate(), Ok(()));
+        assert_eq!(Backoff::linear(ms(5), ms(5)).validate(), Ok(()));
+    }
+
+    #[test]
+    fn parse_reads_what_describe_writes() {
+        let written = [
+            (Backoff::none(), "none"),
+            (Backoff::constant(ms(1500)), "constant(1s500ms)"),
+            (
+                Backoff::exponential(ms(100), ms(5000)),
+                "exponential(100ms, 5s)",
+            ),
+            (Backoff::linear(ms(1000), ms(10_000)), "linear(1s, 10s)"),
+            (
+                Backoff::decorrelated(ms(100), ms(60_000)),
+                "decorrelated(100ms, 1m)",
+            ),
+        ];
+        for (backoff, text) in written {
+            assert_eq!(backoff.describe(), text);
+            assert_eq!(Backoff::parse(text), Ok(backoff));
+            assert_eq!(Backoff::parse(&format!(" {text} ")), Ok(backoff));
+        }
+        for bad in [
+            "",
+            "nothing",
+            "constant(1s, 2s)",
+            "linear(1s)",
+            "exponential(1s, soon)",
+        ] {
+            assert!(Backoff::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn refinements_are_those_the_kind_takes() {
+        let exponential = Backoff::exponential(ms(1), ms(2)).factor(3.0).jitter(0.5);
+        assert_eq!(exponential.refinements(), (Some(3.0), Some(0.5)));
+        assert_eq!(
+            Backoff::linear(ms(1), ms(2)).jitter(0.5).refinements(),
+            (None, Some(0.5))
+        );
+        assert_eq!(Backoff::constant(ms(1)).refinements(), (None, Some(0.0)));
+        assert_eq!(
+            Backoff::decorrelated(ms(1), ms(2)).refinements(),
+            (None, None)
+        );
+        assert_eq!(Backoff::none().refinements(), (None, None));
+    }
+
+    #[test]
     fn bad_settings_never_panic() {
         let b = Backoff::exponential(ms(2000), ms(1000))
             .factor(f64::NAN)

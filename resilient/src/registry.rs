@@ -68,6 +68,11 @@
 //!
 //! The environment is read when the first policy registers and again by [`reload`], which also
 //! reads the file again. A value for a policy that has not registered yet waits for it.
+//!
+//! For each key only the strongest value counts. When the values from the environment and the
+//! file are refused for a policy, the policy keeps what it had, the refusal is returned (and
+//! logged as `config.refused`), and those values are forgotten: they refuse no later change.
+//! What [`policies`] shows as a policy's configuration can be set again as it is.
 
 use crate::breaker::BreakerConfig;
 use crate::config::ConfigError;
@@ -657,9 +662,9 @@ impl Registry {
             .collect()
     }
 
-    /// Forgets the values that were refused: reported once, they would otherwise refuse every
-    /// later change of their policy.
-    fn forget_refused(&mut self, refused: &[SettingError]) {
+    /// Forgets the values that no policy of their name takes: reported once, they stay out of
+    /// the way of a later check.
+    fn forget_inapplicable(&mut self, refused: &[SettingError]) {
         self.values.retain(|v| {
             !refused
                 .iter()
@@ -672,12 +677,26 @@ impl Registry {
     }
 
     /// Puts every registered policy's configuration in force; the errors of those that keep
-    /// their previous one.
-    fn apply_all(&self) -> Vec<SettingError> {
-        self.policies
-            .iter()
-            .filter_map(|p| self.apply(p.entry).err())
-            .collect()
+    /// their previous one, whose values from the environment and the file are forgotten.
+    fn apply_all(&mut self) -> Vec<SettingError> {
+        let mut errors = Vec::new();
+        for entry in self.policies.iter().map(|p| p.entry).collect::<Vec<_>>() {
+            if let Err(error) = self.apply(entry) {
+                self.forget_values_of(entry, |source| source != Source::Code);
+                errors.push(error);
+            }
+        }
+        errors
+    }
+
+    /// Forgets the values for `entry` from the sources `forget` names: refused together (the
+    /// policy keeps what it had, and a refusal may name another of its keys than the value at
+    /// fault), they would otherwise refuse every later change of it.
+    fn forget_values_of(&mut self, entry: Entry, forget: impl Fn(Source) -> bool) {
+        let (name, kind) = (entry.name(), entry.kind());
+        self.values.retain(|v| {
+            !(forget(v.source) && v.is_for(name) && keys(kind).contains(&v.key.as_str()))
+        });
     }
 
     /// Reads the environment and the file again; the values of a source that cannot be read
@@ -851,8 +870,8 @@ pub fn register<P: Policy>(policy: &'static P) {
     });
     registry.policies.push(Registered { entry, monitor });
     let outcome = registry.apply(entry);
-    if let Err(error) = &outcome {
-        registry.forget_refused(std::slice::from_ref(error));
+    if outcome.is_err() {
+        registry.forget_values_of(entry, |_| true);
     }
     drop(registry);
     if let Err(error) = outcome {
@@ -959,8 +978,9 @@ pub fn load_file(path: impl AsRef<Path>) -> Result<(), Vec<SettingError>> {
     registry.file = Some(path.to_owned());
     registry.replace(Source::File, values);
     let mut found = registry.apply_all();
-    found.extend(registry.inapplicable());
-    registry.forget_refused(&found);
+    let inapplicable = registry.inapplicable();
+    registry.forget_inapplicable(&inapplicable);
+    found.extend(inapplicable);
     drop(registry);
     errors(found)
 }
@@ -971,8 +991,9 @@ pub fn reload() -> Result<(), Vec<SettingError>> {
     let mut registry = registry();
     let mut found = registry.read_sources();
     found.extend(registry.apply_all());
-    found.extend(registry.inapplicable());
-    registry.forget_refused(&found);
+    let inapplicable = registry.inapplicable();
+    registry.forget_inapplicable(&inapplicable);
+    found.extend(inapplicable);
     drop(registry);
     errors(found)
 }

@@ -122,7 +122,7 @@ fn assert_round_trip() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
     fn any_value_set_from_code_is_refused_or_round_trips(

@@ -267,6 +267,14 @@ fn a_refused_value_from_the_environment_blocks_no_later_change() {
     // Code is the strongest source, and the refused value is forgotten.
     registry::set("keys.poison", "recovery_timeout", "5s").unwrap();
     registry::set("keys.poison", "failure_threshold", "4").unwrap();
+
+    // A refusal may name another key than the value at fault: rate mode's key on a breaker in
+    // consecutive mode is refused as `failure_threshold`'s conflict. Forgotten all the same.
+    unsafe { std::env::set_var("RESILIENT_KEYS_POISON__FAILURE_RATE", "0.5") };
+    let errors = registry::reload().unwrap_err();
+    unsafe { std::env::remove_var("RESILIENT_KEYS_POISON__FAILURE_RATE") };
+    assert_eq!(messages(&errors, "keys.poison").len(), 1, "{errors:?}");
+    registry::set("keys.poison", "half_open_calls", "1").unwrap();
     assert_eq!(
         *BREAKER.config(),
         BreakerConfig::new()
