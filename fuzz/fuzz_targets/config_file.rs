@@ -22,7 +22,11 @@ fuzz_target!(|text: &[u8]| {
     let before = resilient_fuzz::configs();
     if let Err(errors) = registry::load_file(&*FILE) {
         if errors.iter().any(|e| e.key() == "file") {
-            assert_eq!(resilient_fuzz::configs(), before, "a refused file changed something");
+            assert_eq!(
+                resilient_fuzz::configs(),
+                before,
+                "a refused file changed something"
+            );
         }
     }
     resilient_fuzz::check();

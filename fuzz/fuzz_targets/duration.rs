@@ -8,7 +8,11 @@ use resilient::registry;
 
 fuzz_target!(|text: &str| {
     resilient_fuzz::register();
-    for (name, key) in [("fuzz", "timeout"), ("fuzz", "budget"), ("fuzz", "recovery_timeout")] {
+    for (name, key) in [
+        ("fuzz", "timeout"),
+        ("fuzz", "budget"),
+        ("fuzz", "recovery_timeout"),
+    ] {
         match registry::set(name, key, text) {
             Ok(()) => resilient_fuzz::check(),
             Err(err) => assert_eq!((err.key(), err.value()), (key, text)),

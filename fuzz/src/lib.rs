@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 static BREAKER: CircuitBreaker = CircuitBreaker::new("fuzz", BreakerConfig::new());
-static RATE: CircuitBreaker =
-    CircuitBreaker::new("fuzz.rate", BreakerConfig::new().failure_rate(0.5).window(20));
+static RATE: CircuitBreaker = CircuitBreaker::new(
+    "fuzz.rate",
+    BreakerConfig::new().failure_rate(0.5).window(20),
+);
 static RETRY: RetryPolicy = RetryPolicy::new().name("fuzz");
 static TIMEOUT: TimeoutPolicy = TimeoutPolicy::new("fuzz", Duration::from_secs(1));
 
@@ -47,7 +49,10 @@ pub fn check() {
     for info in shown() {
         for (key, value) in &info.config {
             if let Err(err) = registry::set(info.name, key, value) {
-                panic!("`{}` shows `{key}` = `{value}` but refuses it: {err}", info.name);
+                panic!(
+                    "`{}` shows `{key}` = `{value}` but refuses it: {err}",
+                    info.name
+                );
             }
         }
     }

@@ -147,6 +147,7 @@
 //! one atomic load, reads no clock, and writes nothing shared for a success while no failure is
 //! recorded; rejections allocate nothing.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
 #[doc(hidden)]
