@@ -670,6 +670,19 @@ mod backups {
     }
 
     #[tokio::test]
+    async fn restore_through_a_file_is_an_error_naming_what_failed() {
+        let dir = TestDir::new("restore-through-file");
+        let file = dir.join("file");
+        fs::write(&file, "x").unwrap();
+        let archive = backup(&file, &dir.0).await.unwrap();
+        let err = restore(&archive, file.join("inner")).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotADirectory, "{err}");
+        let message = err.to_string();
+        assert!(message.starts_with("cannot read "), "{message}");
+        assert!(message.contains("file/inner"), "{message}");
+    }
+
+    #[tokio::test]
     async fn backup_errors_name_the_path_and_leave_nothing() {
         let dir = TestDir::new("backup-errors");
         let err = backup(dir.join("missing"), &dir.0).await.unwrap_err();
