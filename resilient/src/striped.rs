@@ -9,7 +9,8 @@
 //! twice the size of the one before, allocated the first time a thread with such an index adds.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Stripes in the counter itself: enough for most processes' threads.
 const INLINE: usize = 16;
@@ -21,7 +22,8 @@ const SEGMENTS: usize = 28;
 /// first use and never moved, so a slot's reference stays valid as the set grows.
 struct Slots<T: Zeroed> {
     inline: [T; INLINE],
-    segments: [AtomicPtr<T>; SEGMENTS],
+    /// Reading a set segment is one acquire load, as a published pointer would be.
+    segments: [OnceLock<Box<[T]>>; SEGMENTS],
 }
 
 /// A slot's empty value, for building slots in a `const` context and in new segments.
@@ -33,7 +35,7 @@ impl<T: Zeroed> Slots<T> {
     const fn new() -> Self {
         Self {
             inline: [const { T::ZERO }; INLINE],
-            segments: [const { AtomicPtr::new(std::ptr::null_mut()) }; SEGMENTS],
+            segments: [const { OnceLock::new() }; SEGMENTS],
         }
     }
 
@@ -47,67 +49,21 @@ impl<T: Zeroed> Slots<T> {
 
     fn in_segment(&self, index: u32) -> &T {
         let (segment, offset) = segment_of(index);
-        let mut start = self.segments[segment].load(Ordering::Acquire);
-        if start.is_null() {
-            start = self.grow(segment);
-        }
-        // SAFETY: `start` is a segment of `INLINE << segment` slots, published by `grow` and freed
-        // only by `drop`, which `&self` rules out; `offset` is below its length (`segment_of`).
-        unsafe { &*start.add(offset) }
-    }
-
-    #[cold]
-    fn grow(&self, segment: usize) -> *mut T {
-        let len = INLINE << segment;
-        let fresh: Box<[T]> = (0..len).map(|_| T::ZERO).collect();
-        let fresh = Box::into_raw(fresh).cast::<T>();
-        match self.segments[segment].compare_exchange(
-            std::ptr::null_mut(),
-            fresh,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => fresh,
-            Err(theirs) => {
-                // SAFETY: `fresh` came from `Box::into_raw` of `len` slots and was never shared.
-                drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(fresh, len)) });
-                theirs
-            }
-        }
+        let slots = self.segments[segment].get_or_init(|| grow(segment));
+        &slots[offset]
     }
 
     /// Every slot allocated so far.
     fn iter(&self) -> impl Iterator<Item = &T> {
-        let segments = self
-            .segments
-            .iter()
-            .enumerate()
-            .flat_map(|(segment, start)| {
-                let start = start.load(Ordering::Acquire);
-                let slots: &[T] = if start.is_null() {
-                    &[]
-                } else {
-                    // SAFETY: as in `in_segment`: a published segment of `INLINE << segment` slots.
-                    unsafe { std::slice::from_raw_parts(start, INLINE << segment) }
-                };
-                slots
-            });
+        let segments = self.segments.iter().filter_map(OnceLock::get).flatten();
         self.inline.iter().chain(segments)
     }
 }
 
-impl<T: Zeroed> Drop for Slots<T> {
-    fn drop(&mut self) {
-        for (segment, start) in self.segments.iter_mut().enumerate() {
-            let start = *start.get_mut();
-            if !start.is_null() {
-                let len = INLINE << segment;
-                // SAFETY: published by `grow` from `Box::into_raw` of `len` slots; `&mut self`
-                // means no reference into it is left.
-                drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(start, len)) });
-            }
-        }
-    }
+/// A new segment `segment`: `INLINE << segment` empty slots.
+#[cold]
+fn grow<T: Zeroed>(segment: usize) -> Box<[T]> {
+    (0..INLINE << segment).map(|_| T::ZERO).collect()
 }
 
 /// The segment and the offset in it of an index past the inline slots.
