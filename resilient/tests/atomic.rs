@@ -464,6 +464,34 @@ async fn a_panicking_compensation_does_not_stop_the_others() {
     assert_eq!(log.entries(), ["undo 4", "undo 1"]);
 }
 
+#[tokio::test]
+async fn a_rollback_is_reported_once_with_its_count_and_only_when_there_is_work_to_undo() {
+    let (capture, _stop) = common::capture::Capture::start();
+    let empty: Result<(), &str> = scope(async { Err("nothing registered") }).await;
+    assert!(empty.is_err());
+    assert_eq!(scope_blocking(|| Err::<(), ()>(())), Err(()));
+    assert!(capture.names().is_empty(), "nothing to undo: no event");
+
+    let log = Log::default();
+    let failed: Result<(), &str> = scope(async {
+        log.undo("undo 1");
+        on_rollback(|| panic!("compensation failed"));
+        Err("failed")
+    })
+    .await;
+    assert!(failed.is_err());
+    let events = capture.take();
+    let names: Vec<&str> = events.iter().map(|e| e.name).collect();
+    assert_eq!(names, ["atomic.rolled_back", "atomic.compensation_failed"]);
+    assert_eq!(
+        (
+            common::capture::field(&events[0], "compensations"),
+            common::capture::field(&events[0], "reason")
+        ),
+        ("2", "error")
+    );
+}
+
 #[test]
 fn registering_outside_a_scope_does_nothing() {
     let log = Log::default();
