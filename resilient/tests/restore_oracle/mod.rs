@@ -1,5 +1,5 @@
 //! The oracle of a restore over a target with prior content, shared by the `fuzz_restore`
-//! property test and the `restore` fuzz target (`resilient/fuzz`): what may change, and into
+//! property test and the `restore` fuzz target (`fuzz/`): what may change, and into
 //! what.
 
 use flate2::read::GzDecoder;

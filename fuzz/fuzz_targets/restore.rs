@@ -6,7 +6,7 @@
 
 // `Case::outside` serves the property test's hand-built archives, not this target.
 #[allow(dead_code)]
-#[path = "../../tests/restore_oracle/mod.rs"]
+#[path = "../../resilient/tests/restore_oracle/mod.rs"]
 mod restore_oracle;
 
 use flate2::Compression;
