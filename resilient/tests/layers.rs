@@ -72,6 +72,33 @@ async fn a_breaker_rejection_ends_the_retry_at_once() {
     );
 }
 
+// The same with a timeout between the two: the rejection passes through it as the breaker's.
+#[tokio::test(start_paused = true)]
+async fn a_breaker_rejection_through_a_timeout_ends_the_retry_at_once() {
+    let policy = RetryPolicy::new()
+        .max_attempts(7)
+        .backoff(Backoff::constant(ms(100)));
+    let b = breaker(
+        BreakerConfig::new()
+            .failure_threshold(2)
+            .recovery_timeout(ms(10_000)),
+    );
+    let calls = Calls::default();
+    let result = retry(&policy, || {
+        timeout(
+            ms(50),
+            b.call(async { Err::<(), _>(TestError::Failed(calls.next())) }),
+        )
+    })
+    .await;
+    assert_eq!(
+        result.unwrap_err().rejection(),
+        Some(RejectedKind::CircuitOpen)
+    );
+    assert_eq!(calls.count(), 2);
+    assert_eq!(b.metrics().rejections, 1, "one rejected attempt, not five");
+}
+
 #[tokio::test(start_paused = true)]
 async fn when_predicates_judge_only_the_functions_own_errors() {
     let policy = RetryPolicy::new().max_attempts(3).backoff(Backoff::none());

@@ -64,6 +64,7 @@ async fn attributes_register_their_policies_on_first_use() {
         panic!("not a timeout's metrics")
     };
     assert_eq!((t.successes, t.timeouts), (1, 2));
+    assert_eq!(t.calls(), 3);
 }
 
 #[tokio::test(start_paused = true)]
@@ -293,6 +294,10 @@ async fn timeout_limit_changes_at_run_time() {
         "policy `reg.timeout`: cannot set `timeout` to `0s`: `timeout` must be longer than zero (got 0ns)"
     );
     assert_eq!(T.limit(), Some(ms(100)));
+    assert_eq!(
+        format!("{T:?}"),
+        r#"TimeoutPolicy { name: "reg.timeout", limit: Some(100ms) }"#
+    );
 }
 
 /// The environment and the file, in one test: the environment is the process's.
@@ -300,6 +305,7 @@ async fn timeout_limit_changes_at_run_time() {
 fn environment_and_file_with_precedence_and_reload() {
     static B: CircuitBreaker = CircuitBreaker::new("reg::env.breaker", BreakerConfig::new());
     static R: RetryPolicy = RetryPolicy::new().name("reg::env.breaker");
+    static T: TimeoutPolicy = TimeoutPolicy::new("reg::env.timeout", Duration::from_secs(1));
     let dir = temp_dir("registry-env");
     let file = dir.join("resilient.toml");
     std::fs::write(
@@ -315,9 +321,11 @@ max_attempts = 6
     // SAFETY: no other test of this binary reads or writes these variables.
     unsafe {
         std::env::set_var("RESILIENT_REG_ENV_BREAKER__FAILURE_THRESHOLD", "9");
+        std::env::set_var("RESILIENT_REG_ENV_TIMEOUT__TIMEOUT", "250ms");
     }
     registry::register(&B);
     registry::register(&R);
+    registry::register(&T);
     registry::load_file(&file).unwrap();
     // The environment was read when the first policy registered: read it again.
     registry::reload().unwrap();
@@ -329,6 +337,7 @@ max_attempts = 6
     };
     assert_eq!(*B.config(), with(9));
     assert_eq!(R.attempts(), 6);
+    assert_eq!(T.limit(), Some(ms(250)));
     // And code wins over both.
     registry::set("reg::env.breaker", "failure_threshold", "11").unwrap();
     assert_eq!(*B.config(), with(11));
@@ -341,6 +350,7 @@ max_attempts = 6
     .unwrap();
     unsafe {
         std::env::remove_var("RESILIENT_REG_ENV_BREAKER__FAILURE_THRESHOLD");
+        std::env::remove_var("RESILIENT_REG_ENV_TIMEOUT__TIMEOUT");
     }
     let (capture, _guard) = Capture::start();
     let errors = registry::reload().unwrap_err();
@@ -350,6 +360,11 @@ max_attempts = 6
         "policy `reg::env.breaker`: cannot set `recovery_timeout` to `later`: `later` is not a duration: expected a duration like \"250ms\", \"30s\", \"5m\", \"1h\" or \"1m30s\" (units: h, m, s, ms, us, ns)"
     );
     assert_eq!(*B.config(), with(11), "the breaker keeps what it had");
+    assert_eq!(
+        T.limit(),
+        Some(Duration::from_secs(1)),
+        "a timeout whose variable is gone is back to its own limit"
+    );
     assert_eq!(
         R.attempts(),
         2,
