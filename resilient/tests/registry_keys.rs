@@ -282,3 +282,41 @@ fn a_refused_value_from_the_environment_blocks_no_later_change() {
             .recovery_timeout(ms(5000))
     );
 }
+
+/// What a retry's builders refuse, the registry refuses too, and the policy keeps what it had.
+#[test]
+fn a_retry_refuses_at_run_time_what_its_builders_refuse() {
+    static RETRY: RetryPolicy = RetryPolicy::new()
+        .name("keys.refused.retry")
+        .max_attempts(3);
+    registry::register(&RETRY);
+    for (key, value, reason) in [
+        (
+            "max_attempts",
+            "0",
+            "`max_attempts` must be at least 1 (got 0)",
+        ),
+        (
+            "factor",
+            "0.5",
+            "`factor` must be a finite number of at least 1.0 (got 0.5)",
+        ),
+        (
+            "jitter",
+            "1.5",
+            "`jitter` must be between 0.0 and 1.0 (got 1.5)",
+        ),
+    ] {
+        let err = registry::set("keys.refused.retry", key, value).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("policy `keys.refused.retry`: cannot set `{key}` to `{value}`: {reason}")
+        );
+    }
+    assert_eq!(
+        RETRY,
+        RetryPolicy::new()
+            .name("keys.refused.retry")
+            .max_attempts(3)
+    );
+}

@@ -169,3 +169,19 @@ fn backoff_none_needs_no_runtime() {
     assert_eq!(fut.poll(&mut cx), std::task::Poll::Ready(Ok(())));
     assert_eq!(calls.count(), 3);
 }
+
+#[test]
+fn a_copy_has_the_same_settings() {
+    let policy = RetryPolicy::new()
+        .name("copied")
+        .max_attempts(5)
+        .backoff(Backoff::linear(ms(20), ms(100)))
+        .budget(ms(500));
+    let copy = policy.clone();
+    assert_eq!(copy, policy);
+    assert_ne!(copy, policy.clone().max_attempts(4));
+    assert_eq!(
+        format!("{copy:?}"),
+        "RetryPolicy { name: \"copied\", max_attempts: 5, backoff: Backoff { kind: Linear, base: 20ms, max: 100ms, factor: 1.0, jitter: 0.0 }, budget: Some(500ms) }"
+    );
+}
