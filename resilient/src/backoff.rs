@@ -264,15 +264,10 @@ impl Default for Backoff {
 }
 
 /// Nanoseconds as a duration, rounding, for any input: NaN and anything not above zero are zero,
-/// and anything beyond `u64::MAX` nanoseconds (about 584 years) is that.
+/// and anything beyond `u64::MAX` nanoseconds (about 584 years) is that, as a float-to-integer
+/// `as` saturates and takes NaN to zero.
 fn duration_from_nanos(nanos: f64) -> Duration {
-    if nanos.is_nan() || nanos <= 0.0 {
-        Duration::ZERO
-    } else if nanos >= u64::MAX as f64 {
-        Duration::from_nanos(u64::MAX)
-    } else {
-        Duration::from_nanos(nanos.round() as u64)
-    }
+    Duration::from_nanos(nanos.round() as u64)
 }
 
 #[cfg(test)]
