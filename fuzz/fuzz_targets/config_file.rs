@@ -6,7 +6,6 @@
 
 use libfuzzer_sys::fuzz_target;
 use resilient::registry;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
@@ -33,19 +32,7 @@ fuzz_target!(|text: &[u8]| {
 
     // The configuration in force, written as a file, reads back unchanged.
     let shown = resilient_fuzz::configs();
-    let mut tables: BTreeMap<&str, BTreeMap<&str, String>> = BTreeMap::new();
-    for info in registry::policies() {
-        if resilient_fuzz::NAMES.contains(&info.name) {
-            tables.entry(info.name).or_default().extend(info.config);
-        }
-    }
-    let mut again = String::new();
-    for (name, config) in tables {
-        again.push_str(&format!("[{name:?}]\n"));
-        for (key, value) in config {
-            again.push_str(&format!("{key} = {value:?}\n"));
-        }
-    }
+    let again = resilient_fuzz::shown_as_toml();
     std::fs::write(&*FILE, again).unwrap();
     assert_eq!(registry::load_file(&*FILE), Ok(()));
     assert_eq!(resilient_fuzz::configs(), shown);

@@ -5,33 +5,20 @@
 //! bounds by the targets in `fuzz/` (`cargo +nightly fuzz run config_file`).
 
 mod common;
+mod config_oracle;
 
 use common::temp_dir;
+use config_oracle::{NAMES, assert_round_trip, assert_valid, configs, shown_as_toml, toml_string};
 use proptest::prelude::*;
-use resilient::registry::{self, PolicyInfo};
-use resilient::{BreakerConfig, CircuitBreaker, RetryPolicy, TimeoutPolicy};
-use std::collections::BTreeMap;
+use resilient::registry;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
-
-static BREAKER: CircuitBreaker = CircuitBreaker::new("fuzz", BreakerConfig::new());
-static RATE: CircuitBreaker = CircuitBreaker::new(
-    "fuzz.rate",
-    BreakerConfig::new().failure_rate(0.5).window(20),
-);
-static RETRY: RetryPolicy = RetryPolicy::new().name("fuzz");
-static TIMEOUT: TimeoutPolicy = TimeoutPolicy::new("fuzz", Duration::from_secs(1));
-const NAMES: [&str; 2] = ["fuzz", "fuzz.rate"];
 
 /// The registry, its file and the environment are the process's: the tests take turns.
 static TURNS: Mutex<()> = Mutex::new(());
 
 fn alone() -> MutexGuard<'static, ()> {
     let turn = TURNS.lock().unwrap_or_else(PoisonError::into_inner);
-    registry::register(&BREAKER);
-    registry::register(&RATE);
-    registry::register(&RETRY);
-    registry::register(&TIMEOUT);
+    config_oracle::register();
     turn
 }
 
@@ -81,44 +68,6 @@ fn value() -> impl Strategy<Value = String> {
         Just("none".to_owned()),
         "\\PC{0,16}",
     ]
-}
-
-/// Every registered policy of the fuzzed names, as the registry shows it.
-fn shown() -> Vec<PolicyInfo> {
-    let mut infos: Vec<PolicyInfo> = registry::policies()
-        .into_iter()
-        .filter(|p| NAMES.contains(&p.name))
-        .collect();
-    infos.sort_by_key(|p| (p.name, p.kind));
-    infos
-}
-
-fn configs() -> Vec<BTreeMap<&'static str, String>> {
-    shown().into_iter().map(|p| p.config).collect()
-}
-
-/// The policies keep a configuration they accept.
-fn assert_valid() {
-    assert_eq!(BREAKER.config().validate(), Ok(()));
-    assert_eq!(RATE.config().validate(), Ok(()));
-    assert_eq!(RETRY.validate(), Ok(()));
-    assert!(TIMEOUT.limit().is_some_and(|limit| !limit.is_zero()));
-}
-
-/// Sets every shown value again from code: nothing may change.
-fn assert_round_trip() {
-    let before = configs();
-    for info in shown() {
-        for (key, value) in &info.config {
-            if let Err(err) = registry::set(info.name, key, value) {
-                panic!(
-                    "{} `{}` shows `{key}` = `{value}` but refuses it: {err}",
-                    info.kind, info.name
-                );
-            }
-        }
-    }
-    assert_eq!(configs(), before);
 }
 
 proptest! {
@@ -206,17 +155,7 @@ proptest! {
         assert_valid();
         // What the file left in force, written as a file and read back, changes nothing.
         let shown_now = configs();
-        let mut tables: BTreeMap<&str, BTreeMap<&str, String>> = BTreeMap::new();
-        for info in shown() {
-            tables.entry(info.name).or_default().extend(info.config);
-        }
-        let mut again = String::new();
-        for (name, config) in tables {
-            again.push_str(&format!("[\"{name}\"]\n"));
-            for (key, value) in config {
-                again.push_str(&format!("{key} = {}\n", toml_string(&value)));
-            }
-        }
+        let again = shown_as_toml();
         std::fs::write(&file, again).unwrap();
         // The shown keys of the breaker and retry of one name share a table; each takes its own.
         let errors = registry::load_file(&file).err().unwrap_or_default();
@@ -227,23 +166,4 @@ proptest! {
         let _ = registry::load_file(&file);
         let _ = std::fs::remove_dir_all(dir);
     }
-}
-
-fn toml_string(text: &str) -> String {
-    toml_basic_string(text)
-}
-
-/// `text` as a TOML basic string.
-fn toml_basic_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
