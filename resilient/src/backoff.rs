@@ -1,6 +1,7 @@
 //! [`Backoff`]: how long to wait between attempts.
 
-use crate::config::{ConfigError, ConfigValue, write_duration};
+use crate::config::{ConfigError, ConfigValue};
+use crate::duration;
 use std::time::Duration;
 
 /// How long to wait after each failed attempt: `delay(1)` after the first, `delay(2)` after the
@@ -191,7 +192,7 @@ impl Backoff {
 
     /// Written the way [`parse`](Self::parse) reads it; [`refinements`](Self::refinements) apart.
     pub(crate) fn describe(&self) -> String {
-        let (base, max) = (write_duration(self.base), write_duration(self.max));
+        let (base, max) = (duration::write(self.base), duration::write(self.max));
         match self.kind {
             Kind::None => "none".to_owned(),
             Kind::Constant => format!("constant({base})"),

@@ -151,31 +151,6 @@ macro_rules! or_panic {
 
 pub(crate) use {check_count, check_fraction, check_nonzero, check_rate, or_panic};
 
-/// `duration` as the attributes write durations, largest unit first (`"1m30s"`, `"1s500ms"`,
-/// `"0s"`): what the registry shows can be set again as it is.
-pub(crate) fn write_duration(duration: Duration) -> String {
-    const UNITS: [(&str, u128); 6] = [
-        ("h", 3_600_000_000_000),
-        ("m", 60_000_000_000),
-        ("s", 1_000_000_000),
-        ("ms", 1_000_000),
-        ("us", 1_000),
-        ("ns", 1),
-    ];
-    let mut rest = duration.as_nanos();
-    if rest == 0 {
-        return "0s".to_owned();
-    }
-    let mut text = String::new();
-    for (unit, nanos) in UNITS {
-        if rest >= nanos {
-            text.push_str(&format!("{}{unit}", rest / nanos));
-            rest %= nanos;
-        }
-    }
-    text
-}
-
 /// A configuration that can be replaced while calls read it: the one a policy was built with,
 /// or the last one set at run time (see [`crate::registry`]).
 ///
@@ -266,20 +241,6 @@ mod tests {
         assert_eq!((*second, *live.get()), (2, 3), "a read keeps what it read");
         live.set(1);
         assert_eq!(*live.get(), 1);
-    }
-
-    #[test]
-    fn durations_are_written_as_the_attributes_write_them() {
-        let written = |nanos: u64| write_duration(Duration::from_nanos(nanos));
-        assert_eq!(written(0), "0s");
-        assert_eq!(written(1_500_000_000), "1s500ms");
-        assert_eq!(written(90_000_000_000), "1m30s");
-        assert_eq!(written(3_600_000_000_001), "1h1ns");
-        assert_eq!(written(u64::MAX), "5124095h34m33s709ms551us615ns");
-        for nanos in [0, 1, 999, 1_000_000_007, 86_400_000_000_000, u64::MAX] {
-            let d = Duration::from_nanos(nanos);
-            assert_eq!(crate::duration::parse(&write_duration(d)), Ok(d));
-        }
     }
 
     #[test]

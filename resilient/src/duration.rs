@@ -69,6 +69,24 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// `duration` as the attributes write durations, largest unit first (`"1m30s"`, `"1s500ms"`,
+/// `"0s"`): what [`parse`] reads back as the same duration, so that what the registry shows can
+/// be set again as it is.
+pub(crate) fn write(duration: Duration) -> String {
+    let mut rest = duration.as_nanos();
+    if rest == 0 {
+        return "0s".to_owned();
+    }
+    let mut text = String::new();
+    for (unit, nanos) in UNITS.map(|(unit, nanos)| (unit, u128::from(nanos))) {
+        if rest >= nanos {
+            text.push_str(&format!("{}{unit}", rest / nanos));
+            rest %= nanos;
+        }
+    }
+    text
+}
+
 /// Units, largest first, with their length in nanoseconds.
 const UNITS: [(&str, u64); 6] = [
     ("h", 3_600_000_000_000),
@@ -82,6 +100,20 @@ const UNITS: [(&str, u64); 6] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_written_as_the_attributes_write_them() {
+        let written = |nanos: u64| write(Duration::from_nanos(nanos));
+        assert_eq!(written(0), "0s");
+        assert_eq!(written(1_500_000_000), "1s500ms");
+        assert_eq!(written(90_000_000_000), "1m30s");
+        assert_eq!(written(3_600_000_000_001), "1h1ns");
+        assert_eq!(written(u64::MAX), "5124095h34m33s709ms551us615ns");
+        for nanos in [0, 1, 999, 1_000_000_007, 86_400_000_000_000, u64::MAX] {
+            let d = Duration::from_nanos(nanos);
+            assert_eq!(parse(&write(d)), Ok(d));
+        }
+    }
 
     #[test]
     fn every_documented_form_parses() {

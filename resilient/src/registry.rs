@@ -494,7 +494,7 @@ fn retry_settings(s: &RetrySettings) -> BTreeMap<&'static str, String> {
 }
 
 fn show(d: Duration) -> String {
-    crate::config::write_duration(d)
+    crate::duration::write(d)
 }
 
 fn parse_count(value: &str) -> Result<u32, String> {
