@@ -6,8 +6,8 @@ use common::{TestError, ms};
 use resilient::{BreakerConfig, CircuitBreaker, RejectedKind, timeout, timeout_named};
 use std::time::Duration;
 
-#[tokio::test(start_paused = true)]
-async fn a_half_open_breaker_with_every_trial_slot_taken_says_so() {
+/// A breaker `payments` opened by one failure, for 30 s.
+fn opened_for_30s() -> CircuitBreaker {
     let b = CircuitBreaker::try_new(
         "payments",
         BreakerConfig::new()
@@ -16,6 +16,12 @@ async fn a_half_open_breaker_with_every_trial_slot_taken_says_so() {
     )
     .unwrap();
     b.try_acquire().unwrap().failure();
+    b
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_half_open_breaker_with_every_trial_slot_taken_says_so() {
+    let b = opened_for_30s();
     tokio::time::advance(Duration::from_secs(30)).await;
     let _trial = b.try_acquire().unwrap();
     let busy = b.try_acquire().unwrap_err();
@@ -29,14 +35,7 @@ async fn a_half_open_breaker_with_every_trial_slot_taken_says_so() {
 
 #[tokio::test(start_paused = true)]
 async fn an_open_breaker_prints_the_wait_rounded() {
-    let b = CircuitBreaker::try_new(
-        "payments",
-        BreakerConfig::new()
-            .failure_threshold(1)
-            .recovery_timeout(Duration::from_secs(30)),
-    )
-    .unwrap();
-    b.try_acquire().unwrap().failure();
+    let b = opened_for_30s();
     tokio::time::advance(ms(800)).await;
     let open = b.try_acquire().unwrap_err();
     assert_eq!(open.retry_after(), Some(ms(29_200)));
