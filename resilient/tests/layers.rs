@@ -143,24 +143,39 @@ async fn when_predicates_judge_only_the_functions_own_errors() {
     );
 }
 
+/// Calls the open breaker `open` and ignores its rejection, then fails twice before succeeding.
+async fn ignores_a_rejection(open: &CircuitBreaker, calls: &Calls) -> Result<u32, TestError> {
+    let n = calls.next();
+    let _ignored: Result<(), TestError> = open.call(async { Ok(()) }).await;
+    if n < 3 {
+        Err(TestError::Failed(n))
+    } else {
+        Ok(n)
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_rejection_handled_by_user_code_does_not_leak_into_the_next_layer() {
     let policy = RetryPolicy::new().max_attempts(3).backoff(Backoff::none());
     let open = breaker(BreakerConfig::new());
     open.force_open();
+    // The body saw a rejection and returned its own error: the retry judges that error, straight
+    // or through a timeout or an atomic scope of the runtime API.
     let calls = Calls::default();
-    let result = retry(&policy, || async {
-        let n = calls.next();
-        let _ignored: Result<(), TestError> = open.call(async { Ok(()) }).await;
-        if n < 3 {
-            Err(TestError::Failed(n))
-        } else {
-            Ok(n)
-        }
+    let result = retry(&policy, || ignores_a_rejection(&open, &calls)).await;
+    assert_eq!(result, Ok(3));
+    let calls = Calls::default();
+    let result = retry(&policy, || {
+        timeout(ms(50), ignores_a_rejection(&open, &calls))
     })
     .await;
-    // The body saw a rejection and returned its own error: the retry judges that error.
-    assert_eq!(result, Ok(3));
+    assert_eq!(result, Ok(3), "through a timeout");
+    let calls = Calls::default();
+    let result = retry(&policy, || {
+        resilient::atomic::scope(ignores_a_rejection(&open, &calls))
+    })
+    .await;
+    assert_eq!(result, Ok(3), "through an atomic scope");
 }
 
 #[tokio::test(start_paused = true)]
