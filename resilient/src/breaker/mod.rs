@@ -1141,3 +1141,28 @@ impl std::fmt::Debug for Permit<'_> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neither_the_mode_nor_the_window_changes_once_built() {
+        let rate = CircuitBreaker::new(
+            "fixed.rate",
+            BreakerConfig::new().failure_rate(0.5).window(20),
+        );
+        let window_alone = BreakerConfig::new().failure_rate(0.5).window(30);
+        let mode_alone = BreakerConfig::new().window(20);
+        for changed in [window_alone, mode_alone] {
+            let err = rate.reconfigure(changed).unwrap_err();
+            assert_eq!(err.key(), "window", "{changed:?}");
+        }
+        assert_eq!(
+            *rate.config(),
+            BreakerConfig::new().failure_rate(0.5).window(20)
+        );
+        let threshold = BreakerConfig::new().failure_rate(0.25).window(20);
+        assert_eq!(rate.reconfigure(threshold), Ok(()));
+    }
+}
