@@ -449,3 +449,32 @@ async fn the_report_level_follows_the_overall_status() {
         ]
     );
 }
+
+/// The only test of this binary that registers breakers: what it sees is its own.
+#[tokio::test(start_paused = true)]
+async fn open_breakers_names_each_breaker_not_closed_with_its_state() {
+    use health::Check;
+    use resilient::{BreakerConfig, CircuitBreaker, registry};
+    static CLOSED: CircuitBreaker = CircuitBreaker::new("health.closed", BreakerConfig::new());
+    static OPEN: CircuitBreaker =
+        CircuitBreaker::new("health.open", BreakerConfig::new().failure_threshold(1));
+    static FORCED: CircuitBreaker = CircuitBreaker::new("health.forced", BreakerConfig::new());
+    static OFF: CircuitBreaker = CircuitBreaker::new("health.off", BreakerConfig::new());
+    for breaker in [&CLOSED, &OPEN, &FORCED, &OFF] {
+        registry::register(breaker);
+    }
+    let outcome = health::open_breakers().check().await;
+    assert_eq!(
+        (outcome.status(), outcome.message()),
+        (Status::Healthy, "4 closed")
+    );
+    OPEN.try_acquire().unwrap().failure();
+    FORCED.force_open();
+    OFF.disable();
+    let outcome = health::open_breakers().check().await;
+    assert_eq!(outcome.status(), Status::Degraded);
+    assert_eq!(
+        outcome.message(),
+        "not closed: `health.open` (open), `health.forced` (forced_open); disabled: `health.off` (disabled)"
+    );
+}
