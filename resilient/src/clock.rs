@@ -51,8 +51,9 @@ pub(crate) struct Rounded(pub(crate) Duration);
 
 impl std::fmt::Display for Rounded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        const UNITS: [(u64, &str); 3] = [(1_000, "µs"), (1_000_000, "ms"), (1_000_000_000, "s")];
-        let n = nanos(self.0);
+        const UNITS: [(u128, &str); 3] = [(1_000, "µs"), (1_000_000, "ms"), (1_000_000_000, "s")];
+        // Wide enough that rounding up the longest duration cannot overflow.
+        let n = u128::from(nanos(self.0));
         if n < 1_000 {
             return write!(f, "{n}ns");
         }
@@ -100,6 +101,9 @@ mod tests {
             (Duration::from_millis(90_400), "1m30s"),
             (Duration::from_secs(3600), "1h"),
             (Duration::from_secs(3_661), "1h1m1s"),
+            // Rounding up the longest durations overflowed a u64.
+            (Duration::from_nanos(u64::MAX), "5124095h34m34s"),
+            (Duration::MAX, "5124095h34m34s"),
         ];
         for (duration, printed) in cases {
             assert_eq!(Rounded(duration).to_string(), printed, "{duration:?}");
