@@ -503,3 +503,36 @@ fn invalid_configurations_are_errors_naming_key_and_value() {
         "policy `orders`: `minimum_calls` must not exceed the `window` size (got 10)"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_longest_recovery_timeout_is_still_a_wait_not_a_forced_opening() {
+    let b = breaker(
+        BreakerConfig::new()
+            .failure_threshold(1)
+            .recovery_timeout(std::time::Duration::MAX),
+    );
+    b.try_acquire().unwrap().failure();
+    let rejected = b.try_acquire().unwrap_err();
+    assert_eq!(rejected.kind(), RejectedKind::CircuitOpen);
+    assert!(rejected.retry_after().is_some(), "{rejected}");
+    assert!(!rejected.to_string().contains("forced open"), "{rejected}");
+}
+
+/// A permit issued before `slow_call` was set has no start time: it is not judged slow.
+#[tokio::test(start_paused = true)]
+async fn a_call_admitted_before_slow_calls_were_judged_is_not_slow() {
+    // Rate mode: every outcome is judged, none takes the closed breaker's shortcut.
+    static B: CircuitBreaker = CircuitBreaker::new(
+        "scenarios.slow_later",
+        BreakerConfig::new().failure_rate(0.5).window(10),
+    );
+    resilient::registry::register(&B);
+    let before = B.try_acquire().unwrap();
+    resilient::registry::set("scenarios.slow_later", "slow_call", "1s").unwrap();
+    let after = B.try_acquire().unwrap();
+    advance(ms(2_000)).await;
+    before.success();
+    assert_eq!(B.metrics().slow_calls, 0);
+    after.success();
+    assert_eq!(B.metrics().slow_calls, 1, "a call admitted after is judged");
+}
