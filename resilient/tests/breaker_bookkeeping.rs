@@ -146,3 +146,38 @@ async fn a_recovery_then_a_forced_opening_count_apart() {
     b.reset();
     assert_eq!(b.metrics().time_open, ms(150));
 }
+
+/// Outcomes of a period a reset ended are late: they count as such and change nothing.
+#[tokio::test(start_paused = true)]
+async fn a_trial_outcome_after_a_reset_is_late() {
+    let b = fragile();
+    b.try_acquire().unwrap().failure();
+    advance(ms(100)).await;
+    let trial = b.try_acquire().unwrap();
+    assert!(trial.is_trial());
+    b.reset();
+    trial.success();
+    let m = b.metrics();
+    assert_eq!((m.state, m.late_outcomes), (BreakerState::Closed, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_rate_judged_after_a_reset_is_late() {
+    let b = CircuitBreaker::new(
+        "bookkeeping.rate",
+        BreakerConfig::new()
+            .failure_rate(0.5)
+            .window(4)
+            .minimum_calls(2),
+    );
+    let (first, second) = (b.try_acquire().unwrap(), b.try_acquire().unwrap());
+    first.failure();
+    b.reset();
+    // Its period, two failures in two calls, would open it; the period is over.
+    second.failure();
+    let m = b.metrics();
+    assert_eq!(
+        (m.state, m.openings, m.late_outcomes),
+        (BreakerState::Closed, 0, 1)
+    );
+}
