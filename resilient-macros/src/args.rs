@@ -254,14 +254,14 @@ pub(crate) fn duration(
 /// A duration literal, longer than zero; the error names `key`.
 pub(crate) fn duration_of(expr: &Expr, key: &dyn std::fmt::Display) -> Result<Duration, String> {
     match literal(expr) {
-        Some(Lit::Str(text)) => match crate::duration::parse(&text.value()) {
+        Some(Lit::Str(text)) => match resilient_duration::parse(&text.value()) {
             Ok(d) if d.is_zero() => Err(format!("`{key}` must be longer than zero")),
             Ok(d) => Ok(d),
             Err(message) => Err(message),
         },
         _ => Err(format!(
             "`{key}` takes a duration in quotes: {}",
-            crate::duration::EXPECTED
+            resilient_duration::EXPECTED
         )),
     }
 }

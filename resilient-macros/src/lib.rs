@@ -16,7 +16,6 @@ mod args;
 mod atomic;
 mod attrs;
 mod breaker;
-mod duration;
 mod expand;
 mod fallback;
 mod function;

@@ -61,7 +61,7 @@ impl TimeoutArgs {
                 }
             }
             Ok(Some(Expr::Lit(lit))) => {
-                errors.at(&lit, format_args!("`#[timeout]` takes a duration in quotes or an expression of type `Duration`: {}", crate::duration::EXPECTED));
+                errors.at(&lit, format_args!("`#[timeout]` takes a duration in quotes or an expression of type `Duration`: {}", resilient_duration::EXPECTED));
             }
             Ok(Some(expr)) => this.limit = Limit::Dynamic(expr),
             Ok(None) => errors.at_span(at, "`#[timeout]` needs its limit: `#[timeout(\"5s\")]` or `#[timeout(EXPR)]` with `EXPR: Duration`"),

@@ -1,7 +1,7 @@
 //! [`Backoff`]: how long to wait between attempts.
 
 use crate::config::{ConfigError, ConfigValue};
-use crate::duration;
+use resilient_duration as duration;
 use std::time::Duration;
 
 /// How long to wait after each failed attempt: `delay(1)` after the first, `delay(2)` after the
@@ -179,7 +179,7 @@ impl Backoff {
             .ok_or_else(|| format!("`{text}` is not a backoff: {EXPECTED}"))?;
         let durations = args
             .split(',')
-            .map(|d| crate::duration::parse(d.trim()))
+            .map(|d| duration::parse(d.trim()))
             .collect::<Result<Vec<_>, _>>()?;
         match (kind.trim(), &durations[..]) {
             ("constant", &[delay]) => Ok(Self::constant(delay)),

@@ -159,7 +159,6 @@ mod caught;
 mod clock;
 mod config;
 pub mod correlation;
-mod duration;
 mod fallback;
 /// Crash-safe file writes, timestamped backups and restores, permission repair.
 pub mod fs;

@@ -494,7 +494,7 @@ fn retry_settings(s: &RetrySettings) -> BTreeMap<&'static str, String> {
 }
 
 fn show(d: Duration) -> String {
-    crate::duration::write(d)
+    resilient_duration::write(d)
 }
 
 fn parse_count(value: &str) -> Result<u32, String> {
@@ -512,7 +512,7 @@ fn parse_fraction(value: &str) -> Result<f64, String> {
 }
 
 fn parse_duration(value: &str) -> Result<Duration, String> {
-    crate::duration::parse(value.trim())
+    resilient_duration::parse(value.trim())
 }
 
 /// A value refused: which policy, which key, what value, and why.

@@ -1,16 +1,18 @@
-//! Durations written as text: `"250ms"`, `"30s"`, `"5m"`, `"1h"`, `"1m30s"`, `"100us"`, as the
-//! attributes write them and as the registry reads them.
+//! The duration grammar of `resilient`: `"250ms"`, `"30s"`, `"5m"`, `"1h"`, `"1m30s"`, `"100us"`.
 //!
-//! The canonical copy of the grammar. `resilient-macros/src/duration.rs` holds the same parser
-//! for compile time (a proc-macro crate can share no function with its runtime, and each crate
-//! must package on its own); `tests/tests/duration_copies.rs` checks that both agree.
+//! The attribute macros parse it at compile time and the runtime's registry at run time, so it
+//! lives once, here, in a crate both depend on. Not for direct use: depend on `resilient`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::time::Duration;
 
-pub(crate) const EXPECTED: &str = "expected a duration like \"250ms\", \"30s\", \"5m\", \"1h\" or \"1m30s\" (units: h, m, s, ms, us, ns)";
+/// What a duration looks like, for error messages.
+pub const EXPECTED: &str = "expected a duration like \"250ms\", \"30s\", \"5m\", \"1h\" or \"1m30s\" (units: h, m, s, ms, us, ns)";
 
 /// Parses a duration: one or more `<whole number><unit>` parts, largest unit first.
-pub(crate) fn parse(text: &str) -> Result<Duration, String> {
+pub fn parse(text: &str) -> Result<Duration, String> {
     if text.trim() != text || text.is_empty() {
         return Err(format!("`{text}` is not a duration: {EXPECTED}"));
     }
@@ -72,7 +74,7 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
 /// `duration` as the attributes write durations, largest unit first (`"1m30s"`, `"1s500ms"`,
 /// `"0s"`): what [`parse`] reads back as the same duration, so that what the registry shows can
 /// be set again as it is.
-pub(crate) fn write(duration: Duration) -> String {
+pub fn write(duration: Duration) -> String {
     let mut rest = duration.as_nanos();
     if rest == 0 {
         return "0s".to_owned();
