@@ -1,41 +1,21 @@
 async fn import(batch: &Batch) -> Result<usize, ImportError> {
+    use ::resilient::__private as __resilient;
     use atomic as _;
-    ::resilient::__private::returns_result::<Result<usize, ImportError>>();
-    let __resilient_retry_policy: &::resilient::__private::RetryPolicy = {
-        static __RESILIENT_RETRY: ::resilient::__private::RetryPolicy = ::resilient::__private::RetryPolicy::new()
-            .name(::core::concat!(::core::module_path!(), "::", "import"))
-            .max_attempts(3);
-        ::resilient::__private::registered(&__RESILIENT_RETRY)
-    };
-    ::resilient::__private::output::<
-        Result<usize, ImportError>,
-    >(
-        async {
-            let mut __resilient_retry = ::resilient::__private::RetryLoop::start(
-                __resilient_retry_policy,
-            );
-            loop {
-                if let ::core::option::Option::Some(__resilient_result) = __resilient_retry
-                    .after(
-                        ::resilient::__private::attempt(
-                                ::resilient::__private::atomic(
-                                    ::resilient::__private::body::<
-                                        Result<usize, ImportError>,
-                                        _,
-                                    >(async { db::insert_all(batch).await }),
-                                    false,
-                                ),
-                                true,
-                            )
-                            .await,
-                        ::resilient::__private::every_error,
-                    )
-                {
-                    break __resilient_result;
-                }
-                __resilient_retry.wait().await;
+    const __RESILIENT_FN: &str = ::core::concat!(::core::module_path!(), "::import");
+    static __RESILIENT_RETRY: __resilient::RetryPolicy = __resilient::RetryPolicy::new()
+        .name(__RESILIENT_FN)
+        .max_attempts(3);
+    let mut __retry = __resilient::retry(&__RESILIENT_RETRY, __resilient::every_error);
+    loop {
+        let __call = async {
+            if false {
+                return __resilient::result::<Result<usize, ImportError>>();
             }
+            db::insert_all(batch).await
+        };
+        let __call = __resilient::atomic(__call);
+        if let ::core::option::Option::Some(__result) = __retry.attempt(__call).await {
+            break __result;
         }
-            .await,
-    )
+    }
 }

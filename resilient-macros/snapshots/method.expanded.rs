@@ -6,37 +6,18 @@ async fn query(&self, sql: &str) -> Result<Rows, DbError> {
     self.pool.query(sql).await
 }
 async fn save<T: Serialize + Sync>(&mut self, value: &T) -> Result<(), DbError> {
-    ::resilient::__private::returns_result::<Result<(), DbError>>();
-    let __resilient_retry_policy: &::resilient::__private::RetryPolicy = &SAVE_POLICY;
-    ::resilient::__private::output::<
-        Result<(), DbError>,
-    >(
-        async {
-            let mut __resilient_retry = ::resilient::__private::RetryLoop::start(
-                __resilient_retry_policy,
-            );
-            loop {
-                if let ::core::option::Option::Some(__resilient_result) = __resilient_retry
-                    .after(
-                        ::resilient::__private::attempt(
-                                ::resilient::__private::body::<
-                                    Result<(), DbError>,
-                                    _,
-                                >(async {
-                                    self.pool.insert(value).await?;
-                                    Ok(())
-                                }),
-                                false,
-                            )
-                            .await,
-                        ::resilient::__private::every_error,
-                    )
-                {
-                    break __resilient_result;
-                }
-                __resilient_retry.wait().await;
+    use ::resilient::__private as __resilient;
+    let mut __retry = __resilient::shared_retry(&SAVE_POLICY, __resilient::every_error);
+    loop {
+        let __call = async {
+            if false {
+                return __resilient::result::<Result<(), DbError>>();
             }
+            self.pool.insert(value).await?;
+            Ok(())
+        };
+        if let ::core::option::Option::Some(__result) = __retry.attempt(__call).await {
+            break __result;
         }
-            .await,
-    )
+    }
 }

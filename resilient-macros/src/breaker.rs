@@ -248,7 +248,7 @@ impl BreakerArgs {
 
     /// `BreakerConfig::new()` with every setting given, as a constant expression.
     pub(crate) fn config(&self, root: &TokenStream) -> TokenStream {
-        let mut config = quote!(#root::__private::BreakerConfig::new());
+        let mut config = quote!(#root::BreakerConfig::new());
         let mut call = |method: &str, value: TokenStream| {
             let method = syn::Ident::new(method, proc_macro2::Span::call_site());
             config = quote!(#config.#method(#value));
@@ -343,9 +343,20 @@ pub(crate) fn lit_f64(x: f64) -> TokenStream {
     quote!(#lit)
 }
 
-/// A duration as a constant expression.
+/// A duration as a constant expression, in the largest unit that writes it exactly.
 pub(crate) fn duration(root: &TokenStream, d: Duration) -> TokenStream {
-    let nanos =
-        proc_macro2::Literal::u64_unsuffixed(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-    quote!(#root::__private::Duration::from_nanos(#nanos))
+    let nanos = d.as_nanos();
+    let (constructor, count) = [
+        ("from_secs", 1_000_000_000),
+        ("from_millis", 1_000_000),
+        ("from_micros", 1_000),
+    ]
+    .into_iter()
+    .find(|(_, unit)| nanos % unit == 0)
+    .map_or(("from_nanos", nanos), |(constructor, unit)| {
+        (constructor, nanos / unit)
+    });
+    let constructor = syn::Ident::new(constructor, proc_macro2::Span::call_site());
+    let count = proc_macro2::Literal::u64_unsuffixed(u64::try_from(count).unwrap_or(u64::MAX));
+    quote!(#root::Duration::#constructor(#count))
 }

@@ -3,13 +3,16 @@
 
 use crate::args::{Errors, Setting};
 use crate::attrs::{self, Kind, Layer};
-use crate::breaker::duration;
+use crate::breaker::{BreakerArgs, duration};
+use crate::fallback::FallbackArgs;
 use crate::function;
-use crate::timeout::Limit;
-use proc_macro2::{Span, TokenStream};
+use crate::retry::RetryArgs;
+use crate::timeout::{Limit, TimeoutArgs};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{Expr, ItemFn, LitStr, Type};
+use syn::{Expr, ItemFn, LitStr, ReturnType, Type};
 
 /// The whole pipeline for one attribute and those stacked below it.
 pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
@@ -58,23 +61,70 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
     }
 }
 
-/// What a layer wraps: the function's body, or another layer.
-struct Inner {
-    tokens: TokenStream,
-    is_layer: bool,
+/// What the layers written so far leave for the layer around them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Inner {
+    /// `__call` is a future (async) or a closure (blocking) that runs them.
+    Call,
+    /// `__result` holds what they returned (they ran: a retry loop).
+    Result,
+}
+
+/// One statement of the generated body, a `let`: the last can be folded into the expression that
+/// uses its binding (see [`Body::finish`]).
+struct Stmt {
+    name: Ident,
+    mutable: bool,
+    value: TokenStream,
+}
+
+/// The statements written so far, innermost layer first, and what they leave.
+struct Body {
+    stmts: Vec<Stmt>,
+    inner: Inner,
 }
 
 struct Context {
-    root: TokenStream,
     is_async: bool,
-    /// Per-call values the layers use, written before the call.
-    prelude: TokenStream,
-    /// The default policy name, `module_path::fn_name`, as a constant expression.
-    name: TokenStream,
     /// The return type, unless it mentions `impl Trait` (which generated code cannot name).
     typed: Option<Type>,
     /// The return type's name, where errors about it go: see [`written_at`].
     output: Span,
+    /// The function's default policy name, `module_path::fn_name`, if a policy uses it.
+    uses_default_name: bool,
+    /// The function's statics, in reading order.
+    statics: Vec<TokenStream>,
+    /// Per-call values, computed once before the layers run.
+    prelude: Vec<TokenStream>,
+}
+
+/// The runtime module's alias, declared first in the function.
+fn runtime() -> TokenStream {
+    let alias = Ident::new("__resilient", Span::call_site());
+    quote!(#alias)
+}
+
+/// A local of the generated code, invisible to the body.
+fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+/// A local of the generated code, reported at `at`.
+fn at_output(local: &Ident, at: Span) -> Ident {
+    Ident::new(&local.to_string(), local.span().located_at(at))
+}
+
+/// `tokens` with every identifier a local of the generated code.
+fn respan_mixed(tokens: TokenStream) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Ident(ident) = &mut tree {
+                ident.set_span(Span::mixed_site());
+            }
+            tree
+        })
+        .collect()
 }
 
 fn generate(
@@ -87,315 +137,485 @@ fn generate(
         .iter()
         .find_map(|(_, layer)| layer.crate_path())
         .map_or_else(|| quote!(::resilient), |path| path.value.to_token_stream());
-    let fn_name = function.sig.ident.to_string();
     let mut cx = Context {
-        prelude: checks(&root, layers, output),
         is_async: function.sig.asyncness.is_some(),
-        root,
-        name: quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
         typed: (!function::mentions_impl_trait(output)).then(|| output.clone()),
         output: anchor(output),
+        uses_default_name: false,
+        statics: Vec::new(),
+        prelude: Vec::new(),
     };
-    let mut inner = body(&cx, &function.block, output);
-    for (_, layer) in layers.iter().rev() {
-        inner = Inner {
-            tokens: wrap(&mut cx, layer, inner),
-            is_layer: true,
-        };
-    }
-    // The attributes expanded here were never resolved: name them, so their imports count as used.
-    let uses = taken.iter().map(|path| quote!(use #path as _;));
-    let (prelude, call) = (cx.prelude, inner.tokens);
-    let call = if cx.is_async {
-        awaited(&call, cx.output)
-    } else {
-        called(&call, cx.output)
-    };
-    // What the layers return, as the return type (the same type; see `__private::Outcome`).
-    let call = match &cx.typed {
-        Some(output) => {
-            let (convert, output) = at_return_type(&cx.root, quote!(output), output);
-            quote_spanned!(cx.output=> #convert::<#output>(#call))
-        }
-        None => call,
-    };
-    function.block = syn::parse_quote!({ #(#uses)* #prelude #call });
-    quote!(#function)
-}
-
-/// The compile-time check of the return type, spanned at it so its error points there: a
-/// `Result`, whose error holds a rejection if a layer can reject.
-fn checks(root: &TokenStream, layers: &[(Kind, Layer)], output: &Type) -> TokenStream {
-    if function::mentions_impl_trait(output) {
-        return TokenStream::new();
-    }
     let rejects = layers
         .iter()
         .any(|(kind, _)| matches!(kind, Kind::CircuitBreaker | Kind::Timeout));
-    let check = if rejects {
-        quote!(can_reject)
-    } else {
-        quote!(returns_result)
+    let mut body = cx.body(&function.block, rejects);
+    for (_, layer) in layers.iter().rev() {
+        cx.wrap(&mut body, layer);
+    }
+    let call = body.finish(cx.is_async, cx.output);
+    let rt = runtime();
+    let fn_name = function.sig.ident.unraw().to_string();
+    let name = cx.uses_default_name.then(|| {
+        let name = name_const();
+        let suffix = format!("::{fn_name}");
+        quote!(const #name: &str = ::core::concat!(::core::module_path!(), #suffix);)
+    });
+    let (statics, prelude) = (&cx.statics, &cx.prelude);
+    let uses = imports_used(taken);
+    function.block = syn::parse_quote!({
+        use #root::__private as #rt;
+        #uses
+        #name
+        #(#statics)*
+        #(#prelude)*
+        #call
+    });
+    quote!(#function)
+}
+
+/// The attributes expanded here were never resolved: named, their imports count as used.
+fn imports_used(taken: &[syn::Path]) -> TokenStream {
+    let (rooted, relative): (Vec<_>, Vec<_>) =
+        taken.iter().partition(|path| path.leading_colon.is_some());
+    let relative = match relative.as_slice() {
+        [] => TokenStream::new(),
+        [path] => quote!(use #path as _;),
+        paths => quote!(use {#(#paths as _),*};),
     };
-    let at = anchor(output);
-    let (check, output) = at_return_type(root, check, output);
-    quote_spanned!(at=> #check::<#output>();)
+    quote!(#relative #(use #rooted as _;)*)
 }
 
-/// `__private::#name` and the return type, both written at the return type's name (see
-/// [`written_at`]): the error of a call `#name::<#output>(...)` on the type covers the same
-/// tokens as those of the layers' calls.
-fn at_return_type(
-    root: &TokenStream,
-    name: TokenStream,
-    output: &Type,
-) -> (TokenStream, TokenStream) {
-    let at = anchor(output);
-    let path = written_at(quote!(#root::__private::#name), at);
-    let output = output
-        .to_token_stream()
-        .into_iter()
-        .map(|mut tree| {
-            tree.set_span(tree.span().located_at(at));
-            tree
-        })
-        .collect();
-    (path, output)
+fn name_const() -> Ident {
+    Ident::new("__RESILIENT_FN", Span::call_site())
 }
 
-/// The body as a future (async) or a closure (blocking), typed as the function's result so that
-/// `?` and `return` in it need no annotation, and marked as the body: whatever it returns is its
-/// own result, never a layer's rejection.
-fn body(cx: &Context, block: &syn::Block, output: &Type) -> Inner {
-    let root = &cx.root;
-    let typed = !function::mentions_impl_trait(output);
-    let tokens = match (cx.is_async, typed) {
-        (true, true) => {
-            let call = written_at(quote!(#root::__private::body), cx.output);
-            // The block keeps its place: a move out of it "in previous iteration of loop" is
-            // shown on the attribute that loops.
-            let block = quote!(async #block);
-            quote_spanned!(cx.output=> #call::<#output, _>(#block))
-        }
-        (true, false) => quote!(#root::__private::body(async #block)),
-        (false, true) => {
-            let call = written_at(quote!(#root::__private::body_blocking), cx.output);
-            let block = quote!(|| -> #output #block);
-            quote_spanned!(cx.output=> #call(#block))
-        }
-        (false, false) => quote!(#root::__private::body_blocking(|| #block)),
-    };
-    Inner {
-        tokens,
-        is_layer: false,
+impl Body {
+    fn push_let(&mut self, name: &str, value: TokenStream) {
+        self.stmts.push(Stmt {
+            name: local(name),
+            mutable: false,
+            value,
+        });
+    }
+
+    /// The statements, and the expression that gives their result (its `.await` written at
+    /// `at`); the last `let` is folded into it.
+    fn finish(mut self, is_async: bool, at: Span) -> TokenStream {
+        let name = match self.inner {
+            Inner::Call => "__call",
+            Inner::Result => "__result",
+        };
+        let last = match self.stmts.pop() {
+            Some(Stmt {
+                name: binding,
+                mutable: false,
+                value,
+            }) if binding == name => value,
+            other => {
+                self.stmts.extend(other);
+                local(name).to_token_stream()
+            }
+        };
+        let tail = match (self.inner, is_async) {
+            (Inner::Call, true) => awaited(last, at),
+            (Inner::Call, false) => call_closure(last),
+            (Inner::Result, _) => last,
+        };
+        let stmts = self.stmts.iter().map(Stmt::to_tokens);
+        quote!(#(#stmts)* #tail)
     }
 }
 
-fn wrap(cx: &mut Context, layer: &Layer, inner: Inner) -> TokenStream {
-    let root = cx.root.clone();
-    let Inner {
-        tokens: inner,
-        is_layer,
-    } = inner;
-    let local = |name: &str| format_ident!("__resilient_{}", name, span = Span::mixed_site());
-    match layer {
-        Layer::Timeout(args) => {
-            let name = policy_name(&args.name, &cx.name);
-            let (policy, limit) = match &args.limit {
-                Limit::Fixed(d) => {
-                    let limit = duration(&root, *d);
-                    let policy = quote!(#root::__private::TimeoutPolicy::new(#name, #limit));
-                    (policy, quote!(::core::option::Option::None))
-                }
-                Limit::Dynamic(expr) => {
-                    let var = local("time_limit");
-                    cx.prelude
-                        .extend(quote!(let #var: #root::__private::Duration = #expr;));
-                    let policy = quote!(#root::__private::TimeoutPolicy::per_call(#name));
-                    (policy, quote!(::core::option::Option::Some(#var)))
-                }
-                Limit::Missing => unreachable!("a missing limit is reported while parsing"),
-            };
-            let var = local("timeout_policy");
-            cx.prelude.extend(quote!(
-                let #var: &'static #root::__private::TimeoutPolicy = {
-                    static __RESILIENT_TIMEOUT: #root::__private::TimeoutPolicy = #policy;
-                    #root::__private::registered(&__RESILIENT_TIMEOUT)
-                };
-            ));
-            let timeout = written_at(quote!(#root::__private::timeout), cx.output);
-            quote_spanned!(cx.output=> #timeout(#var, #limit, #inner, #is_layer))
+/// `call()`, or the closure's body where `call` is a closure without arguments.
+fn call_closure(call: TokenStream) -> TokenStream {
+    match syn::parse2::<syn::ExprClosure>(call.clone()) {
+        Ok(closure)
+            if closure.inputs.is_empty() && matches!(closure.output, ReturnType::Default) =>
+        {
+            closure.body.to_token_stream()
         }
-        Layer::Breaker(args) => {
-            // A `static` in a block of its own: the body cannot see it, so it shadows nothing.
-            let expr = match &args.breaker {
-                Some(expr) => expr.value.to_token_stream(),
-                None => {
-                    let (name, config) = (policy_name(&args.name, &cx.name), args.config(&root));
-                    quote!({
-                        static __RESILIENT_BREAKER: #root::__private::CircuitBreaker =
-                            #root::__private::CircuitBreaker::new(#name, #config);
-                        #root::__private::registered(&__RESILIENT_BREAKER)
-                    })
-                }
-            };
-            let breaker = local("breaker");
-            cx.prelude
-                .extend(quote!(let #breaker: &#root::__private::CircuitBreaker = #expr;));
-            let when = predicate(&root, &args.when, cx.typed_when());
-            if cx.is_async {
-                let call = written_at(quote!(#root::__private::breaker), cx.output);
-                quote_spanned!(cx.output=> #call(#breaker, #inner, #when, #is_layer))
-            } else {
-                let call = written_at(quote!(#root::__private::breaker_blocking), cx.output);
-                let call = quote_spanned!(cx.output=> #call(#breaker, #inner, #when));
-                quote!(|| #call)
-            }
-        }
-        Layer::Retry(args) => {
-            let expr = match &args.policy {
-                Some(expr) => expr.value.to_token_stream(),
-                None => {
-                    let policy = args.policy(&root, &policy_name(&args.name, &cx.name));
-                    quote!({
-                        static __RESILIENT_RETRY: #root::__private::RetryPolicy = #policy;
-                        #root::__private::registered(&__RESILIENT_RETRY)
-                    })
-                }
-            };
-            let policy = local("retry_policy");
-            cx.prelude
-                .extend(quote!(let #policy: &#root::__private::RetryPolicy = #expr;));
-            let when = predicate(&root, &args.when, cx.typed_when());
-            let (state, done) = (local("retry"), local("result"));
-            // Judged without a future of its own: a successful attempt costs no more than the
-            // runtime's `retry`. Only a wait is awaited.
-            let attempt = attempted(&root, cx, &inner, is_layer);
-            let (next, wait) = if cx.is_async {
-                let next = quote!(#state.after(#attempt, #when));
-                (next, quote!(#state.wait().await;))
-            } else {
-                let next = quote!(#state.after_blocking(#attempt, #when));
-                (next, TokenStream::new())
-            };
-            let run = quote! {{
-                let mut #state = #root::__private::RetryLoop::start(#policy);
-                loop {
-                    if let ::core::option::Option::Some(#done) = #next {
-                        break #done;
-                    }
-                    #wait
-                }
-            }};
-            if cx.is_async {
-                quote!(async #run)
-            } else {
-                quote!(|| #run)
-            }
-        }
-        Layer::Atomic(_) => {
-            if cx.is_async {
-                let call = written_at(quote!(#root::__private::atomic), cx.output);
-                quote_spanned!(cx.output=> #call(#inner, #is_layer))
-            } else {
-                let call = written_at(quote!(#root::__private::atomic_blocking), cx.output);
-                let call = quote_spanned!(cx.output=> #call(#inner));
-                quote!(|| #call)
-            }
-        }
-        Layer::Fallback(args) => {
-            let handler = args
-                .handler
-                .as_ref()
-                .expect("a missing fallback is reported while parsing");
-            let when = predicate(&root, &args.when, None);
-            let (error, result) = (local("error"), local("result"));
-            let policy = local("fallback_policy");
-            let name = &cx.name;
-            cx.prelude.extend(quote!(
-                let #policy: &'static #root::__private::FallbackPolicy = {
-                    static __RESILIENT_FALLBACK: #root::__private::FallbackPolicy =
-                        #root::__private::FallbackPolicy::new(#name);
-                    #root::__private::registered(&__RESILIENT_FALLBACK)
-                };
-            ));
-            // Typed by the return type, a mistake in the handler is reported in the handler.
-            let call = match (&cx.typed, cx.is_async) {
-                (Some(output), true) => quote!(call_fallback_async::<#output, _, _>),
-                (Some(output), false) => quote!(call_fallback_blocking::<#output, _>),
-                (None, _) => quote!(call_fallback),
-            };
-            // Written at what the handler returns, where a mistake in it is reported.
-            let at = match handler {
-                Expr::Closure(closure) => closure.body.span(),
-                _ => handler.span(),
-            };
-            let call = written_at(quote!(#root::__private::#call), at);
-            let attempt = attempted(&root, cx, &inner, is_layer);
-            let handled = if cx.is_async {
-                let call = quote_spanned!(at=> #call(#error, #handler));
-                awaited(&call, at)
-            } else {
-                quote_spanned!(at=> #call(#error, #handler))
-            };
-            let (attempted, rejection) = (local("attempted"), local("rejection"));
-            // The attempt is a statement of its own: what it leaves to drop is dropped before the
-            // rejection is passed on.
-            let run = quote! {
-                let #attempted = #attempt;
-                match #attempted {
-                    (::core::result::Result::Err(#error), #rejection) if #root::__private::fallback_applies(&#error, #when) => {
-                        #root::__private::fallback_starts(#policy, #rejection);
-                        let #result = #handled;
-                        #root::__private::fallback_ran();
-                        #result
-                    }
-                    #attempted => #root::__private::passed_on(#attempted),
-                }
-            };
-            if cx.is_async {
-                quote!(async { #run })
-            } else {
-                quote!(|| { #run })
-            }
-        }
+        _ => quote!(#call()),
     }
 }
 
-/// The policy's name: the one given, or `module_path::fn_name`.
-fn policy_name(name: &Option<Setting<LitStr>>, default: &TokenStream) -> TokenStream {
-    match name {
-        Some(setting) => setting.value.to_token_stream(),
-        None => default.clone(),
-    }
-}
-
-/// The `when = ...` given, or the predicate that accepts every error. `typed` checks it against
-/// the return type, so that a mistake in it is reported once, at it.
-fn predicate(
-    root: &TokenStream,
-    when: &Option<Setting<Expr>>,
-    typed: Option<(&Type, TokenStream)>,
-) -> TokenStream {
-    match (when, typed) {
-        (Some(setting), Some((output, check))) => {
-            // Written at the predicate, where a mistake in it is reported.
-            let (when, at) = (&setting.value, setting.value.span());
-            let check = written_at(quote!(#root::__private::#check), at);
-            quote_spanned!(at=> #check::<#output>(&#when))
-        }
-        (Some(setting), None) => setting.value.to_token_stream(),
-        (None, _) => quote!(#root::__private::every_error),
+impl Stmt {
+    fn to_tokens(&self) -> TokenStream {
+        let Stmt {
+            name,
+            mutable,
+            value,
+        } = self;
+        let mutable = mutable.then(|| quote!(mut));
+        quote!(let #mutable #name = #value;)
     }
 }
 
 impl Context {
-    /// How a `when` is checked against the return type: on a blocking function whose return type
-    /// can be named (see `__private::when_blocking`).
-    fn typed_when(&self) -> Option<(&Type, TokenStream)> {
-        let output = self.typed.as_ref().filter(|_| !self.is_async)?;
-        Some((output, quote!(when_blocking)))
+    /// `__resilient::#name`, written at the return type's name (see [`written_at`]).
+    fn private(&self, name: &str) -> TokenStream {
+        let rt = runtime();
+        let name = Ident::new(name, Span::call_site());
+        written_at(quote!(#rt::#name), self.output)
     }
+
+    /// The function's body: an async block, or a closure returning the function's type; its
+    /// return edge types it as the function's result before the body is checked (async) and
+    /// checks the return type.
+    fn body(&self, block: &syn::Block, rejects: bool) -> Body {
+        // The user's items (and macros, which may expand to items) stay in a block of their own,
+        // where they cannot shadow what the return edge names.
+        let own_scope = block
+            .stmts
+            .iter()
+            .any(|stmt| matches!(stmt, syn::Stmt::Item(_) | syn::Stmt::Macro(_)));
+        let stmts = if own_scope {
+            vec![syn::Stmt::Expr(
+                Expr::Block(syn::ExprBlock {
+                    attrs: Vec::new(),
+                    label: None,
+                    block: block.clone(),
+                }),
+                None,
+            )]
+        } else {
+            block.stmts.clone()
+        };
+        let edge = self.typed.as_ref().map(|output| {
+            let check = self.private(if rejects { "rejectable" } else { "result" });
+            let output = at_return_type(output, self.output);
+            let edge = quote_spanned!(self.output=> #check::<#output>());
+            quote!(if false { return #edge; })
+        });
+        let call = if self.is_async {
+            quote!(async { #edge #(#stmts)* })
+        } else {
+            let returns = self.typed.as_ref().map(|output| quote!(-> #output));
+            let body_blocking = self.private("body_blocking");
+            quote!(#body_blocking(|| #returns { #edge #(#stmts)* }))
+        };
+        Body {
+            stmts: vec![Stmt {
+                name: local("__call"),
+                mutable: false,
+                value: call,
+            }],
+            inner: Inner::Call,
+        }
+    }
+
+    /// Declares a policy's `static`: `__RESILIENT_<KIND>`.
+    fn declare(&mut self, kind: &str, ty: &str, value: TokenStream) -> Ident {
+        let name = format_ident!("__RESILIENT_{}", kind);
+        let ty = Ident::new(ty, Span::call_site());
+        let rt = runtime();
+        // Written inside out: the outermost layer's static comes first.
+        self.statics
+            .insert(0, quote!(static #name: #rt::#ty = #value;));
+        name
+    }
+
+    /// The policy's name: the one given, or the function's.
+    fn policy_name(&mut self, name: &Option<Setting<LitStr>>) -> TokenStream {
+        match name {
+            Some(setting) => setting.value.to_token_stream(),
+            None => {
+                self.uses_default_name = true;
+                name_const().to_token_stream()
+            }
+        }
+    }
+
+    /// The layers so far as a future (async) or closure (blocking) in `__call`.
+    fn as_call(&self, body: &mut Body) {
+        if body.inner == Inner::Call {
+            return;
+        }
+        let stmts = std::mem::take(&mut body.stmts);
+        let block = Body {
+            stmts,
+            inner: Inner::Result,
+        }
+        .finish(self.is_async, self.output);
+        let call = if self.is_async {
+            let layer = self.private("layer");
+            quote!(#layer(async { #block }))
+        } else {
+            quote!(|| { #block })
+        };
+        body.push_let("__call", call);
+        body.inner = Inner::Call;
+    }
+
+    /// Wraps the layers so far in `layer`.
+    fn wrap(&mut self, body: &mut Body, layer: &Layer) {
+        match layer {
+            Layer::Retry(args) => self.retry(body, args),
+            Layer::Fallback(args) if !self.is_async || body.inner == Inner::Result => {
+                self.fallback_after(body, args);
+            }
+            Layer::Fallback(args) => self.fallback(body, args),
+            _ => {
+                self.as_call(body);
+                let call = local("__call");
+                let wrapped = match layer {
+                    Layer::Timeout(args) => self.timeout(args, &call),
+                    Layer::Breaker(args) => self.breaker(args, &call),
+                    Layer::Atomic(_) => self.atomic(&call),
+                    Layer::Retry(_) | Layer::Fallback(_) => unreachable!("matched above"),
+                };
+                body.push_let("__call", wrapped);
+            }
+        }
+    }
+
+    fn timeout(&mut self, args: &TimeoutArgs, call: &Ident) -> TokenStream {
+        let rt = runtime();
+        let name = self.policy_name(&args.name);
+        match &args.limit {
+            Limit::Fixed(d) => {
+                let limit = duration(&rt, *d);
+                let policy = quote!(#rt::TimeoutPolicy::new(#name, #limit));
+                let policy = self.declare("TIMEOUT", "TimeoutPolicy", policy);
+                let timeout = self.private("timeout");
+                quote_spanned!(self.output=> #timeout(&#policy, #call))
+            }
+            Limit::Dynamic(expr) => {
+                let policy = quote!(#rt::TimeoutPolicy::per_call(#name));
+                let policy = self.declare("TIMEOUT", "TimeoutPolicy", policy);
+                let limit = local("__limit");
+                self.prelude
+                    .push(quote!(let #limit: #rt::Duration = #expr;));
+                let timeout = self.private("timeout_for");
+                quote_spanned!(self.output=> #timeout(&#policy, #limit, #call))
+            }
+            Limit::Missing => unreachable!("a missing limit is reported while parsing"),
+        }
+    }
+
+    fn breaker(&mut self, args: &BreakerArgs, call: &Ident) -> TokenStream {
+        let rt = runtime();
+        let when = self.predicate(&args.when);
+        let (function, breaker) = match &args.breaker {
+            Some(expr) => {
+                // With `breaker = ...` no other key is given (checked while parsing).
+                let function = self.private(if self.is_async {
+                    "shared_breaker"
+                } else {
+                    "shared_breaker_blocking"
+                });
+                let breaker = &expr.value;
+                let call = quote_spanned!(self.output=> #function(#breaker, #call));
+                return self.blocking_layer(call);
+            }
+            None => {
+                let name = self.policy_name(&args.name);
+                let config = args.config(&rt);
+                let value = quote!(#config.build(#name));
+                ("breaker", self.declare("BREAKER", "CircuitBreaker", value))
+            }
+        };
+        let call = match (self.is_async, when) {
+            (true, None) => {
+                let function = self.private(function);
+                quote_spanned!(self.output=> #function(&#breaker, #call))
+            }
+            (true, Some(when)) => {
+                let function = self.private("breaker_when");
+                quote_spanned!(self.output=> #function(&#breaker, #call, #when))
+            }
+            (false, when) => {
+                let when = when.unwrap_or_else(|| self.private("every_error"));
+                let function = self.private("breaker_blocking");
+                quote_spanned!(self.output=> #function(&#breaker, #when, #call))
+            }
+        };
+        self.blocking_layer(call)
+    }
+
+    fn atomic(&mut self, call: &Ident) -> TokenStream {
+        let function = self.private(if self.is_async {
+            "atomic"
+        } else {
+            "atomic_blocking"
+        });
+        let call = quote_spanned!(self.output=> #function(#call));
+        self.blocking_layer(call)
+    }
+
+    /// `#[fallback]` on an async function: a future around the layers inside, awaited at once at
+    /// the handler, where a mistake in it is reported.
+    fn fallback(&mut self, body: &mut Body, args: &FallbackArgs) {
+        let (policy, when, handler, at) = self.fallback_parts(args);
+        let call = local("__call");
+        let fallback = match when {
+            Some(when) => {
+                let function = written_at(quote!(__resilient::fallback_when), at);
+                quote_spanned!(at=> #function(&#policy, #call, #when, #handler))
+            }
+            None => {
+                let function = written_at(quote!(__resilient::fallback), at);
+                quote_spanned!(at=> #function(&#policy, #call, #handler))
+            }
+        };
+        body.push_let("__result", awaited(fallback, at));
+        body.inner = Inner::Result;
+    }
+
+    /// `#[fallback]` judging what the layers inside returned: on a blocking function, or after a
+    /// retry loop.
+    fn fallback_after(&mut self, body: &mut Body, args: &FallbackArgs) {
+        let (policy, when, handler, at) = self.fallback_parts(args);
+        let result = respan_mixed(match body.inner {
+            Inner::Call => quote!(__call()),
+            Inner::Result => quote!(__result),
+        });
+        let value = if self.is_async {
+            let call = match when {
+                Some(when) => {
+                    let function = written_at(quote!(__resilient::fallback_after_when), at);
+                    quote_spanned!(at=> #function(&#policy, #result, #when, #handler))
+                }
+                None => {
+                    let function = written_at(quote!(__resilient::fallback_after), at);
+                    quote_spanned!(at=> #function(&#policy, #result, #handler))
+                }
+            };
+            awaited(call, at)
+        } else {
+            let when = when.unwrap_or_else(|| self.private("every_error"));
+            let function = written_at(quote!(__resilient::fallback_blocking), at);
+            quote_spanned!(at=> #function(&#policy, #result, #when, #handler))
+        };
+        body.push_let("__result", value);
+        body.inner = Inner::Result;
+    }
+
+    /// The fallback's static, `when` and handler, and where a mistake in the handler is reported:
+    /// at what it returns.
+    fn fallback_parts(&mut self, args: &FallbackArgs) -> (Ident, Option<TokenStream>, Expr, Span) {
+        let rt = runtime();
+        let handler = args
+            .handler
+            .clone()
+            .expect("a missing fallback is reported while parsing");
+        let name = self.policy_name(&None);
+        let policy = self.declare(
+            "FALLBACK",
+            "FallbackPolicy",
+            quote!(#rt::FallbackPolicy::new(#name)),
+        );
+        let when = self.predicate(&args.when);
+        let at = match &handler {
+            Expr::Closure(closure) => closure.body.span(),
+            _ => handler.span(),
+        };
+        (policy, when, handler, at)
+    }
+
+    fn retry(&mut self, body: &mut Body, args: &RetryArgs) {
+        let rt = runtime();
+        let when = self
+            .predicate_checked(&args.when, false)
+            .unwrap_or_else(|| self.private("every_error"));
+        let (start, policy) = match &args.policy {
+            Some(expr) => ("shared_retry", expr.value.to_token_stream()),
+            None => {
+                let name = self.policy_name(&args.name);
+                let policy = self.declare("RETRY", "RetryPolicy", args.policy(&rt, &name));
+                ("retry", quote!(&#policy))
+            }
+        };
+        let start = if self.is_async {
+            let start = self.private(start);
+            quote_spanned!(self.output=> #start(#policy, #when))
+        } else {
+            let start = self.private(&format!("{start}_blocking"));
+            quote_spanned!(self.output=> #start(#policy))
+        };
+        self.as_call(body);
+        let (state, result, call) = (local("__retry"), local("__result"), local("__call"));
+        // Every token at the return type: a failed bound of the attempt is reported there, once.
+        let (state_at, call_at) = (
+            at_output(&state, self.output),
+            at_output(&call, self.output),
+        );
+        let attempt = if self.is_async {
+            quote_spanned!(self.output=> #state_at.attempt(#call_at).await)
+        } else {
+            quote_spanned!(self.output=> #state_at.attempt_blocking(#call_at, #when))
+        };
+        let stmts = body.stmts.iter().map(Stmt::to_tokens);
+        let run = quote!(loop {
+            #(#stmts)*
+            if let ::core::option::Option::Some(#result) = #attempt {
+                break #result;
+            }
+        });
+        body.stmts = vec![
+            Stmt {
+                name: state,
+                mutable: true,
+                value: start,
+            },
+            Stmt {
+                name: result,
+                mutable: false,
+                value: run,
+            },
+        ];
+        body.inner = Inner::Result;
+    }
+
+    /// A blocking layer is a closure, run by the layer around it.
+    fn blocking_layer(&self, call: TokenStream) -> TokenStream {
+        if self.is_async {
+            call
+        } else {
+            quote!(|| #call)
+        }
+    }
+
+    /// The `when = ...` given, checked against the return type where it can be named, so that a
+    /// mistake in it is reported at it: on a blocking function through
+    /// `__private::when_blocking`, on an async one through `__private::when_path` (a path) or
+    /// `__private::when` (a closure, which gets its argument's type from it). A retry checks a
+    /// path where the attempt is awaited instead: its line stays short, and the path (a function
+    /// item) takes no room in the future.
+    fn predicate(&self, when: &Option<Setting<Expr>>) -> Option<TokenStream> {
+        self.predicate_checked(when, true)
+    }
+
+    fn predicate_checked(&self, when: &Option<Setting<Expr>>, paths: bool) -> Option<TokenStream> {
+        let setting = when.as_ref()?;
+        let (when, at) = (&setting.value, setting.value.span());
+        let Some(output) = &self.typed else {
+            return Some(when.to_token_stream());
+        };
+        Some(if !self.is_async {
+            let check = written_at(quote!(__resilient::when_blocking), at);
+            quote_spanned!(at=> #check::<#output>(&#when))
+        } else if let Expr::Closure(_) = when {
+            let check = written_at(quote!(__resilient::when), at);
+            quote_spanned!(at=> #check::<#output, _>(#when))
+        } else if paths {
+            let check = written_at(quote!(__resilient::when_path), at);
+            quote_spanned!(at=> #check::<#output>(#when))
+        } else {
+            when.to_token_stream()
+        })
+    }
+}
+
+/// `call.await`, the `.await` written at `at`, where a failed bound of the awaited call is
+/// reported.
+fn awaited(call: TokenStream, at: Span) -> TokenStream {
+    quote_spanned!(at=> #call.await)
+}
+
+/// The return type written at `at`: the error of a call `f::<#output>()` on the type covers the
+/// same tokens as those of the layers' calls.
+fn at_return_type(output: &Type, at: Span) -> TokenStream {
+    written_at(output.to_token_stream(), at)
 }
 
 /// The return type's name (`Result` in `io::Result<T>`), where the compiler reports what the
@@ -408,12 +628,12 @@ fn anchor(ty: &Type) -> Span {
     .unwrap_or_else(|| ty.span())
 }
 
-/// A path (`::resilient::__private::breaker`) written at `at`, where the compiler then reports a
-/// failed bound of the call through it. The check of the return type and the calls whose bounds
-/// repeat it (`From<Rejected>` for a breaker or a timeout) are written at the return type's name,
-/// so that a failed bound is reported once, there, instead of again on the attribute; a `when` or
-/// a fallback's check at the predicate or the handler. The path is absolute: where it is written
-/// does not change what it names.
+/// A path (`__resilient::breaker`) written at `at`, where the compiler then reports a failed
+/// bound of the call through it. The return edge and the calls whose bounds repeat its check
+/// (`From<Rejected>` for a breaker or a timeout) are written at the return type's name, so that a
+/// failed bound is reported once, there, instead of again on the attribute; a `when` or a
+/// fallback's check at the predicate or the handler. The path resolves there as where the macro
+/// wrote it: `__resilient` is an item of the function.
 fn written_at(path: TokenStream, at: Span) -> TokenStream {
     path.into_iter()
         .map(|mut tree| {
@@ -421,29 +641,4 @@ fn written_at(path: TokenStream, at: Span) -> TokenStream {
             tree
         })
         .collect()
-}
-
-/// `inner.await`, the `.await` written where the awaited call is: at the return type's name for a
-/// layer (see [`written_at`]).
-fn awaited(inner: &TokenStream, at: Span) -> TokenStream {
-    quote_spanned!(at=> #inner.await)
-}
-
-/// What `#[retry]` and `#[fallback]` judge: the layer or body inside, run, with the rejection it
-/// was marked with, taken as it returns (`__private::attempt`).
-fn attempted(root: &TokenStream, cx: &Context, inner: &TokenStream, is_layer: bool) -> TokenStream {
-    let at = cx.output;
-    if cx.is_async {
-        let call = written_at(quote!(#root::__private::attempt), at);
-        awaited(&quote_spanned!(at=> #call(#inner, #is_layer)), at)
-    } else {
-        let call = written_at(quote!(#root::__private::attempt_blocking), at);
-        let called = called(inner, at);
-        quote_spanned!(at=> #call(#called, #is_layer))
-    }
-}
-
-/// `(inner)()`, a blocking layer or body called, written as [`awaited`].
-fn called(inner: &TokenStream, at: Span) -> TokenStream {
-    quote_spanned!(at=> (#inner)())
 }

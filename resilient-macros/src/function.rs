@@ -62,6 +62,16 @@ pub(crate) fn result_type<'f>(
         ReturnType::Type(_, ty) => ty.as_ref(),
     };
     match ty {
+        Type::Path(path) if is_never_a_result(path) => {
+            let shown = quote::ToTokens::to_token_stream(ty)
+                .to_string()
+                .replace(' ', "");
+            errors.at(
+                ty,
+                format_args!("`#[{name}]` needs a function returning `Result<T, E>`, not `{shown}`: the layers judge the call by its `Err`"),
+            );
+            None
+        }
         Type::Path(_) | Type::Group(_) | Type::Paren(_) => Some(ty),
         Type::ImplTrait(_) if function.sig.asyncness.is_none() => {
             errors.at(ty, format_args!("`#[{name}]` needs a function returning `Result<T, E>`; for a future, write an `async fn` returning the `Result`"));
@@ -72,6 +82,23 @@ pub(crate) fn result_type<'f>(
             None
         }
     }
+}
+
+/// A type that is never a `Result` (nor an alias of one): the standard library's own, which the
+/// type checker would otherwise report once per layer. Other names (`io::Result<T>`, a user's
+/// alias) are left to the type checker, which confirms them.
+fn is_never_a_result(path: &syn::TypePath) -> bool {
+    const NEVER: &[&str] = &[
+        "Option", "Vec", "String", "Box", "Rc", "Arc", "HashMap", "bool", "char", "str", "u8",
+        "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize", "f32",
+        "f64",
+    ];
+    path.qself.is_none()
+        && path
+            .path
+            .segments
+            .last()
+            .is_some_and(|last| NEVER.iter().any(|name| last.ident == name))
 }
 
 /// Whether `ty` mentions `impl Trait`, which cannot be written in a `let` or a closure's return
@@ -89,26 +116,19 @@ pub(crate) fn mentions_impl_trait(ty: &Type) -> bool {
 
 /// Whether a resilient attribute above this one already expanded the function: it did not take
 /// this attribute into its stack because it is written under a name it does not know (a renamed
-/// import). Its body then calls `__private::RetryLoop`, `__private::breaker`, and the like.
+/// import). Its body then opens with `use ::resilient::__private as __resilient;`.
 pub(crate) fn already_expanded(function: &ItemFn) -> bool {
-    fn walk(tokens: TokenStream) -> bool {
-        let mut previous_was_private = false;
-        tokens.into_iter().any(|tree| match tree {
-            proc_macro2::TokenTree::Ident(ident) => {
-                let found = previous_was_private && GENERATED.iter().any(|name| ident == name);
-                previous_was_private = ident == "__private";
-                found
+    let Some(syn::Stmt::Item(syn::Item::Use(item))) = function.block.stmts.first() else {
+        return false;
+    };
+    let mut tree = &item.tree;
+    loop {
+        match tree {
+            syn::UseTree::Path(path) => tree = &path.tree,
+            syn::UseTree::Rename(rename) => {
+                return rename.ident == "__private" && rename.rename == "__resilient";
             }
-            proc_macro2::TokenTree::Group(group) => walk(group.stream()),
-            proc_macro2::TokenTree::Punct(_) | proc_macro2::TokenTree::Literal(_) => false,
-        })
+            _ => return false,
+        }
     }
-    const GENERATED: [&str; 5] = [
-        "returns_result",
-        "can_reject",
-        "output",
-        "body",
-        "body_blocking",
-    ];
-    walk(quote::ToTokens::to_token_stream(&function.block))
 }

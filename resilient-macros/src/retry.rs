@@ -110,7 +110,7 @@ impl RetryArgs {
 
     /// `RetryPolicy::new()` with every setting given, named `name`, as a constant expression.
     pub(crate) fn policy(&self, root: &TokenStream, name: &TokenStream) -> TokenStream {
-        let mut policy = quote!(#root::__private::RetryPolicy::new().name(#name));
+        let mut policy = quote!(#root::RetryPolicy::new().name(#name));
         if let Some(n) = &self.max_attempts {
             let n = lit_u32(n.value);
             policy = quote!(#policy.max_attempts(#n));
@@ -303,7 +303,7 @@ impl BackoffSpec {
     /// (a breaker's recovery backoff starts from its recovery timeout, and does not jitter unless
     /// told to).
     pub(crate) fn tokens(&self, root: &TokenStream, default_base: Option<Duration>) -> TokenStream {
-        let backoff = quote!(#root::__private::Backoff);
+        let backoff = quote!(#root::Backoff);
         let base = self
             .base
             .as_ref()

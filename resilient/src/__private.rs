@@ -1,168 +1,235 @@
 //! Not a stable API: what the attribute macros generate calls into. Every item may change in any
 //! release; `resilient` pins `resilient-macros` to its exact version for that reason.
+//!
+//! The attributes compose the same futures as the runtime API (`CircuitBreaker::call`,
+//! `TimeoutPolicy::call`, `atomic::scope`), so layers recognise each other's rejections by the
+//! type of the future they poll, exactly as there. What differs: each policy in a generated
+//! `static` registers itself on first use, a retry is a loop written into the function (so that
+//! the body may borrow its arguments mutably), and a blocking function's layers are closures.
 
-pub use crate::retry::RetryLoop;
+pub use crate::fallback::{FallbackAfter, FallbackCall};
+pub use crate::retry::{Attempt, Retrying};
 pub use crate::{
-    Backoff, BreakerCall, BreakerConfig, CircuitBreaker, FallbackPolicy, Rejected, RejectedKind,
-    RetryPolicy, Timeout, TimeoutPolicy,
+    Backoff, BreakerConfig, CircuitBreaker, FallbackPolicy, Rejected, RetryPolicy, TimeoutPolicy,
 };
 pub use std::time::Duration;
 
+use crate::registry::on_first_use;
+use crate::rejected::{Origin, clear_mark, set_mark, take_mark};
 use pin_project::pin_project;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-/// The policy in a generated `static`, registered on first use.
+// The async layers return opaque futures: a bound that fails (an error type without
+// `From<Rejected>`) is reported at the call that asks for it, and where the future is used only
+// as the same error at the same place (the return type), which the compiler reports once. The
+// hidden types are the runtime's own futures, which recognise each other by type as without the
+// attributes. A fallback's future is awaited at once, at its handler, where its errors go: its
+// type is named, so that its `Future` bound is implied by the handler's check.
+
+/// `#[timeout("5s")]`: `fut` under the policy's limit.
 #[inline]
-pub fn registered<P: crate::registry::Policy>(policy: &'static P) -> &'static P {
-    crate::registry::on_first_use(policy)
+pub fn timeout<F, T, E>(
+    policy: &'static TimeoutPolicy,
+    fut: F,
+) -> impl Future<Output = Result<T, E>>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejected>,
+{
+    on_first_use(policy).generated(None, fut)
 }
 
-/// `#[circuit_breaker]` around an async body or layer.
+/// `#[timeout(EXPR)]`: `fut` under `limit`, evaluated once per call (unless the registry set
+/// another limit).
 #[inline]
-pub fn breaker<F, T, E, P>(
-    breaker: &CircuitBreaker,
+pub fn timeout_for<F, T, E>(
+    policy: &'static TimeoutPolicy,
+    limit: Duration,
     fut: F,
-    is_failure: P,
-    layer_inside: bool,
-) -> BreakerCall<'_, F, P>
+) -> impl Future<Output = Result<T, E>>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejected>,
+{
+    on_first_use(policy).generated(Some(limit), fut)
+}
+
+/// `#[circuit_breaker]` without `when`: every error is a failure.
+#[inline]
+pub fn breaker<F, T, E>(
+    breaker: &'static CircuitBreaker,
+    fut: F,
+) -> impl Future<Output = Result<T, E>>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejected>,
+{
+    on_first_use(breaker).call(fut)
+}
+
+/// `#[circuit_breaker(when = ...)]`.
+#[inline]
+pub fn breaker_when<F, T, E, P>(
+    breaker: &'static CircuitBreaker,
+    fut: F,
+    when: P,
+) -> impl Future<Output = Result<T, E>>
 where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
     P: Fn(&E) -> bool,
 {
-    BreakerCall::new(breaker, is_failure, fut, layer_inside)
+    on_first_use(breaker).call_when(when, fut)
 }
 
-/// `#[circuit_breaker]` around a blocking body or layer.
+/// `#[circuit_breaker(breaker = EXPR)]`: the user's breaker, which registers itself as its owner
+/// decides, with its own configuration (no other key is given).
 #[inline]
-pub fn breaker_blocking<T, E: From<Rejected>>(
+pub fn shared_breaker<F, T, E>(
     breaker: &CircuitBreaker,
-    body: impl FnOnce() -> Result<T, E>,
-    is_failure: impl Fn(&E) -> bool,
-) -> Result<T, E> {
-    breaker.call_blocking(is_failure, body, None)
-}
-
-/// `#[timeout]` around an async body or layer.
-#[inline]
-pub fn timeout<F, T, E>(
-    policy: &'static TimeoutPolicy,
-    limit: Option<Duration>,
     fut: F,
-    layer_inside: bool,
-) -> Timeout<F>
+) -> impl Future<Output = Result<T, E>> + use<'_, F, T, E>
 where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
 {
-    policy.generated(limit, fut, layer_inside)
+    breaker.call(fut)
+}
+
+/// `#[circuit_breaker]` on a blocking function; `inner` is a layer the attributes wrote or the
+/// body (see [`body_blocking`]).
+#[inline]
+pub fn breaker_blocking<T, E: From<Rejected>>(
+    breaker: &'static CircuitBreaker,
+    when: impl Fn(&E) -> bool,
+    inner: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    on_first_use(breaker).call_blocking(when, inner, None)
+}
+
+/// [`breaker_blocking`] with the user's breaker.
+#[inline]
+pub fn shared_breaker_blocking<T, E: From<Rejected>>(
+    breaker: &CircuitBreaker,
+    inner: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    breaker.call_blocking(every_error, inner, None)
+}
+
+/// `#[retry]`: the loop's bookkeeping, before the first attempt. `when` is checked against the
+/// function's error type `E` at the first attempt, which brings `E`.
+#[inline]
+pub fn retry<P, E>(policy: &'static RetryPolicy, when: P) -> Retrying<'static, P, E> {
+    Retrying::new(on_first_use(policy), when)
+}
+
+/// `#[retry(policy = EXPR)]`: the user's policy, which registers itself as its owner decides.
+#[inline]
+pub fn shared_retry<P, E>(policy: &RetryPolicy, when: P) -> Retrying<'_, P, E> {
+    Retrying::new(policy, when)
+}
+
+/// `#[retry]` on a blocking function: the loop's bookkeeping; `when` comes with each attempt.
+#[inline]
+pub fn retry_blocking<E>(policy: &'static RetryPolicy) -> Retrying<'static, (), E> {
+    Retrying::new(on_first_use(policy), ())
+}
+
+/// [`retry_blocking`] with the user's policy.
+#[inline]
+pub fn shared_retry_blocking<E>(policy: &RetryPolicy) -> Retrying<'_, (), E> {
+    Retrying::new(policy, ())
 }
 
 /// `#[atomic]` around an async body or layer.
 #[inline]
-pub fn atomic<F, T, E>(fut: F, layer_inside: bool) -> crate::atomic::Scope<F, T, E>
+pub fn atomic<F, T, E>(fut: F) -> impl Future<Output = Result<T, E>>
 where
     F: Future<Output = Result<T, E>>,
 {
-    crate::atomic::generated(fut, layer_inside)
+    crate::atomic::scope(fut)
 }
 
-/// `#[atomic]` around a blocking body or layer.
+/// `#[atomic]` on a blocking function; `inner` as for [`breaker_blocking`].
 #[inline]
-pub fn atomic_blocking<T, E>(body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-    crate::atomic::blocking_scope(body, None)
+pub fn atomic_blocking<T, E>(inner: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    crate::atomic::blocking_scope(inner, None)
 }
 
-/// The function's body as a future whose output is the function's return type `R`, so that `?`
-/// and `return` in it need no annotation.
-///
-/// What the body returns is the body's own result: when it finishes, any rejection mark that its
-/// code left behind (say, from another annotated function it called) is forgotten, so the layer
-/// around the body never takes the body's error for a rejection of its own.
-#[inline(always)]
-pub fn body<R, F: Future<Output = R>>(body: F) -> Body<F> {
-    Body { body }
-}
-
-/// The future of [`body`].
-#[pin_project]
-#[must_use = "futures do nothing unless polled"]
-pub struct Body<F> {
-    #[pin]
-    body: F,
-}
-
-/// Its output is the `Result` the layers judge, `R` itself (see [`ReturnsResult::into_result`]).
-impl<F: Future> Future for Body<F>
+/// `#[fallback]` around an async body or layer; `handler` returns a future of the function's
+/// result (checked here, so that a mistake in it is reported at it).
+#[inline]
+pub fn fallback<F, T, E, H, HF>(
+    policy: &'static FallbackPolicy,
+    fut: F,
+    handler: H,
+) -> FallbackCall<F, fn(&E) -> bool, H, HF>
 where
-    F::Output: ReturnsResult,
+    F: Future<Output = Result<T, E>>,
+    H: FnOnce(E) -> HF,
+    HF: FallbackFuture<Result<T, E>>,
 {
-    type Output = Outcome<F::Output>;
-
-    #[inline(always)]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let output = ready!(self.project().body.poll(cx));
-        crate::rejected::clear_mark();
-        Poll::Ready(output.into_result())
-    }
+    FallbackCall::new(on_first_use(policy), every_error, fut, handler)
 }
 
-/// A blocking function's body, as [`body`]: what it returns is its own result.
-#[inline(always)]
-pub fn body_blocking<R: ReturnsResult>(body: impl FnOnce() -> R) -> impl FnOnce() -> Outcome<R> {
-    move || {
-        let output = body();
-        crate::rejected::clear_mark();
-        output.into_result()
-    }
-}
-
-/// The `Result` that the layers of a function returning `R` judge: `R` itself.
-pub type Outcome<R> = Result<<R as ReturnsResult>::Ok, <R as ReturnsResult>::Error>;
-
-/// What the layers return, as the function's return type `R` (the same type).
-#[inline(always)]
-pub fn output<R: ReturnsResult>(outcome: Outcome<R>) -> R {
-    R::from_result(outcome)
-}
-
-/// Whether `#[fallback]` handles this error (its `when`); a function, so that a closure's
-/// argument type is known from the error.
+/// `#[fallback(..., when = ...)]` around an async body or layer.
 #[inline]
-pub fn fallback_applies<E>(error: &E, when: impl Fn(&E) -> bool) -> bool {
-    when(error)
-}
-
-/// Calls `#[fallback]`'s handler with the error; a function for the same reason.
-#[inline]
-pub fn call_fallback<E, R>(error: E, handler: impl FnOnce(E) -> R) -> R {
-    handler(error)
-}
-
-/// [`call_fallback`] on a blocking function returning `R`: the handler returns `R` too, so that a
-/// mistake in it is reported in it.
-#[inline]
-pub fn call_fallback_blocking<R, H>(error: R::Error, handler: H) -> Outcome<R>
+pub fn fallback_when<F, T, E, P, H, HF>(
+    policy: &'static FallbackPolicy,
+    fut: F,
+    when: P,
+    handler: H,
+) -> FallbackCall<F, P, H, HF>
 where
-    R: ReturnsResult,
-    H: FnOnce(R::Error) -> R,
+    F: Future<Output = Result<T, E>>,
+    P: Fn(&E) -> bool,
+    H: FnOnce(E) -> HF,
+    HF: FallbackFuture<Result<T, E>>,
 {
-    handler(error).into_result()
+    FallbackCall::new(on_first_use(policy), when, fut, handler)
 }
 
-/// [`call_fallback`] on an async function returning `R`: the handler returns a future of `R`.
+/// `#[fallback]` after a retry loop of an async function: `result` is what the loop returned.
 #[inline]
-pub fn call_fallback_async<R, H, Fut>(error: R::Error, handler: H) -> Body<Fut>
+pub fn fallback_after<T, E, H, HF>(
+    policy: &'static FallbackPolicy,
+    result: Result<T, E>,
+    handler: H,
+) -> FallbackAfter<T, E, HF>
 where
-    R: ReturnsResult,
-    H: FnOnce(R::Error) -> Fut,
-    Fut: FallbackFuture<R>,
+    H: FnOnce(E) -> HF,
+    HF: FallbackFuture<Result<T, E>>,
 {
-    Body {
-        body: handler(error),
-    }
+    FallbackAfter::new(on_first_use(policy), result, every_error, handler)
+}
+
+/// `#[fallback(..., when = ...)]` after a retry loop of an async function.
+#[inline]
+pub fn fallback_after_when<T, E, H, HF>(
+    policy: &'static FallbackPolicy,
+    result: Result<T, E>,
+    when: impl Fn(&E) -> bool,
+    handler: H,
+) -> FallbackAfter<T, E, HF>
+where
+    H: FnOnce(E) -> HF,
+    HF: FallbackFuture<Result<T, E>>,
+{
+    FallbackAfter::new(on_first_use(policy), result, when, handler)
+}
+
+/// `#[fallback]` on a blocking function: `result` is what the layers inside or the body just
+/// returned.
+#[inline]
+pub fn fallback_blocking<T, E>(
+    policy: &'static FallbackPolicy,
+    result: Result<T, E>,
+    when: impl Fn(&E) -> bool,
+    handler: impl FnOnce(E) -> Result<T, E>,
+) -> Result<T, E> {
+    crate::fallback::blocking(on_first_use(policy), result, when, handler)
 }
 
 /// What the fallback of an async function returns.
@@ -176,6 +243,70 @@ pub trait FallbackFuture<R>: Future<Output = R> {}
 #[diagnostic::do_not_recommend]
 impl<F: Future<Output = R>, R> FallbackFuture<R> for F {}
 
+/// Layers written into an async block (a retry loop with a layer around it): the block's result
+/// goes on marked as this future's, so that the layer around it recognises it by type.
+#[inline]
+pub fn layer<F, T, E>(fut: F) -> impl Future<Output = Result<T, E>>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    Layer { fut }
+}
+
+/// The future of [`layer`].
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+struct Layer<F> {
+    #[pin]
+    fut: F,
+}
+
+impl<F: Future<Output = Result<T, E>>, T, E> Future for Layer<F> {
+    type Output = Result<T, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let me = Origin::of(self.as_ref().get_ref());
+        let result = ready!(self.project().fut.poll(cx));
+        if result.is_err() {
+            // The block ends with the layers it wrote: the mark is theirs.
+            set_mark(take_mark(None), me);
+        }
+        Poll::Ready(result)
+    }
+}
+
+/// A blocking function's body, as the layers around it see it: what it returns is its own
+/// result, so any mark its code left (from another annotated function it called) is forgotten.
+#[inline(always)]
+pub fn body_blocking<R>(body: impl FnOnce() -> R) -> impl FnOnce() -> R {
+    move || {
+        let result = body();
+        clear_mark();
+        result
+    }
+}
+
+/// A `when = |err| ...` closure of an async function returning `R`: its argument gets its type
+/// from `R`'s error here (a retry, given the closure before any attempt, could not tell it).
+#[inline(always)]
+pub fn when<R: ReturnsResult, P: Fn(&R::Error) -> bool>(predicate: P) -> P {
+    predicate
+}
+
+/// A `when = path` of an async function returning `R`, as a function pointer: a path of another
+/// type is reported once, at the path, and what this returns satisfies every layer's bound.
+#[inline(always)]
+pub fn when_path<R: ReturnsResult>(predicate: fn(&R::Error) -> bool) -> fn(&R::Error) -> bool {
+    predicate
+}
+
+/// The default `when` of a layer: every error counts.
+#[inline]
+pub fn every_error<E>(_: &E) -> bool {
+    true
+}
+
 /// A `when = ...` predicate of a blocking function returning `R`, checked here against `R`'s
 /// error type: a mistake is reported once, at the predicate, and what this returns satisfies every
 /// layer's bound whatever the predicate was (an opaque type would carry the failed bound along).
@@ -188,114 +319,19 @@ pub fn when_blocking<R: ReturnsResult>(
     predicate
 }
 
-/// What a layer the attributes wrote returned, with the rejection it marked its error with:
-/// taken the moment it returned, before any user code runs (a `when` predicate, or a value that
-/// a cancelled body drops), which could call layers of its own.
-pub type Attempted<T, E> = (Result<T, E>, Option<RejectedKind>);
-
-/// Polls what `#[retry]` or `#[fallback]` wraps in an async function, and takes the mark of its
-/// error as it returns (if `layer_inside`: else it is the body, whose errors are its own).
-#[inline(always)]
-pub fn attempt<F>(fut: F, layer_inside: bool) -> Attempt<F> {
-    Attempt { fut, layer_inside }
-}
-
-/// The future of [`attempt`].
-#[pin_project]
-#[must_use = "futures do nothing unless polled"]
-pub struct Attempt<F> {
-    #[pin]
-    fut: F,
-    layer_inside: bool,
-}
-
-impl<F: Future<Output = Result<T, E>>, T, E> Future for Attempt<F> {
-    type Output = Attempted<T, E>;
-
-    #[inline(always)]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = ready!(this.fut.poll(cx));
-        Poll::Ready(attempted(result, *this.layer_inside))
-    }
-}
-
-/// [`attempt`] for a blocking function: `result` is what the layer inside just returned.
-#[inline(always)]
-pub fn attempt_blocking<T, E>(result: Result<T, E>, layer_inside: bool) -> Attempted<T, E> {
-    attempted(result, layer_inside)
-}
-
-#[inline(always)]
-fn attempted<T, E>(result: Result<T, E>, layer_inside: bool) -> Attempted<T, E> {
-    let rejection = match result {
-        Err(_) if layer_inside => crate::rejected::take_mark(None),
-        _ => None,
-    };
-    (result, rejection)
-}
-
-/// Before `#[fallback]`'s handler runs: counts it and says why (`rejection`: the one a layer
-/// inside refused the call with, if that is why).
-pub fn fallback_starts(policy: &FallbackPolicy, rejection: Option<RejectedKind>) {
-    policy.starts(rejection);
-}
-
-/// After `#[fallback]` ran: what it returned is the function's own result, no rejection.
-#[inline]
-pub fn fallback_ran() {
-    crate::rejected::clear_mark();
-}
-
-/// What `#[fallback]` did not handle goes on as it came, a rejection still marked as one.
-#[inline(always)]
-pub fn passed_on<T, E>((result, rejection): Attempted<T, E>) -> Result<T, E> {
-    if result.is_err() {
-        crate::rejected::set_mark(rejection, crate::rejected::Origin::BLOCKING);
-    }
-    result
-}
-
-/// The default `when` of every attribute: every error counts.
-#[inline]
-pub fn every_error<E>(_: &E) -> bool {
-    true
-}
-
 /// The return type of an annotated function.
 #[diagnostic::on_unimplemented(
     message = "a resilient attribute needs a function returning `Result<T, E>`, not `{Self}`",
     label = "this must be `Result<T, E>` (or an alias of it, like `io::Result<T>`)",
     note = "the layers judge the call by its `Err`: retried, counted as a failure, or handed to the fallback"
 )]
-///
-/// The layers see the function's result through [`Outcome`], not as `Self`: when `Self` is not a
-/// `Result`, the compiler then reports this trait's message once, not every place where a layer
-/// expected a `Result`.
-pub trait ReturnsResult: Sized {
-    /// The `T` of `Result<T, E>`.
-    type Ok;
+pub trait ReturnsResult {
     /// The `E` of `Result<T, E>`.
     type Error;
-    /// `self`, as the `Result` it is.
-    fn into_result(self) -> Outcome<Self>;
-    /// The `Result`, as `Self`.
-    fn from_result(outcome: Outcome<Self>) -> Self;
 }
 
 impl<T, E> ReturnsResult for Result<T, E> {
-    type Ok = T;
     type Error = E;
-
-    #[inline(always)]
-    fn into_result(self) -> Self {
-        self
-    }
-
-    #[inline(always)]
-    fn from_result(outcome: Self) -> Self {
-        outcome
-    }
 }
 
 /// An error type that layers can put their rejections in.
@@ -309,14 +345,17 @@ pub trait HoldsRejected: From<Rejected> {}
 #[diagnostic::do_not_recommend]
 impl<E: From<Rejected>> HoldsRejected for E {}
 
-/// Checked at compile time: `R` is a `Result`.
-#[inline(always)]
-pub const fn returns_result<R: ReturnsResult>() {}
+/// The body's return edge (`_ = false && return result::<R>();`, never run): it types the body's
+/// block as the function's return type `R` before the body is checked, so that a mistake in a
+/// `return` or the tail is reported at it, as without the attribute; and `R` must be a `Result`.
+pub fn result<R: ReturnsResult>() -> R {
+    unreachable!("a return edge for the type checker, never run")
+}
 
-/// Checked at compile time: `R` is a `Result` whose error can hold a rejection.
-#[inline(always)]
-pub const fn can_reject<R: ReturnsResult>()
+/// [`result`], where a layer can reject: `R`'s error must hold a rejection.
+pub fn rejectable<R: ReturnsResult>() -> R
 where
     R::Error: HoldsRejected,
 {
+    unreachable!("a return edge for the type checker, never run")
 }

@@ -561,14 +561,8 @@ pub fn scope<F, T, E>(fut: F) -> Scope<F, T, E>
 where
     F: Future<Output = Result<T, E>>,
 {
-    generated(fut, false)
-}
-
-/// The scope `#[atomic]` writes around a body or another layer (`layer_inside`).
-pub(crate) fn generated<F, T, E>(fut: F, layer_inside: bool) -> Scope<F, T, E> {
     Scope {
         journal: Journal::default(),
-        generated_inner: layer_inside,
         state: State::Running,
         fut: Some(fut),
     }
@@ -579,7 +573,6 @@ pub(crate) fn generated<F, T, E>(fut: F, layer_inside: bool) -> Scope<F, T, E> {
 #[must_use = "futures do nothing unless polled"]
 pub struct Scope<F, T, E> {
     journal: Journal,
-    generated_inner: bool,
     state: State<T, E>,
     /// `None` once dropped by a cancellation, which drops it first, inside the scope.
     #[pin]
@@ -615,7 +608,7 @@ where
             let Some(fut) = this.fut.as_mut().as_pin_mut() else {
                 panic!("`atomic::Scope` polled after it was cancelled");
             };
-            let inner = (!*this.generated_inner).then(|| Origin::of(fut.as_ref().get_ref()));
+            let inner = Some(Origin::of(fut.as_ref().get_ref()));
             let polled = with_current(this.journal, || {
                 clear_mark();
                 catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))

@@ -1,8 +1,13 @@
 //! [`FallbackPolicy`]: the name and count of a `#[fallback]`, for the registry and metrics.
 
 use crate::RejectedKind;
+use crate::rejected::{Origin, clear_mark, set_mark, take_mark};
+use pin_project::pin_project;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
+use std::task::{Context, Poll, ready};
 use tracing::Level;
 
 /// What `#[fallback]` keeps in a `static`: its name and how often the fallback answered.
@@ -81,4 +86,171 @@ impl std::fmt::Debug for FallbackPolicy {
             .field("name", &self.name)
             .finish()
     }
+}
+
+/// The future `#[fallback]` writes around an async function's layers or body: runs `fut`, and
+/// on an error that `when` accepts, the handler's future instead. A rejection by the layer inside
+/// is recognised by the type of `fut` (see `rejected::take_mark`); one the handler does not take
+/// goes on, marked, to the layer outside.
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct FallbackCall<F, P, H, HF> {
+    #[pin]
+    state: FallbackState<F, P, H, HF>,
+}
+
+#[pin_project(project = FallbackStateProj)]
+enum FallbackState<F, P, H, HF> {
+    /// The call, with what to do if it fails.
+    Running {
+        #[pin]
+        fut: F,
+        policy: &'static FallbackPolicy,
+        when: P,
+        handler: Option<H>,
+    },
+    /// The handler's answer.
+    Answering(#[pin] HF),
+}
+
+impl<F, P, H, HF> FallbackCall<F, P, H, HF> {
+    pub(crate) fn new(policy: &'static FallbackPolicy, when: P, fut: F, handler: H) -> Self {
+        FallbackCall {
+            state: FallbackState::Running {
+                fut,
+                policy,
+                when,
+                handler: Some(handler),
+            },
+        }
+    }
+}
+
+impl<F, T, E, P, H, HF> Future for FallbackCall<F, P, H, HF>
+where
+    F: Future<Output = Result<T, E>>,
+    P: Fn(&E) -> bool,
+    H: FnOnce(E) -> HF,
+    HF: Future<Output = Result<T, E>>,
+{
+    type Output = Result<T, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let me = Origin::of(self.as_ref().get_ref());
+        let mut state = self.project().state;
+        let answer = match state.as_mut().project() {
+            FallbackStateProj::Running {
+                fut,
+                policy,
+                when,
+                handler,
+            } => {
+                let inner = Origin::of(fut.as_ref().get_ref());
+                let error = match ready!(fut.poll(cx)) {
+                    Ok(value) => return Poll::Ready(Ok(value)),
+                    Err(error) => error,
+                };
+                // Taken before `when` runs, which may call layers of its own.
+                let rejection = take_mark(Some(inner));
+                if !when(&error) {
+                    set_mark(rejection, me);
+                    return Poll::Ready(Err(error));
+                }
+                policy.starts(rejection);
+                let handler = handler.take().expect("polled again after answering");
+                handler(error)
+            }
+            FallbackStateProj::Answering(answer) => {
+                let result = ready!(answer.poll(cx));
+                clear_mark();
+                return Poll::Ready(result);
+            }
+        };
+        state.set(FallbackState::Answering(answer));
+        let FallbackStateProj::Answering(answer) = state.project() else {
+            unreachable!("just set")
+        };
+        let result = ready!(answer.poll(cx));
+        // What the handler returns is the function's own result, no rejection.
+        clear_mark();
+        Poll::Ready(result)
+    }
+}
+
+/// The future `#[fallback]` writes after a retry loop: `result` is what the loop just returned
+/// (nothing ran since, so any mark is the loop's); on an error that `when` accepts, the handler's
+/// future answers instead.
+#[pin_project(project = FallbackAfterProj)]
+#[must_use = "futures do nothing unless polled"]
+pub enum FallbackAfter<T, E, HF> {
+    /// The result goes on as it came (taken on the first poll).
+    Passed(Option<Result<T, E>>),
+    /// The handler's answer.
+    Answering(#[pin] HF),
+}
+
+impl<T, E, HF> FallbackAfter<T, E, HF> {
+    pub(crate) fn new<H: FnOnce(E) -> HF>(
+        policy: &FallbackPolicy,
+        result: Result<T, E>,
+        when: impl Fn(&E) -> bool,
+        handler: H,
+    ) -> Self {
+        let Err(error) = result else {
+            return FallbackAfter::Passed(Some(result));
+        };
+        let rejection = take_mark(None);
+        if !when(&error) {
+            // Marked again when it is returned.
+            set_mark(rejection, Origin::BLOCKING);
+            return FallbackAfter::Passed(Some(Err(error)));
+        }
+        policy.starts(rejection);
+        FallbackAfter::Answering(handler(error))
+    }
+}
+
+impl<T, E, HF: Future<Output = Result<T, E>>> Future for FallbackAfter<T, E, HF> {
+    type Output = Result<T, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let me = Origin::of(self.as_ref().get_ref());
+        match self.project() {
+            FallbackAfterProj::Passed(result) => {
+                let result = result.take().expect("polled again after it returned");
+                if result.is_err() {
+                    set_mark(take_mark(None), me);
+                }
+                Poll::Ready(result)
+            }
+            FallbackAfterProj::Answering(answer) => {
+                let result = ready!(answer.poll(cx));
+                clear_mark();
+                Poll::Ready(result)
+            }
+        }
+    }
+}
+
+/// `#[fallback]` on a blocking function: `result` is what the layers inside (or the body, which
+/// forgets any mark its code left) just returned, so any mark is theirs.
+#[inline]
+pub(crate) fn blocking<T, E>(
+    policy: &FallbackPolicy,
+    result: Result<T, E>,
+    when: impl Fn(&E) -> bool,
+    handler: impl FnOnce(E) -> Result<T, E>,
+) -> Result<T, E> {
+    let Err(error) = result else { return result };
+    let rejection = take_mark(None);
+    if !when(&error) {
+        set_mark(rejection, Origin::BLOCKING);
+        return Err(error);
+    }
+    policy.starts(rejection);
+    let answer = handler(error);
+    clear_mark();
+    answer
 }

@@ -243,10 +243,13 @@ impl From<Rejected> for std::io::Error {
 // cannot hold a value of its own type except through a pointer, and the future behind that
 // pointer has a different type.
 //
-// Blocking layers run a closure: a generated one (a layer the attribute macros wrote, or the
-// function's body, which forgets any mark its code left) takes any mark, as do the async layers
-// the attributes write around each other; a user's closure is user code, whose marks are never
-// taken.
+// The attributes compose the same async futures, so they recognise each other the same way. What
+// the attributes write as code rather than as a future takes any mark, because nothing runs
+// between the layer that marked and the taking: a retry loop's last attempt (taken by a fallback
+// after it, or by `__private::layer` around it), and a blocking function's layers, which are
+// closures: a generated one (a layer the attribute macros wrote, or the function's body, which
+// forgets any mark its code left) takes any mark; a user's closure is user code, whose marks are
+// never taken.
 thread_local! {
     static MARK: Cell<Option<Mark>> = const { Cell::new(None) };
 }
@@ -294,9 +297,9 @@ pub(crate) fn set_mark(kind: Option<RejectedKind>, layer: Origin) {
     MARK.set(kind.map(|kind| Mark { layer, kind }));
 }
 
-/// Takes the mark of the error just returned by `inner`, if `inner` set it; with `None`, the
-/// inner future is a layer the attribute macros wrote (or the body they wrapped), which marks every
-/// error it returns, so any mark is its own.
+/// Takes the mark of the error just returned by `inner`, if `inner` set it; with `None`, what just
+/// returned is code the attribute macros wrote, ending with a layer (or the body they wrapped,
+/// which forgets any mark), so any mark is its own.
 #[inline]
 pub(crate) fn take_mark(inner: Option<Origin>) -> Option<RejectedKind> {
     let mark = MARK.take()?;

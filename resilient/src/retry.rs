@@ -9,6 +9,7 @@ use crate::{Backoff, RejectedKind};
 use pin_project::pin_project;
 use std::fmt::Debug;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
@@ -453,14 +454,12 @@ where
 /// The bookkeeping of one retried call, shared by the [`Retry`] future and the loop the `#[retry]`
 /// attribute writes into an annotated function.
 #[derive(Debug)]
-pub struct RetryLoop<'p> {
+pub(crate) struct RetryLoop<'p> {
     policy: &'p RetryPolicy,
     /// Attempts started so far.
     attempt: u32,
     /// When the first attempt started, if the policy has a budget.
     started: Option<Instant>,
-    /// The wait before the next attempt, once [`after`](Self::after) has decided on one.
-    wait: Duration,
 }
 
 impl<'p> RetryLoop<'p> {
@@ -470,7 +469,6 @@ impl<'p> RetryLoop<'p> {
             policy,
             attempt: 0,
             started: None,
-            wait: Duration::ZERO,
         }
     }
 
@@ -513,60 +511,140 @@ impl<'p> RetryLoop<'p> {
             Next::RetryAfter(delay) => ControlFlow::Continue(delay),
         }
     }
+}
 
-    /// Starts the first attempt of the loop `#[retry]` writes into a function.
+/// The loop `#[retry]` writes into an annotated function: its bookkeeping and `when`. The loop
+/// creates each attempt afresh, so the body may borrow the function's arguments mutably (a
+/// closure returning a future could not lend them).
+///
+/// `E` is the function's error type, which `when` judges: known from the first attempt, it lets
+/// a mistake in `when` be reported at `when`.
+#[derive(Debug)]
+pub struct Retrying<'p, P, E> {
+    run: RetryLoop<'p>,
+    when: P,
+    error: PhantomData<fn(&E)>,
+}
+
+impl<'p, P, E> Retrying<'p, P, E> {
+    /// Before the first attempt.
     #[inline]
-    pub fn start(policy: &'p RetryPolicy) -> Self {
-        let mut run = Self::new(policy);
-        run.begin();
-        run
+    pub(crate) fn new(policy: &'p RetryPolicy, when: P) -> Self {
+        Self {
+            run: RetryLoop::new(policy),
+            when,
+            error: PhantomData,
+        }
     }
 
-    /// After an attempt of the loop `#[retry]` writes into an async function: what to return, or
-    /// `None` when another attempt follows, after [`wait`](Self::wait). The attempt comes with
-    /// the rejection it was marked with (see `__private::attempt`).
+    /// Runs one attempt, `fut`: the future resolves to what to return, or to `None` once the wait
+    /// before the next attempt is over. A rejection is recognised as the retry's own API does,
+    /// by the type of `fut` (see `rejected::take_mark`), so a body's own errors stay its own.
     ///
-    /// Not a future: a successful attempt is judged and returned without one. (An `async fn`
-    /// here, holding the attempt's result in its state, made a successful call 10× slower.)
+    /// `E` comes from `fut`; `when` is checked against it where the attempt is awaited, so that a
+    /// `when` of another type is reported as such, not as an attempt of the wrong type.
     #[inline]
-    pub fn after<T, E: Debug>(
-        &mut self,
-        (result, rejection): (Result<T, E>, Option<RejectedKind>),
-        when: impl Fn(&E) -> bool,
-    ) -> Option<Result<T, E>> {
-        match self.judge(result, when, rejection, Origin::BLOCKING) {
-            ControlFlow::Break(result) => Some(result),
-            ControlFlow::Continue(delay) => {
-                self.wait = delay;
-                None
-            }
+    pub fn attempt<F, T>(&mut self, fut: F) -> Attempt<'_, 'p, F, P, E>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        self.run.begin();
+        Attempt {
+            retrying: self,
+            state: AttemptState::Running(fut),
         }
     }
 
-    /// Waits as [`after`](Self::after) decided, then starts the next attempt.
-    pub async fn wait(&mut self) {
-        if !self.wait.is_zero() {
-            tokio::time::sleep(self.wait).await;
-        }
-        self.begin();
-    }
-
-    /// [`after`](Self::after) for a blocking function: the thread sleeps.
+    /// [`attempt`](Self::attempt) for a blocking function: `inner` is a layer the attributes
+    /// wrote, or the body, which forgets any mark its code left (`__private::body_blocking`), so
+    /// any mark is the attempt's. The thread sleeps before the next attempt.
+    ///
+    /// `when` comes with each attempt: a blocking function's predicate is checked against its
+    /// return type through a reference to it (`__private::when_blocking`), which lives for one
+    /// statement.
     #[inline]
-    pub fn after_blocking<T, E: Debug>(
+    pub fn attempt_blocking<T>(
         &mut self,
-        (result, rejection): (Result<T, E>, Option<RejectedKind>),
+        inner: impl FnOnce() -> Result<T, E>,
         when: impl Fn(&E) -> bool,
-    ) -> Option<Result<T, E>> {
-        let delay = match self.judge(result, when, rejection, Origin::BLOCKING) {
+    ) -> Option<Result<T, E>>
+    where
+        E: Debug,
+    {
+        self.run.begin();
+        let result = inner();
+        let mark = if result.is_err() {
+            take_mark(None)
+        } else {
+            None
+        };
+        let delay = match self.run.judge(result, when, mark, Origin::BLOCKING) {
             ControlFlow::Break(result) => return Some(result),
             ControlFlow::Continue(delay) => delay,
         };
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }
-        self.begin();
         None
+    }
+}
+
+/// The future of [`Retrying::attempt`]: the attempt, then the wait before the next one.
+#[pin_project]
+#[must_use = "futures do nothing unless polled"]
+pub struct Attempt<'r, 'p, F, P, E> {
+    retrying: &'r mut Retrying<'p, P, E>,
+    #[pin]
+    state: AttemptState<F>,
+}
+
+#[pin_project(project = AttemptStateProj)]
+enum AttemptState<F> {
+    Running(#[pin] F),
+    Waiting(#[pin] Sleep),
+}
+
+impl<F, T, E, P> Future for Attempt<'_, '_, F, P, E>
+where
+    F: Future<Output = Result<T, E>>,
+    P: Fn(&E) -> bool,
+    E: Debug,
+{
+    type Output = Option<Result<T, E>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            let delay = match this.state.as_mut().project() {
+                AttemptStateProj::Running(fut) => {
+                    let inner = Origin::of(fut.as_ref().get_ref());
+                    let result = ready!(fut.poll(cx));
+                    let mark = if result.is_err() {
+                        take_mark(Some(inner))
+                    } else {
+                        None
+                    };
+                    let retrying = &mut **this.retrying;
+                    match retrying
+                        .run
+                        .judge(result, &retrying.when, mark, Origin::BLOCKING)
+                    {
+                        ControlFlow::Break(result) => return Poll::Ready(Some(result)),
+                        ControlFlow::Continue(delay) if delay.is_zero() => {
+                            return Poll::Ready(None);
+                        }
+                        ControlFlow::Continue(delay) => delay,
+                    }
+                }
+                AttemptStateProj::Waiting(sleep) => {
+                    ready!(sleep.poll(cx));
+                    return Poll::Ready(None);
+                }
+            };
+            this.state
+                .set(AttemptState::Waiting(tokio::time::sleep(delay)));
+        }
     }
 }
 

@@ -39,7 +39,7 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
 {
-    generated(None, limit, fut, false, None)
+    generated(None, limit, fut, None)
 }
 
 /// [`timeout`] with a name for events and for the [`Rejected`] it returns.
@@ -48,7 +48,7 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
 {
-    generated(Some(name), limit, fut, false, None)
+    generated(Some(name), limit, fut, None)
 }
 
 /// A named time limit with its counters, to keep in a `static`: what `#[timeout]` builds, and
@@ -185,7 +185,7 @@ impl TimeoutPolicy {
         F: Future<Output = Result<T, E>>,
         E: From<Rejected>,
     {
-        self.generated(None, fut, false)
+        self.generated(None, fut)
     }
 
     /// What it counted so far.
@@ -199,18 +199,13 @@ impl TimeoutPolicy {
     /// The future for `fut`: under `limit` when the attribute computes one per call, else under
     /// the policy's own.
     #[inline]
-    pub(crate) fn generated<F>(
-        &'static self,
-        limit: Option<Duration>,
-        fut: F,
-        layer_inside: bool,
-    ) -> Timeout<F> {
+    pub(crate) fn generated<F>(&'static self, limit: Option<Duration>, fut: F) -> Timeout<F> {
         let limit = match self.current.load(Relaxed) {
             // Built by `per_call` only for calls that bring a limit: `MAX` is never used.
             0 => limit.or(self.initial).unwrap_or(Duration::MAX),
             set => Duration::from_nanos(set),
         };
-        generated(Some(self.name), limit, fut, layer_inside, Some(&self.stats))
+        generated(Some(self.name), limit, fut, Some(&self.stats))
     }
 
     /// Sets the limit at run time, or explains why not (the old one stays).
@@ -242,20 +237,17 @@ impl std::fmt::Debug for TimeoutPolicy {
     }
 }
 
-/// A timeout whose `fut` is the function's own future, or (`layer_inside`) a layer the attribute
-/// macros wrote.
+/// A timeout around `fut`, named (a policy's) or not (the free function's).
 pub(crate) fn generated<F>(
     name: Option<&'static str>,
     limit: Duration,
     fut: F,
-    layer_inside: bool,
     stats: Option<&'static TimeoutStats>,
 ) -> Timeout<F> {
     Timeout {
         name,
         limit,
         stats,
-        generated_inner: layer_inside,
         fut,
         timer: None,
     }
@@ -270,8 +262,6 @@ pub struct Timeout<F> {
     limit: Duration,
     /// The counters of the [`TimeoutPolicy`] it runs under, if any.
     stats: Option<&'static TimeoutStats>,
-    /// Whether `fut` is a layer the attribute macros wrote (see `rejected::take_mark`).
-    generated_inner: bool,
     #[pin]
     fut: F,
     #[pin]
@@ -289,7 +279,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = Origin::of(self.as_ref().get_ref());
         let mut this = self.project();
-        let inner = (!*this.generated_inner).then(|| Origin::of(this.fut.as_ref().get_ref()));
+        let inner = Some(Origin::of(this.fut.as_ref().get_ref()));
         if let Poll::Ready(result) = this.fut.poll(cx) {
             if result.is_err() {
                 // A rejection from the layer inside goes on to the layer outside.

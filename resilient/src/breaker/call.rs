@@ -18,26 +18,17 @@ pub struct BreakerCall<'a, F, P> {
     is_failure: P,
     permit: Option<Permit<'a>>,
     asked: bool,
-    /// Whether `fut` is a layer the attribute macros wrote (see `rejected::take_mark`).
-    generated_inner: bool,
     #[pin]
     fut: F,
 }
 
 impl<'a, F, P> BreakerCall<'a, F, P> {
-    pub(crate) fn new(
-        breaker: &'a CircuitBreaker,
-        is_failure: P,
-        fut: F,
-        generated_inner: bool,
-    ) -> Self {
-        let permit = None;
+    pub(crate) fn new(breaker: &'a CircuitBreaker, is_failure: P, fut: F) -> Self {
         Self {
             breaker,
             is_failure,
-            permit,
+            permit: None,
             asked: false,
-            generated_inner,
             fut,
         }
     }
@@ -62,7 +53,7 @@ where
                 Err(rejected) => return Poll::Ready(Err(reject(rejected, me))),
             }
         }
-        let inner = (!*this.generated_inner).then(|| Origin::of(this.fut.as_ref().get_ref()));
+        let inner = Some(Origin::of(this.fut.as_ref().get_ref()));
         let poll = {
             let _fail_on_panic = FailOnPanic(this.permit, std::thread::panicking());
             this.fut.poll(cx)

@@ -181,6 +181,26 @@ macro_rules! maybe_const {
     };
 }
 
+impl BreakerConfig {
+    maybe_const! {
+        /// The closed breaker named `name` with this configuration, as
+        /// [`CircuitBreaker::new`]`(name, self)`: the name written after the settings.
+        ///
+        /// ```
+        /// use resilient::{BreakerConfig, CircuitBreaker};
+        /// static API: CircuitBreaker = BreakerConfig::new().failure_threshold(5).build("api");
+        /// assert_eq!(API.name(), "api");
+        /// ```
+        ///
+        /// # Panics
+        ///
+        /// As [`CircuitBreaker::new`].
+        pub fn build(self, name: &'static str) -> CircuitBreaker {
+            CircuitBreaker::new(name, self)
+        }
+    }
+}
+
 impl CircuitBreaker {
     maybe_const! {
         /// A closed breaker named `name` (the name labels it in events, metrics and rejections).
@@ -322,7 +342,7 @@ impl CircuitBreaker {
         E: From<Rejected>,
         P: Fn(&E) -> bool,
     {
-        BreakerCall::new(self, is_failure, fut, false)
+        BreakerCall::new(self, is_failure, fut)
     }
 
     /// [`call`](Self::call) for a blocking function.

@@ -1,0 +1,35 @@
+async fn fetch_user(id: u64) -> Result<User, ApiError> {
+    use ::resilient::__private as __resilient;
+    use {retry as _, circuit_breaker as _, timeout as _};
+    const __RESILIENT_FN: &str = ::core::concat!(::core::module_path!(), "::fetch_user");
+    static __RESILIENT_FALLBACK: __resilient::FallbackPolicy = __resilient::FallbackPolicy::new(
+        __RESILIENT_FN,
+    );
+    static __RESILIENT_RETRY: __resilient::RetryPolicy = __resilient::RetryPolicy::new()
+        .name(__RESILIENT_FN)
+        .max_attempts(4);
+    static __RESILIENT_BREAKER: __resilient::CircuitBreaker = __resilient::BreakerConfig::new()
+        .failure_threshold(3)
+        .recovery_timeout(__resilient::Duration::from_secs(30))
+        .build(__RESILIENT_FN);
+    static __RESILIENT_TIMEOUT: __resilient::TimeoutPolicy = __resilient::TimeoutPolicy::new(
+        __RESILIENT_FN,
+        __resilient::Duration::from_secs(5),
+    );
+    let mut __retry = __resilient::retry(&__RESILIENT_RETRY, ApiError::is_transient);
+    let __result = loop {
+        let __call = async {
+            if false {
+                return __resilient::rejectable::<Result<User, ApiError>>();
+            }
+            api::get_user(id).await
+        };
+        let __call = __resilient::timeout(&__RESILIENT_TIMEOUT, __call);
+        let __call = __resilient::breaker(&__RESILIENT_BREAKER, __call);
+        if let ::core::option::Option::Some(__result) = __retry.attempt(__call).await {
+            break __result;
+        }
+    };
+    __resilient::fallback_after(&__RESILIENT_FALLBACK, __result, |_| cached_user(id))
+        .await
+}

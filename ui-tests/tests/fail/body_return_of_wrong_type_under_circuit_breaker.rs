@@ -1,0 +1,22 @@
+// A `return` of the wrong type in the body is reported at the returned value, once, as
+// without the attribute.
+use resilient::{circuit_breaker, Rejected};
+
+#[derive(Debug)]
+pub struct ApiError;
+
+impl From<Rejected> for ApiError {
+    fn from(_: Rejected) -> Self {
+        ApiError
+    }
+}
+
+#[circuit_breaker(failure_threshold = 3)]
+pub async fn fetch(id: u64) -> Result<u64, ApiError> {
+    if id == 0 {
+        return Ok("zero");
+    }
+    Ok(id)
+}
+
+fn main() {}

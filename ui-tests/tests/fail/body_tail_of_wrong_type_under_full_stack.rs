@@ -1,0 +1,23 @@
+// A tail expression of the wrong type in the body is reported at the expression, once, as
+// without the attribute.
+use resilient::{atomic, circuit_breaker, fallback, retry, timeout, Rejected};
+
+#[derive(Debug)]
+pub struct ApiError;
+
+impl From<Rejected> for ApiError {
+    fn from(_: Rejected) -> Self {
+        ApiError
+    }
+}
+
+#[fallback(|_err| async { Ok(0) })]
+#[retry(max_attempts = 3)]
+#[circuit_breaker(failure_threshold = 3)]
+#[timeout("5s")]
+#[atomic]
+pub async fn fetch(id: u64) -> Result<u64, ApiError> {
+    Ok(id as u32)
+}
+
+fn main() {}
