@@ -703,6 +703,7 @@ mod backups {
         File(&'a str, &'a [u8]),
         Symlink(&'a str, &'a str),
         HardLink(&'a str, &'a str),
+        Contiguous(&'a str, &'a [u8]),
     }
 
     fn raw_archive(path: &Path, entries: &[Raw<'_>]) {
@@ -714,6 +715,7 @@ mod backups {
                 Raw::File(name, data) => (EntryType::Regular, name, "", data),
                 Raw::Symlink(name, to) => (EntryType::Symlink, name, to, b""),
                 Raw::HardLink(name, to) => (EntryType::Link, name, to, b""),
+                Raw::Contiguous(name, data) => (EntryType::Continuous, name, "", data),
             };
             let mut header = Header::new_gnu();
             header.set_entry_type(kind);
@@ -733,8 +735,8 @@ mod backups {
     }
 
     /// Restores `entries` into an existing directory and checks that it is refused with a message
-    /// naming `culprit`, that the target is untouched and nothing was left anywhere.
-    async fn assert_refused(name: &str, entries: &[Raw<'_>], culprit: &str) {
+    /// naming `culprit`, that the target is untouched and nothing was left anywhere; the message.
+    async fn assert_refused(name: &str, entries: &[Raw<'_>], culprit: &str) -> String {
         let dir = TestDir::new(name);
         let target = dir.join("target");
         sample_tree(&target);
@@ -752,6 +754,7 @@ mod backups {
         assert_eq!(snapshot(&dir.0), before, "something changed");
         // Nor anywhere above the test directory.
         assert!(!dir.0.parent().unwrap().join("evil").exists());
+        message
     }
 
     #[tokio::test]
@@ -813,7 +816,29 @@ mod backups {
             Raw::Symlink("alias", "sub"),
             Raw::File("alias/file", b"x"),
         ];
-        assert_refused("through-symlink", &through, "alias/file").await;
+        let message = assert_refused("through-symlink", &through, "alias/file").await;
+        assert!(
+            message.contains("goes through a symbolic link"),
+            "{message}"
+        );
+        // A file where a directory should be is refused, as what it is.
+        let under_file = [
+            Raw::Dir("./"),
+            Raw::File("plain", b"x"),
+            Raw::File("plain/file", b"x"),
+        ];
+        let message = assert_refused("under-a-file", &under_file, "plain/file").await;
+        assert!(
+            message.contains("is inside something that is not a directory"),
+            "{message}"
+        );
+        // A hard link must name a file of the archive, not a directory.
+        let to_dir = [Raw::Dir("./"), Raw::Dir("d"), Raw::HardLink("h", "d")];
+        let message = assert_refused("hardlink-to-dir", &to_dir, "h").await;
+        assert!(
+            message.contains("is a hard link to no file of the archive"),
+            "{message}"
+        );
         let hard = [Raw::Dir("./"), Raw::HardLink("h", "../outside/file")];
         assert_refused("hardlink-out", &hard, "../outside/file").await;
         let hard = [Raw::Dir("./"), Raw::HardLink("h", "/etc/passwd")];
@@ -839,6 +864,27 @@ mod backups {
             Raw::File("x", b"x"),
         ];
         assert_refused("twice", &twice, "x").await;
+    }
+
+    /// Entries in any order: a file listed before its directory, and a file stored as
+    /// "contiguous" (an old tar type for a regular file).
+    #[tokio::test]
+    async fn entries_in_any_order_and_contiguous_files_are_restored() {
+        let dir = TestDir::new("any-order");
+        let archive = dir.join("ok.tar.gz");
+        raw_archive(
+            &archive,
+            &[
+                Raw::Dir("./"),
+                Raw::File("d/file", b"first"),
+                Raw::Dir("d"),
+                Raw::Contiguous("old", b"contiguous"),
+            ],
+        );
+        let target = dir.join("target");
+        restore(&archive, &target).await.unwrap();
+        assert_eq!(fs::read(target.join("d/file")).unwrap(), b"first");
+        assert_eq!(fs::read(target.join("old")).unwrap(), b"contiguous");
     }
 
     #[tokio::test]

@@ -1056,4 +1056,76 @@ mod tests {
         assert!(!lexically_inside(Path::new("a"), Path::new("/etc/passwd")));
         assert!(!lexically_inside(Path::new("a"), Path::new("")));
     }
+
+    #[test]
+    fn a_backup_name_is_digits_only() {
+        // `u64` parsing alone would take a leading `+`.
+        for other in [
+            "backup-+2024010-000000.tar.gz",
+            "backup-20240101-+00000.tar.gz",
+        ] {
+            assert_eq!(backup_age(other), None, "{other}");
+        }
+    }
+
+    /// Links as `resolves_inside` sees them: `name -> text`, relative to the root.
+    fn links(table: &[(&str, &str)]) -> impl Fn(&Path) -> io::Result<Option<PathBuf>> + use<> {
+        let table: Vec<(PathBuf, PathBuf)> = table
+            .iter()
+            .map(|(at, to)| (PathBuf::from(at), PathBuf::from(to)))
+            .collect();
+        move |path| {
+            let found = table.iter().find(|(at, _)| at == path);
+            Ok(found.map(|(_, to)| to.clone()))
+        }
+    }
+
+    #[test]
+    fn a_cycle_of_links_is_not_inside() {
+        let cycle = links(&[("a", "b"), ("b", "a")]);
+        assert!(!resolves_inside(Path::new("x"), Path::new("a"), cycle).unwrap());
+    }
+
+    #[test]
+    fn a_chain_of_links_resolves_up_to_the_hop_limit() {
+        // `l0 -> l1 -> ... -> l{n}`, the last one naming a plain entry.
+        let chain = |n: u32| {
+            let table: Vec<(String, String)> = (0..n)
+                .map(|i| (format!("l{i}"), format!("l{}", i + 1)))
+                .collect();
+            let table: Vec<(&str, &str)> = table
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            links(&table)
+        };
+        let from = Path::new("x");
+        assert!(resolves_inside(from, Path::new("l0"), chain(MAX_HOPS)).unwrap());
+        assert!(!resolves_inside(from, Path::new("l0"), chain(MAX_HOPS + 1)).unwrap());
+    }
+
+    #[test]
+    fn removing_old_backups_syncs_the_directory_and_reports_its_failure() {
+        let dir = std::env::temp_dir().join(format!(
+            "resilient-keep-newest-{}-{:016x}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        for name in [
+            "backup-20240101-000000.tar.gz",
+            "backup-20240102-000000.tar.gz",
+        ] {
+            fs::write(dir.join(name), "x").unwrap();
+        }
+        // Nothing to remove: no sync, so the failure stays armed for the next one.
+        super::super::probe::fail_next_sync(&dir);
+        assert_eq!(
+            keep_newest_blocking(&dir, 2).unwrap(),
+            Vec::<PathBuf>::new()
+        );
+        let err = keep_newest_blocking(&dir, 1).unwrap_err();
+        assert!(err.to_string().contains("cannot sync"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -556,6 +556,18 @@ mod probe {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_bare_file_name_is_in_the_current_directory() {
+        assert_eq!(
+            split(Path::new("file")).unwrap(),
+            (Path::new("."), std::ffi::OsStr::new("file"))
+        );
+        assert_eq!(
+            split(Path::new("dir/file")).unwrap(),
+            (Path::new("dir"), std::ffi::OsStr::new("file"))
+        );
+    }
+
     /// A fresh directory for one test; tests remove it when they pass.
     fn test_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
