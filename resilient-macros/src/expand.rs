@@ -1,18 +1,16 @@
 //! From the checked models to code: the policies become `static`s, and the layers wrap the body in
 //! reading order, each a call into `resilient::__private`.
 
-use crate::args::{Errors, Setting};
-use crate::attrs::{self, Kind, Layer};
-use crate::breaker::{BreakerArgs, duration};
-use crate::fallback::FallbackArgs;
+use crate::backoff::duration;
+use crate::errors::Errors;
 use crate::function;
-use crate::retry::RetryArgs;
-use crate::timeout::{Limit, TimeoutArgs};
+use crate::stack::{self, Kind, Layer};
+use crate::timeout::Limit;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{Expr, ItemFn, LitStr, ReturnType, Type};
+use syn::{Expr, ItemFn, ReturnType, Type};
 
 /// The whole pipeline for one attribute and those stacked below it.
 pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
@@ -35,9 +33,9 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
         );
     }
     let mut taken = Vec::new();
-    let layers = attrs::stack(kind, args, &mut function.attrs, &mut taken, &mut errors);
+    let layers = stack::stack(kind, args, &mut function.attrs, &mut taken, &mut errors);
     let output = function::result_type(&function, kind, &mut errors).cloned();
-    if function.sig.asyncness.is_none() && layers.iter().any(|(kind, _)| *kind == Kind::Timeout) {
+    if function.sig.asyncness.is_none() && layers.iter().any(|layer| layer.kind == Kind::Timeout) {
         errors.at(
             function.sig.fn_token,
             "`#[timeout]` needs an `async fn`: a blocking function cannot be stopped while it runs",
@@ -129,14 +127,14 @@ fn respan_mixed(tokens: TokenStream) -> TokenStream {
 
 fn generate(
     mut function: ItemFn,
-    layers: &[(Kind, Layer)],
+    layers: &[Layer],
     output: &Type,
     taken: &[syn::Path],
 ) -> TokenStream {
     let root = layers
         .iter()
-        .find_map(|(_, layer)| layer.crate_path())
-        .map_or_else(|| quote!(::resilient), |path| path.value.to_token_stream());
+        .find_map(|layer| layer.settings.crate_path())
+        .map_or_else(|| quote!(::resilient), ToTokens::to_token_stream);
     let mut cx = Context {
         is_async: function.sig.asyncness.is_some(),
         typed: (!function::mentions_impl_trait(output)).then(|| output.clone()),
@@ -147,9 +145,9 @@ fn generate(
     };
     let rejects = layers
         .iter()
-        .any(|(kind, _)| matches!(kind, Kind::CircuitBreaker | Kind::Timeout));
+        .any(|layer| matches!(layer.kind, Kind::CircuitBreaker | Kind::Timeout));
     let mut body = cx.body(&function.block, rejects);
-    for (_, layer) in layers.iter().rev() {
+    for layer in layers.iter().rev() {
         cx.wrap(&mut body, layer);
     }
     let call = body.finish(cx.is_async, cx.output);
@@ -315,9 +313,9 @@ impl Context {
     }
 
     /// The policy's name: the one given, or the function's.
-    fn policy_name(&mut self, name: &Option<Setting<LitStr>>) -> TokenStream {
-        match name {
-            Some(setting) => setting.value.to_token_stream(),
+    fn policy_name(&mut self, layer: &Layer) -> TokenStream {
+        match layer.settings.name() {
+            Some(name) => name.to_token_stream(),
             None => {
                 self.uses_default_name = true;
                 name_const().to_token_stream()
@@ -348,30 +346,33 @@ impl Context {
 
     /// Wraps the layers so far in `layer`.
     fn wrap(&mut self, body: &mut Body, layer: &Layer) {
-        match layer {
-            Layer::Retry(args) => self.retry(body, args),
-            Layer::Fallback(args) if !self.is_async || body.inner == Inner::Result => {
-                self.fallback_after(body, args);
+        match layer.kind {
+            Kind::Retry => self.retry(body, layer),
+            Kind::Fallback if !self.is_async || body.inner == Inner::Result => {
+                self.fallback_after(body, layer);
             }
-            Layer::Fallback(args) => self.fallback(body, args),
-            _ => {
+            Kind::Fallback => self.fallback(body, layer),
+            Kind::Timeout | Kind::CircuitBreaker | Kind::Atomic => {
                 self.as_call(body);
                 let call = local("__call");
-                let wrapped = match layer {
-                    Layer::Timeout(args) => self.timeout(args, &call),
-                    Layer::Breaker(args) => self.breaker(args, &call),
-                    Layer::Atomic(_) => self.atomic(&call),
-                    Layer::Retry(_) | Layer::Fallback(_) => unreachable!("matched above"),
+                let wrapped = match layer.kind {
+                    Kind::Timeout => self.timeout(layer, &call),
+                    Kind::CircuitBreaker => self.breaker(layer, &call),
+                    _ => self.atomic(&call),
                 };
                 body.push_let("__call", wrapped);
             }
         }
     }
 
-    fn timeout(&mut self, args: &TimeoutArgs, call: &Ident) -> TokenStream {
+    fn timeout(&mut self, layer: &Layer, call: &Ident) -> TokenStream {
         let rt = runtime();
-        let name = self.policy_name(&args.name);
-        match &args.limit {
+        let name = self.policy_name(layer);
+        match layer
+            .limit
+            .as_ref()
+            .expect("a missing limit is reported while parsing")
+        {
             Limit::Fixed(d) => {
                 let limit = duration(&rt, *d);
                 let policy = quote!(#rt::TimeoutPolicy::new(#name, #limit));
@@ -388,28 +389,26 @@ impl Context {
                 let timeout = self.private("timeout_for");
                 quote_spanned!(self.output=> #timeout(&#policy, #limit, #call))
             }
-            Limit::Missing => unreachable!("a missing limit is reported while parsing"),
         }
     }
 
-    fn breaker(&mut self, args: &BreakerArgs, call: &Ident) -> TokenStream {
+    fn breaker(&mut self, layer: &Layer, call: &Ident) -> TokenStream {
         let rt = runtime();
-        let when = self.predicate(&args.when);
-        let (function, breaker) = match &args.breaker {
-            Some(expr) => {
+        let when = self.predicate(layer.settings.expr("when"));
+        let (function, breaker) = match layer.settings.expr("breaker") {
+            Some(breaker) => {
                 // With `breaker = ...` no other key is given (checked while parsing).
                 let function = self.private(if self.is_async {
                     "shared_breaker"
                 } else {
                     "shared_breaker_blocking"
                 });
-                let breaker = &expr.value;
                 let call = quote_spanned!(self.output=> #function(#breaker, #call));
                 return self.blocking_layer(call);
             }
             None => {
-                let name = self.policy_name(&args.name);
-                let config = args.config(&rt);
+                let name = self.policy_name(layer);
+                let config = crate::breaker::config(&layer.settings, &rt);
                 let value = quote!(#config.build(#name));
                 ("breaker", self.declare("BREAKER", "CircuitBreaker", value))
             }
@@ -444,8 +443,8 @@ impl Context {
 
     /// `#[fallback]` on an async function: a future around the layers inside, awaited at once at
     /// the handler, where a mistake in it is reported.
-    fn fallback(&mut self, body: &mut Body, args: &FallbackArgs) {
-        let (policy, when, handler, at) = self.fallback_parts(args);
+    fn fallback(&mut self, body: &mut Body, layer: &Layer) {
+        let (policy, when, handler, at) = self.fallback_parts(layer);
         let call = local("__call");
         let fallback = match when {
             Some(when) => {
@@ -463,8 +462,8 @@ impl Context {
 
     /// `#[fallback]` judging what the layers inside returned: on a blocking function, or after a
     /// retry loop.
-    fn fallback_after(&mut self, body: &mut Body, args: &FallbackArgs) {
-        let (policy, when, handler, at) = self.fallback_parts(args);
+    fn fallback_after(&mut self, body: &mut Body, layer: &Layer) {
+        let (policy, when, handler, at) = self.fallback_parts(layer);
         let result = respan_mixed(match body.inner {
             Inner::Call => quote!(__call()),
             Inner::Result => quote!(__result),
@@ -492,19 +491,19 @@ impl Context {
 
     /// The fallback's static, `when` and handler, and where a mistake in the handler is reported:
     /// at what it returns.
-    fn fallback_parts(&mut self, args: &FallbackArgs) -> (Ident, Option<TokenStream>, Expr, Span) {
+    fn fallback_parts(&mut self, layer: &Layer) -> (Ident, Option<TokenStream>, Expr, Span) {
         let rt = runtime();
-        let handler = args
+        let handler = layer
             .handler
             .clone()
             .expect("a missing fallback is reported while parsing");
-        let name = self.policy_name(&None);
+        let name = self.policy_name(layer);
         let policy = self.declare(
             "FALLBACK",
             "FallbackPolicy",
             quote!(#rt::FallbackPolicy::new(#name)),
         );
-        let when = self.predicate(&args.when);
+        let when = self.predicate(layer.settings.expr("when"));
         let at = match &handler {
             Expr::Closure(closure) => closure.body.span(),
             _ => handler.span(),
@@ -512,16 +511,17 @@ impl Context {
         (policy, when, handler, at)
     }
 
-    fn retry(&mut self, body: &mut Body, args: &RetryArgs) {
+    fn retry(&mut self, body: &mut Body, layer: &Layer) {
         let rt = runtime();
         let when = self
-            .predicate_checked(&args.when, false)
+            .predicate_checked(layer.settings.expr("when"), false)
             .unwrap_or_else(|| self.private("every_error"));
-        let (start, policy) = match &args.policy {
-            Some(expr) => ("shared_retry", expr.value.to_token_stream()),
+        let (start, policy) = match layer.settings.expr("policy") {
+            Some(policy) => ("shared_retry", policy.to_token_stream()),
             None => {
-                let name = self.policy_name(&args.name);
-                let policy = self.declare("RETRY", "RetryPolicy", args.policy(&rt, &name));
+                let name = self.policy_name(layer);
+                let policy = crate::retry::policy(&layer.settings, &rt, &name);
+                let policy = self.declare("RETRY", "RetryPolicy", policy);
                 ("retry", quote!(&#policy))
             }
         };
@@ -581,13 +581,13 @@ impl Context {
     /// `__private::when` (a closure, which gets its argument's type from it). A retry checks a
     /// path where the attempt is awaited instead: its line stays short, and the path (a function
     /// item) takes no room in the future.
-    fn predicate(&self, when: &Option<Setting<Expr>>) -> Option<TokenStream> {
+    fn predicate(&self, when: Option<&Expr>) -> Option<TokenStream> {
         self.predicate_checked(when, true)
     }
 
-    fn predicate_checked(&self, when: &Option<Setting<Expr>>, paths: bool) -> Option<TokenStream> {
-        let setting = when.as_ref()?;
-        let (when, at) = (&setting.value, setting.value.span());
+    fn predicate_checked(&self, when: Option<&Expr>, paths: bool) -> Option<TokenStream> {
+        let when = when?;
+        let at = when.span();
         let Some(output) = &self.typed else {
             return Some(when.to_token_stream());
         };

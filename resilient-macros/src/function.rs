@@ -1,7 +1,7 @@
 //! The annotated function: what shape it must have, and what its return type allows.
 
-use crate::args::Errors;
-use crate::attrs::Kind;
+use crate::errors::Errors;
+use crate::stack::Kind;
 use proc_macro2::{Span, TokenStream};
 use syn::{ItemFn, ReturnType, Type};
 

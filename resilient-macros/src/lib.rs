@@ -12,46 +12,49 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
-mod args;
 mod atomic;
-mod attrs;
+mod backoff;
 mod breaker;
+mod errors;
 mod expand;
 mod fallback;
 mod function;
+mod parse;
 mod retry;
 #[cfg(test)]
 mod snapshots;
+mod stack;
 mod timeout;
+mod validate;
 
 use proc_macro::TokenStream;
 
 #[doc = include_str!("../docs/circuit_breaker.md")]
 #[proc_macro_attribute]
 pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::attribute(attrs::Kind::CircuitBreaker, args.into(), item.into()).into()
+    expand::attribute(stack::Kind::CircuitBreaker, args.into(), item.into()).into()
 }
 
 #[doc = include_str!("../docs/retry.md")]
 #[proc_macro_attribute]
 pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::attribute(attrs::Kind::Retry, args.into(), item.into()).into()
+    expand::attribute(stack::Kind::Retry, args.into(), item.into()).into()
 }
 
 #[doc = include_str!("../docs/timeout.md")]
 #[proc_macro_attribute]
 pub fn timeout(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::attribute(attrs::Kind::Timeout, args.into(), item.into()).into()
+    expand::attribute(stack::Kind::Timeout, args.into(), item.into()).into()
 }
 
 #[doc = include_str!("../docs/fallback.md")]
 #[proc_macro_attribute]
 pub fn fallback(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::attribute(attrs::Kind::Fallback, args.into(), item.into()).into()
+    expand::attribute(stack::Kind::Fallback, args.into(), item.into()).into()
 }
 
 #[doc = include_str!("../docs/atomic.md")]
 #[proc_macro_attribute]
 pub fn atomic(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::attribute(attrs::Kind::Atomic, args.into(), item.into()).into()
+    expand::attribute(stack::Kind::Atomic, args.into(), item.into()).into()
 }

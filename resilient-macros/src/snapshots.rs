@@ -3,7 +3,7 @@
 //! the generated code shows up as a diff in review. Regenerate with
 //! `SNAPSHOTS=overwrite cargo test -p resilient-macros` and read every diff.
 
-use crate::attrs::Kind;
+use crate::stack::Kind;
 use quote::ToTokens;
 use std::path::Path;
 

@@ -1,12 +1,11 @@
-//! The resilient attributes stacked on one function, in reading order (the top one outermost).
+//! The resilient attributes stacked on one function, in reading order (the top one outermost),
+//! each read into its model (stage one) and checked (stage two, `validate`).
 
-use crate::args::Errors;
-use crate::{
-    atomic::AtomicArgs, breaker::BreakerArgs, fallback::FallbackArgs, retry::RetryArgs,
-    timeout::TimeoutArgs,
-};
+use crate::errors::Errors;
+use crate::parse::{self, Settings};
+use crate::timeout::Limit;
 use proc_macro2::{Span, TokenStream};
-use syn::{Attribute, Meta};
+use syn::{Attribute, Expr, Meta};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Kind {
@@ -49,42 +48,42 @@ impl Kind {
     }
 }
 
-/// One attribute's model.
-pub(crate) enum Layer {
-    Breaker(Box<BreakerArgs>),
-    Retry(Box<RetryArgs>),
-    Timeout(TimeoutArgs),
-    Fallback(FallbackArgs),
-    Atomic(AtomicArgs),
+/// One attribute's model: its keys, and what comes first in `#[timeout]` and `#[fallback]`.
+pub(crate) struct Layer {
+    pub(crate) kind: Kind,
+    pub(crate) settings: Settings,
+    /// The limit of a timeout (`None` if reported missing or invalid).
+    pub(crate) limit: Option<Limit>,
+    /// The handler of a fallback (`None` if reported missing or invalid).
+    pub(crate) handler: Option<Expr>,
 }
 
 impl Layer {
+    /// Reads one attribute's arguments by its key table; `at` is the attribute, where an error
+    /// about a missing first argument goes.
     fn parse(kind: Kind, args: TokenStream, at: Span, errors: &mut Errors) -> Layer {
-        match kind {
-            Kind::CircuitBreaker => Layer::Breaker(Box::new(BreakerArgs::parse(args, errors))),
-            Kind::Retry => Layer::Retry(Box::new(RetryArgs::parse(args, errors))),
-            Kind::Timeout => Layer::Timeout(TimeoutArgs::parse(args, at, errors)),
-            Kind::Fallback => Layer::Fallback(FallbackArgs::parse(args, at, errors)),
-            Kind::Atomic => Layer::Atomic(AtomicArgs::parse(args, errors)),
-        }
-    }
-
-    fn validate(&self, errors: &mut Errors) {
-        match self {
-            Layer::Breaker(args) => args.validate(errors),
-            Layer::Retry(args) => args.validate(errors),
-            Layer::Timeout(_) | Layer::Fallback(_) | Layer::Atomic(_) => {}
-        }
-    }
-
-    /// The `crate = "..."` this attribute was given.
-    pub(crate) fn crate_path(&self) -> Option<&crate::args::Setting<syn::Path>> {
-        match self {
-            Layer::Breaker(args) => args.krate.as_ref(),
-            Layer::Retry(args) => args.krate.as_ref(),
-            Layer::Timeout(args) => args.krate.as_ref(),
-            Layer::Fallback(args) => args.krate.as_ref(),
-            Layer::Atomic(args) => args.krate.as_ref(),
+        let name = kind.name();
+        let (mut limit, mut handler) = (None, None);
+        let settings = match kind {
+            Kind::CircuitBreaker => parse::settings(args, name, crate::breaker::KEYS, errors),
+            Kind::Retry => parse::settings(args, name, crate::retry::KEYS, errors),
+            Kind::Atomic => parse::settings(args, name, crate::atomic::KEYS, errors),
+            Kind::Timeout => {
+                let (parsed, settings) = crate::timeout::parse(args, at, errors);
+                limit = parsed;
+                settings
+            }
+            Kind::Fallback => {
+                let (parsed, settings) = crate::fallback::parse(args, at, errors);
+                handler = parsed;
+                settings
+            }
+        };
+        Layer {
+            kind,
+            settings,
+            limit,
+            handler,
         }
     }
 }
@@ -97,7 +96,7 @@ pub(crate) fn stack(
     attrs: &mut Vec<Attribute>,
     taken: &mut Vec<syn::Path>,
     errors: &mut Errors,
-) -> Vec<(Kind, Layer)> {
+) -> Vec<Layer> {
     let mut stacked = vec![(kind, args, Span::call_site())];
     let mut duplicate = None;
     attrs.retain(|attr| {
@@ -138,8 +137,8 @@ pub(crate) fn stack(
         .into_iter()
         .map(|(kind, args, at)| {
             let layer = Layer::parse(kind, args, at, errors);
-            layer.validate(errors);
-            (kind, layer)
+            crate::validate::layer(&layer, errors);
+            layer
         })
         .collect()
 }
