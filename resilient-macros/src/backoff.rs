@@ -117,11 +117,8 @@ impl Backoff {
         syn::parenthesized!(content in input);
         match kind {
             Kind::None => {
-                let rest: TokenStream = content.parse()?;
-                errors.at(
-                    quote!(#kind_name (#rest)),
-                    "`none` takes no settings: write `none`",
-                );
+                content.parse::<TokenStream>()?;
+                errors.at(&kind_name, "`none` takes no settings: write `none`");
                 Ok(None)
             }
             Kind::Constant => {

@@ -28,12 +28,20 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
             Span::call_site(),
             format_args!(
                 "this `#[{name}]` was not stacked with the resilient attribute above it, which does not know it under this name: \
-                 write it `#[{name}]` or `#[resilient::{name}]` (not a renamed import) so the layers apply in reading order"
+                 write it as `#[{name}]` or `#[resilient::{name}]` (not a renamed import), or, for a renamed crate, \
+                 give the attribute above it `crate = \"...\"`, so the layers apply in reading order"
             ),
         );
     }
+    function::check_signature(&function, kind, &mut errors);
     let mut taken = Vec::new();
     let layers = stack::stack(kind, args, &mut function.attrs, &mut taken, &mut errors);
+    if layers.iter().any(|layer| layer.kind == Kind::Retry) && function::instrumented(&function) {
+        errors.at_span(
+            Span::call_site(),
+            "`#[tracing::instrument]` above `#[retry]` moves the body into a future of its own, which cannot run again: write it below the resilient attributes, where it records the whole call, retries included",
+        );
+    }
     let output = function::result_type(&function, kind, &mut errors).cloned();
     if function.sig.asyncness.is_none() && layers.iter().any(|layer| layer.kind == Kind::Timeout) {
         errors.at(
@@ -90,6 +98,9 @@ struct Context {
     output: Span,
     /// The function's default policy name, `module_path::fn_name`, if a policy uses it.
     uses_default_name: bool,
+    /// The error type, when it is a generic parameter of the function (see
+    /// `__private::rejectable_generic`).
+    generic_error: Option<Type>,
     /// The function's statics, in reading order.
     statics: Vec<TokenStream>,
     /// Per-call values, computed once before the layers run.
@@ -140,6 +151,7 @@ fn generate(
         typed: (!function::mentions_impl_trait(output)).then(|| output.clone()),
         output: anchor(output),
         uses_default_name: false,
+        generic_error: function::generic_error(&function, output).cloned(),
         statics: Vec::new(),
         prelude: Vec::new(),
     };
@@ -279,9 +291,22 @@ impl Context {
             block.stmts.clone()
         };
         let edge = self.typed.as_ref().map(|output| {
-            let check = self.private(if rejects { "rejectable" } else { "result" });
             let output = at_return_type(output, self.output);
-            let edge = quote_spanned!(self.output=> #check::<#output>());
+            let edge = match (&self.generic_error, rejects) {
+                (Some(error), true) => {
+                    let check = self.private("rejectable_generic");
+                    let error = at_return_type(error, self.output);
+                    quote_spanned!(self.output=> #check::<#output, #error>())
+                }
+                (None, true) => {
+                    let check = self.private("rejectable");
+                    quote_spanned!(self.output=> #check::<#output>())
+                }
+                (_, false) => {
+                    let check = self.private("result");
+                    quote_spanned!(self.output=> #check::<#output>())
+                }
+            };
             quote!(if false { return #edge; })
         });
         let call = if self.is_async {

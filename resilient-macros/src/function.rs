@@ -17,7 +17,7 @@ pub(crate) fn parse(kind: Kind, item: TokenStream) -> Result<ItemFn, syn::Error>
         }) = syn::parse2::<syn::TraitItemFn>(item.clone())
         {
             let message = format!(
-                "`#[{name}]` needs the function's body: put it on the method of each `impl`, not on the trait's declaration"
+                "`#[{name}]` needs the function's body: on a trait, put it on the method of each `impl`; a function of an `extern` block has no body to wrap"
             );
             return syn::Error::new_spanned(semi, message);
         }
@@ -99,6 +99,63 @@ fn is_never_a_result(path: &syn::TypePath) -> bool {
             .segments
             .last()
             .is_some_and(|last| NEVER.iter().any(|name| last.ident == name))
+}
+
+/// What the function's signature rules out: a `const fn`, whose layers could not run in a
+/// constant.
+pub(crate) fn check_signature(function: &ItemFn, kind: Kind, errors: &mut Errors) {
+    if let Some(constness) = &function.sig.constness {
+        errors.at(
+            constness,
+            format_args!(
+                "`#[{}]` cannot wrap a `const fn`: its layers run when the function is called; remove `const`",
+                kind.name()
+            ),
+        );
+    }
+}
+
+/// Whether `#[tracing::instrument]` was expanded above this attribute: its body then awaits the
+/// function's body moved into a future of its own, once.
+pub(crate) fn instrumented(function: &ItemFn) -> bool {
+    fn walk(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|tree| match tree {
+            proc_macro2::TokenTree::Ident(ident) => {
+                ident.to_string().starts_with("__tracing_attr_")
+            }
+            proc_macro2::TokenTree::Group(group) => walk(group.stream()),
+            _ => false,
+        })
+    }
+    walk(quote::ToTokens::to_token_stream(&function.block))
+}
+
+/// The error type of `Result<T, E>` when it is one of the function's generic parameters: its
+/// check names `From<Rejected>` itself, which is the bound to add.
+pub(crate) fn generic_error<'f>(function: &'f ItemFn, output: &'f Type) -> Option<&'f Type> {
+    let Type::Path(path) = output else {
+        return None;
+    };
+    let syn::PathArguments::AngleBracketed(args) = &path.path.segments.last()?.arguments else {
+        return None;
+    };
+    let mut types = args.args.iter().filter_map(|arg| match arg {
+        syn::GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    });
+    let (Some(_), Some(error), None) = (types.next(), types.next(), types.next()) else {
+        return None;
+    };
+    let Type::Path(error_path) = error else {
+        return None;
+    };
+    let ident = error_path.path.get_ident()?;
+    function
+        .sig
+        .generics
+        .type_params()
+        .any(|param| param.ident == *ident)
+        .then_some(error)
 }
 
 /// Whether `ty` mentions `impl Trait`, which cannot be written in a `let` or a closure's return

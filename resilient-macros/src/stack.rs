@@ -35,16 +35,20 @@ impl Kind {
         }
     }
 
-    /// Whether `attr` is one of ours: `retry`, `resilient::retry` or `::resilient::retry`.
-    fn of(attr: &Attribute) -> Option<Kind> {
+    /// Whether `attr` is one of ours: `retry`, `resilient::retry`, `::resilient::retry`, or
+    /// `renamed::retry` for the crate's name in this stack. A bare `#[timeout(1000)]` is another
+    /// crate's (ntest's): ours never takes a number.
+    fn of(attr: &Attribute, renamed: Option<&str>) -> Option<Kind> {
         let path = attr.path();
         let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
         let name = match segments.as_slice() {
             [name] if path.leading_colon.is_none() => name,
-            [krate, name] if krate == "resilient" => name,
+            [krate, name] if krate == "resilient" || Some(krate.as_str()) == renamed => name,
             _ => return None,
         };
-        Kind::ALL.into_iter().find(|kind| kind.name() == name)
+        let kind = Kind::ALL.into_iter().find(|kind| kind.name() == name)?;
+        let number = attr.parse_args::<syn::LitInt>().is_ok();
+        (!(kind == Kind::Timeout && number)).then_some(kind)
     }
 }
 
@@ -89,7 +93,7 @@ impl Layer {
 }
 
 /// The invoked attribute and every one of ours below it (taken off `attrs`, their paths added to
-/// `taken`), parsed and checked.
+/// `taken`), read and checked.
 pub(crate) fn stack(
     kind: Kind,
     args: TokenStream,
@@ -97,12 +101,33 @@ pub(crate) fn stack(
     taken: &mut Vec<syn::Path>,
     errors: &mut Errors,
 ) -> Vec<Layer> {
-    let mut stacked = vec![(kind, args, Span::call_site())];
+    let top = Layer::parse(kind, args, Span::call_site(), errors);
+    // A renamed crate's attributes are ours too, once the top one says where the crate is.
+    let renamed = top
+        .settings
+        .crate_path()
+        .and_then(|path| path.segments.last())
+        .map(|segment| segment.ident.to_string());
+    let mut below = Vec::new();
     let mut duplicate = None;
+    let mut foreign: Option<syn::Path> = None;
     attrs.retain(|attr| {
-        let Some(kind) = Kind::of(attr) else {
+        let Some(kind) = Kind::of(attr, renamed.as_deref()) else {
+            if foreign.is_none() && is_macro(attr) {
+                foreign = Some(attr.path().clone());
+            }
             return true;
         };
+        if let Some(path) = foreign.take() {
+            let shown = quote::ToTokens::to_token_stream(&path).to_string().replace(' ', "");
+            errors.at(
+                &path,
+                format_args!(
+                    "`#[{shown}]` is between resilient attributes: it would wrap all of them, not only those below it; move it above the first or below `#[{}]`",
+                    kind.name()
+                ),
+            );
+        }
         let args = match &attr.meta {
             Meta::Path(_) => TokenStream::new(),
             Meta::List(list) => list.tokens.clone(),
@@ -117,10 +142,11 @@ pub(crate) fn stack(
                 TokenStream::new()
             }
         };
-        if stacked.iter().any(|(k, _, _)| *k == kind) {
+        let seen = std::iter::once(top.kind).chain(below.iter().map(|(k, _, _)| *k));
+        if seen.clone().any(|k| k == kind) {
             duplicate.get_or_insert((kind, attr.path().clone()));
         }
-        stacked.push((kind, args, syn::spanned::Spanned::span(attr.path())));
+        below.push((kind, args, syn::spanned::Spanned::span(attr.path())));
         taken.push(attr.path().clone());
         false
     });
@@ -133,12 +159,47 @@ pub(crate) fn stack(
             ),
         );
     }
-    stacked
-        .into_iter()
-        .map(|(kind, args, at)| {
-            let layer = Layer::parse(kind, args, at, errors);
-            crate::validate::layer(&layer, errors);
-            layer
-        })
-        .collect()
+    crate::validate::layer(&top, errors);
+    let mut layers = vec![top];
+    for (kind, args, at) in below {
+        let layer = Layer::parse(kind, args, at, errors);
+        crate::validate::layer(&layer, errors);
+        layers.push(layer);
+    }
+    crate::validate::stack(&layers, errors);
+    layers
+}
+
+/// Whether `attr` may be an attribute macro, which would be expanded around whatever it is on:
+/// not one of the language's inert attributes, nor a tool's.
+fn is_macro(attr: &Attribute) -> bool {
+    const INERT: &[&str] = &[
+        "allow",
+        "warn",
+        "deny",
+        "forbid",
+        "expect",
+        "doc",
+        "inline",
+        "cold",
+        "must_use",
+        "deprecated",
+        "track_caller",
+        "cfg",
+        "cfg_attr",
+        "link_section",
+        "no_mangle",
+        "export_name",
+        "target_feature",
+        "instruction_set",
+        "unsafe",
+        "optimize",
+    ];
+    let path = attr.path();
+    let first = path.segments.first().map(|s| s.ident.to_string());
+    let tool = matches!(first.as_deref(), Some("rustfmt" | "clippy" | "diagnostic"));
+    let inert = path
+        .get_ident()
+        .is_some_and(|ident| INERT.iter().any(|name| ident == name));
+    !tool && !inert
 }

@@ -98,6 +98,33 @@ pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
     }
 }
 
+/// Checks the attributes of one stack together: they name one crate.
+pub(crate) fn stack(layers: &[Layer], errors: &mut Errors) {
+    let mut named = layers
+        .iter()
+        .filter_map(|layer| Some((layer, layer.settings.crate_path()?)));
+    let Some((first, path)) = named.next() else {
+        return;
+    };
+    let shown = |path: &syn::Path| {
+        quote::ToTokens::to_token_stream(path)
+            .to_string()
+            .replace(' ', "")
+    };
+    for (layer, other) in named.filter(|(_, other)| shown(other) != shown(path)) {
+        let setting = layer.settings.get("crate").expect("it has a crate path");
+        errors.at_span(
+            setting.span,
+            format_args!(
+                "`crate = \"{}\"` differs from `crate = \"{}\"` on `#[{}]`: the attributes of one function use one crate",
+                shown(other),
+                shown(path),
+                first.kind.name()
+            ),
+        );
+    }
+}
+
 /// `breaker = ...` or `policy = ...` with other keys: each error on the later key of the two
 /// (the keys written before it are named together, on it). Whether it was given.
 fn whole(settings: &Settings, rule: &Whole, errors: &mut Errors) -> bool {

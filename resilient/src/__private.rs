@@ -352,6 +352,12 @@ pub fn result<R: ReturnsResult>() -> R {
     unreachable!("a return edge for the type checker, never run")
 }
 
+/// [`rejectable`] for an error type that is a generic parameter `E` of the function: the bound is
+/// `From<Rejected>` itself, which is what the compiler then suggests adding to `E`.
+pub fn rejectable_generic<R: ReturnsResult<Error = E>, E: From<Rejected>>() -> R {
+    unreachable!("a return edge for the type checker, never run")
+}
+
 /// [`result`], where a layer can reject: `R`'s error must hold a rejection.
 pub fn rejectable<R: ReturnsResult>() -> R
 where

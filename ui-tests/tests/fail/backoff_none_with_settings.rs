@@ -1,0 +1,18 @@
+// `none` takes no settings, not even a jitter.
+use resilient::{retry};
+
+#[derive(Debug)]
+pub struct ApiError;
+
+impl From<resilient::Rejected> for ApiError {
+    fn from(_: resilient::Rejected) -> Self {
+        ApiError
+    }
+}
+
+#[retry(backoff = none(jitter = 0.5))]
+pub async fn fetch(id: u64) -> Result<u64, ApiError> {
+    Ok(id)
+}
+
+fn main() {}

@@ -1,0 +1,18 @@
+// The limit comes first, then the keys.
+use resilient::{timeout};
+
+#[derive(Debug)]
+pub struct ApiError;
+
+impl From<resilient::Rejected> for ApiError {
+    fn from(_: resilient::Rejected) -> Self {
+        ApiError
+    }
+}
+
+#[timeout(name = "fetch")]
+pub async fn fetch(id: u64) -> Result<u64, ApiError> {
+    Ok(id)
+}
+
+fn main() {}
