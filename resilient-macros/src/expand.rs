@@ -619,7 +619,16 @@ impl Context {
         Some(if !self.is_async {
             let check = written_at(quote!(__resilient::when_blocking), at);
             quote_spanned!(at=> #check::<#output>(&#when))
-        } else if let Expr::Closure(_) = when {
+        } else if let Expr::Closure(closure) = when {
+            // A closure that names its argument's type needs no help (and would be reported
+            // twice through it).
+            let annotated = closure
+                .inputs
+                .iter()
+                .all(|input| matches!(input, syn::Pat::Type(_)));
+            if annotated {
+                return Some(when.to_token_stream());
+            }
             let check = written_at(quote!(__resilient::when), at);
             quote_spanned!(at=> #check::<#output, _>(#when))
         } else if paths {

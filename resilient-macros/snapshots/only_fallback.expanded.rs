@@ -1,0 +1,19 @@
+async fn fetch_user(id: u64) -> Result<User, ApiError> {
+    use ::resilient::__private as __resilient;
+    const __RESILIENT_FN: &str = ::core::concat!(::core::module_path!(), "::fetch_user");
+    static __RESILIENT_FALLBACK: __resilient::FallbackPolicy = __resilient::FallbackPolicy::new(
+        __RESILIENT_FN,
+    );
+    let __call = async {
+        if false {
+            return __resilient::result::<Result<User, ApiError>>();
+        }
+        api::get_user(id).await
+    };
+    __resilient::fallback(
+            &__RESILIENT_FALLBACK,
+            __call,
+            |_err| async move { cache::user(id).await },
+        )
+        .await
+}

@@ -1,0 +1,15 @@
+async fn fetch_user(id: u64) -> Result<User, ApiError> {
+    use ::resilient::__private as __resilient;
+    const __RESILIENT_FN: &str = ::core::concat!(::core::module_path!(), "::fetch_user");
+    static __RESILIENT_TIMEOUT: __resilient::TimeoutPolicy = __resilient::TimeoutPolicy::new(
+        __RESILIENT_FN,
+        __resilient::Duration::from_secs(5),
+    );
+    let __call = async {
+        if false {
+            return __resilient::rejectable::<Result<User, ApiError>>();
+        }
+        api::get_user(id).await
+    };
+    __resilient::timeout(&__RESILIENT_TIMEOUT, __call).await
+}

@@ -1,0 +1,4 @@
+#[timeout("5s")]
+async fn fetch_user(id: u64) -> Result<User, ApiError> {
+    api::get_user(id).await
+}
