@@ -1,9 +1,9 @@
 async fn import(batch: &Batch) -> Result<usize, ImportError> {
     use ::resilient::__private as __resilient;
     use atomic as _;
-    const __RESILIENT_FN: &str = ::core::concat!(::core::module_path!(), "::import");
+    const __RESILIENT_FN: __resilient::Name = __resilient::name!();
     static __RESILIENT_RETRY: __resilient::RetryPolicy = __resilient::RetryPolicy::new()
-        .name(__RESILIENT_FN)
+        .for_function(__RESILIENT_FN)
         .max_attempts(3);
     let mut __retry = __resilient::retry(&__RESILIENT_RETRY, __resilient::every_error);
     loop {

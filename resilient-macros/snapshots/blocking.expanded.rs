@@ -1,14 +1,12 @@
 fn load_config(path: &Path) -> io::Result<Config> {
     use ::resilient::__private as __resilient;
     use {retry as _, circuit_breaker as _};
-    const __RESILIENT_FN: &str = ::core::concat!(
-        ::core::module_path!(), "::load_config"
-    );
-    static __RESILIENT_FALLBACK: __resilient::FallbackPolicy = __resilient::FallbackPolicy::new(
+    const __RESILIENT_FN: __resilient::Name = __resilient::name!();
+    static __RESILIENT_FALLBACK: __resilient::FallbackPolicy = __resilient::FallbackPolicy::for_function(
         __RESILIENT_FN,
     );
     static __RESILIENT_RETRY: __resilient::RetryPolicy = __resilient::RetryPolicy::new()
-        .name(__RESILIENT_FN)
+        .for_function(__RESILIENT_FN)
         .backoff(
             __resilient::Backoff::constant(__resilient::Duration::from_millis(100)),
         );

@@ -1,18 +1,18 @@
 async fn fetch_user(id: u64) -> Result<User, ApiError> {
     use ::resilient::__private as __resilient;
     use {retry as _, circuit_breaker as _, timeout as _};
-    const __RESILIENT_FN: &str = ::core::concat!(::core::module_path!(), "::fetch_user");
-    static __RESILIENT_FALLBACK: __resilient::FallbackPolicy = __resilient::FallbackPolicy::new(
+    const __RESILIENT_FN: __resilient::Name = __resilient::name!();
+    static __RESILIENT_FALLBACK: __resilient::FallbackPolicy = __resilient::FallbackPolicy::for_function(
         __RESILIENT_FN,
     );
     static __RESILIENT_RETRY: __resilient::RetryPolicy = __resilient::RetryPolicy::new()
-        .name(__RESILIENT_FN)
+        .for_function(__RESILIENT_FN)
         .max_attempts(4);
     static __RESILIENT_BREAKER: __resilient::CircuitBreaker = __resilient::BreakerConfig::new()
         .failure_threshold(3)
         .recovery_timeout(__resilient::Duration::from_secs(30))
-        .build(__RESILIENT_FN);
-    static __RESILIENT_TIMEOUT: __resilient::TimeoutPolicy = __resilient::TimeoutPolicy::new(
+        .build_for_function(__RESILIENT_FN);
+    static __RESILIENT_TIMEOUT: __resilient::TimeoutPolicy = __resilient::TimeoutPolicy::for_function(
         __RESILIENT_FN,
         __resilient::Duration::from_secs(5),
     );

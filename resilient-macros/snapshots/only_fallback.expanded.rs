@@ -1,7 +1,7 @@
 async fn fetch_user(id: u64) -> Result<User, ApiError> {
     use ::resilient::__private as __resilient;
-    const __RESILIENT_FN: &str = ::core::concat!(::core::module_path!(), "::fetch_user");
-    static __RESILIENT_FALLBACK: __resilient::FallbackPolicy = __resilient::FallbackPolicy::new(
+    const __RESILIENT_FN: __resilient::Name = __resilient::name!();
+    static __RESILIENT_FALLBACK: __resilient::FallbackPolicy = __resilient::FallbackPolicy::for_function(
         __RESILIENT_FN,
     );
     let __call = async {

@@ -1,8 +1,8 @@
 async fn fetch_user(id: u64) -> Result<User, ApiError> {
     use ::resilient::__private as __resilient;
-    const __RESILIENT_FN: &str = ::core::concat!(::core::module_path!(), "::fetch_user");
+    const __RESILIENT_FN: __resilient::Name = __resilient::name!();
     static __RESILIENT_RETRY: __resilient::RetryPolicy = __resilient::RetryPolicy::new()
-        .name(__RESILIENT_FN)
+        .for_function(__RESILIENT_FN)
         .max_attempts(4)
         .backoff(
             __resilient::Backoff::exponential(

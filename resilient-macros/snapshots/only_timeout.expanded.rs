@@ -1,7 +1,7 @@
 async fn fetch_user(id: u64) -> Result<User, ApiError> {
     use ::resilient::__private as __resilient;
-    const __RESILIENT_FN: &str = ::core::concat!(::core::module_path!(), "::fetch_user");
-    static __RESILIENT_TIMEOUT: __resilient::TimeoutPolicy = __resilient::TimeoutPolicy::new(
+    const __RESILIENT_FN: __resilient::Name = __resilient::name!();
+    static __RESILIENT_TIMEOUT: __resilient::TimeoutPolicy = __resilient::TimeoutPolicy::for_function(
         __RESILIENT_FN,
         __resilient::Duration::from_secs(5),
     );

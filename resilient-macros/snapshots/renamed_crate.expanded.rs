@@ -1,13 +1,13 @@
 fn parse(input: &str) -> Result<u32, ParseError> {
     use ::my_resilient::__private as __resilient;
     use circuit_breaker as _;
-    const __RESILIENT_FN: &str = ::core::concat!(::core::module_path!(), "::parse");
+    const __RESILIENT_FN: __resilient::Name = __resilient::name!();
     static __RESILIENT_RETRY: __resilient::RetryPolicy = __resilient::RetryPolicy::new()
-        .name(__RESILIENT_FN)
+        .for_function(__RESILIENT_FN)
         .backoff(__resilient::Backoff::none());
     static __RESILIENT_BREAKER: __resilient::CircuitBreaker = __resilient::BreakerConfig::new()
         .failure_threshold(2)
-        .build(__RESILIENT_FN);
+        .build_for_function(__RESILIENT_FN);
     let mut __retry = __resilient::retry_blocking(&__RESILIENT_RETRY);
     loop {
         let __call = __resilient::body_blocking(|| -> Result<u32, ParseError> {

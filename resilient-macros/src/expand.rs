@@ -8,7 +8,6 @@ use crate::stack::{self, Kind, Layer};
 use crate::timeout::Limit;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
-use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Expr, ItemFn, ReturnType, Type};
 
@@ -164,11 +163,9 @@ fn generate(
     }
     let call = body.finish(cx.is_async, cx.output);
     let rt = runtime();
-    let fn_name = function.sig.ident.unraw().to_string();
     let name = cx.uses_default_name.then(|| {
         let name = name_const();
-        let suffix = format!("::{fn_name}");
-        quote!(const #name: &str = ::core::concat!(::core::module_path!(), #suffix);)
+        quote!(const #name: #rt::Name = #rt::name!();)
     });
     let (statics, prelude) = (&cx.statics, &cx.prelude);
     let uses = imports_used(taken);
@@ -197,6 +194,26 @@ fn imports_used(taken: &[syn::Path]) -> TokenStream {
 
 fn name_const() -> Ident {
     Ident::new("__RESILIENT_FN", Span::call_site())
+}
+
+/// A policy's name where it is built: a name given with `name =`, or the function's path, which
+/// the runtime completes on first use (`__private::Name`).
+pub(crate) enum Naming {
+    Given(TokenStream),
+    Function,
+}
+
+impl Naming {
+    /// The constructor or builder method to call, and its name argument.
+    pub(crate) fn constructor(&self, given: &str, function: &str) -> (Ident, TokenStream) {
+        match self {
+            Naming::Given(name) => (Ident::new(given, Span::call_site()), name.clone()),
+            Naming::Function => (
+                Ident::new(function, Span::call_site()),
+                name_const().to_token_stream(),
+            ),
+        }
+    }
 }
 
 impl Body {
@@ -338,12 +355,12 @@ impl Context {
     }
 
     /// The policy's name: the one given, or the function's.
-    fn policy_name(&mut self, layer: &Layer) -> TokenStream {
+    fn policy_name(&mut self, layer: &Layer) -> Naming {
         match layer.settings.name() {
-            Some(name) => name.to_token_stream(),
+            Some(name) => Naming::Given(name.to_token_stream()),
             None => {
                 self.uses_default_name = true;
-                name_const().to_token_stream()
+                Naming::Function
             }
         }
     }
@@ -392,7 +409,7 @@ impl Context {
 
     fn timeout(&mut self, layer: &Layer, call: &Ident) -> TokenStream {
         let rt = runtime();
-        let name = self.policy_name(layer);
+        let naming = self.policy_name(layer);
         match layer
             .limit
             .as_ref()
@@ -400,13 +417,15 @@ impl Context {
         {
             Limit::Fixed(d) => {
                 let limit = duration(&rt, *d);
-                let policy = quote!(#rt::TimeoutPolicy::new(#name, #limit));
+                let (new, name) = naming.constructor("new", "for_function");
+                let policy = quote!(#rt::TimeoutPolicy::#new(#name, #limit));
                 let policy = self.declare("TIMEOUT", "TimeoutPolicy", policy);
                 let timeout = self.private("timeout");
                 quote_spanned!(self.output=> #timeout(&#policy, #call))
             }
             Limit::Dynamic(expr) => {
-                let policy = quote!(#rt::TimeoutPolicy::per_call(#name));
+                let (new, name) = naming.constructor("per_call", "per_call_for_function");
+                let policy = quote!(#rt::TimeoutPolicy::#new(#name));
                 let policy = self.declare("TIMEOUT", "TimeoutPolicy", policy);
                 let limit = local("__limit");
                 self.prelude
@@ -432,9 +451,11 @@ impl Context {
                 return self.blocking_layer(call);
             }
             None => {
-                let name = self.policy_name(layer);
+                let (build, name) = self
+                    .policy_name(layer)
+                    .constructor("build", "build_for_function");
                 let config = crate::breaker::config(&layer.settings, &rt);
-                let value = quote!(#config.build(#name));
+                let value = quote!(#config.#build(#name));
                 ("breaker", self.declare("BREAKER", "CircuitBreaker", value))
             }
         };
@@ -522,11 +543,13 @@ impl Context {
             .handler
             .clone()
             .expect("a missing fallback is reported while parsing");
-        let name = self.policy_name(layer);
+        let (new, name) = self
+            .policy_name(layer)
+            .constructor("new", "for_function");
         let policy = self.declare(
             "FALLBACK",
             "FallbackPolicy",
-            quote!(#rt::FallbackPolicy::new(#name)),
+            quote!(#rt::FallbackPolicy::#new(#name)),
         );
         let when = self.predicate(layer.settings.expr("when"));
         let at = match &handler {
@@ -544,8 +567,8 @@ impl Context {
         let (start, policy) = match layer.settings.expr("policy") {
             Some(policy) => ("shared_retry", policy.to_token_stream()),
             None => {
-                let name = self.policy_name(layer);
-                let policy = crate::retry::policy(&layer.settings, &rt, &name);
+                let naming = self.policy_name(layer);
+                let policy = crate::retry::policy(&layer.settings, &rt, &naming);
                 let policy = self.declare("RETRY", "RetryPolicy", policy);
                 ("retry", quote!(&#policy))
             }

@@ -1,6 +1,7 @@
 //! `#[retry(...)]`: its key table and the policy's constant expression.
 
 use crate::breaker::value_tokens;
+use crate::expand::Naming;
 use crate::parse::{Builder, Key, Settings, ValueKind};
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -21,9 +22,10 @@ pub(crate) const KEYS: &[Key] = &[
     Key::new("crate", ValueKind::CratePath, Builder::Expansion),
 ];
 
-/// `RetryPolicy::new()` named `name`, with every setting given, as a constant expression.
-pub(crate) fn policy(settings: &Settings, root: &TokenStream, name: &TokenStream) -> TokenStream {
-    let mut policy = quote!(#root::RetryPolicy::new().name(#name));
+/// `RetryPolicy::new()` named, with every setting given, as a constant expression.
+pub(crate) fn policy(settings: &Settings, root: &TokenStream, naming: &Naming) -> TokenStream {
+    let (named, name) = naming.constructor("name", "for_function");
+    let mut policy = quote!(#root::RetryPolicy::new().#named(#name));
     for key in KEYS {
         let (Builder::Method(method), Some(value)) = (key.builder, settings.value(key.name)) else {
             continue;

@@ -8,6 +8,8 @@
 //! the body may borrow its arguments mutably), and a blocking function's layers are closures.
 
 pub use crate::fallback::{FallbackAfter, FallbackCall};
+pub use crate::__resilient_function_name as name;
+pub use crate::name::{Name, name};
 pub use crate::retry::{Attempt, Retrying};
 pub use crate::{
     Backoff, BreakerConfig, CircuitBreaker, FallbackPolicy, Rejected, RetryPolicy, TimeoutPolicy,

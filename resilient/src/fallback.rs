@@ -1,6 +1,7 @@
 //! [`FallbackPolicy`]: the name and count of a `#[fallback]`, for the registry and metrics.
 
 use crate::RejectedKind;
+use crate::name::{Name, PolicyName};
 use crate::rejected::{Origin, clear_mark, set_mark, take_mark};
 use pin_project::pin_project;
 use std::future::Future;
@@ -14,7 +15,7 @@ use tracing::Level;
 ///
 /// A fallback runs only after a failure, so counting it writes to one shared counter.
 pub struct FallbackPolicy {
-    name: &'static str,
+    name: PolicyName,
     pub(crate) registration: crate::registry::sealed::Registration,
     fallbacks: AtomicU64,
     after_rejection: AtomicU64,
@@ -34,6 +35,16 @@ pub struct FallbackMetrics {
 impl FallbackPolicy {
     /// A fallback named `name` in events, metrics and the registry.
     pub const fn new(name: &'static str) -> Self {
+        Self::named(PolicyName::given(name))
+    }
+
+    /// [`new`](Self::new) for `#[fallback]`: named after the annotated function.
+    #[doc(hidden)]
+    pub const fn for_function(name: Name) -> Self {
+        Self::named(PolicyName::of_function(name))
+    }
+
+    const fn named(name: PolicyName) -> Self {
         Self {
             name,
             registration: crate::registry::sealed::Registration::new(),
@@ -44,7 +55,7 @@ impl FallbackPolicy {
 
     /// The name in events and metrics.
     pub fn name(&self) -> &'static str {
-        self.name
+        self.name.get()
     }
 
     /// What it counted so far.
@@ -67,7 +78,7 @@ impl FallbackPolicy {
             Some(RejectedKind::CircuitOpen) => "circuit_open",
             Some(RejectedKind::TimedOut) => "timed_out",
         };
-        let name = self.name;
+        let name = self.name();
         tracing::event!(
             name: "fallback.used",
             target: "resilient",
@@ -83,7 +94,7 @@ impl FallbackPolicy {
 impl std::fmt::Debug for FallbackPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FallbackPolicy")
-            .field("name", &self.name)
+            .field("name", &self.name())
             .finish()
     }
 }

@@ -164,6 +164,7 @@ mod fallback;
 pub mod fs;
 pub mod health;
 pub mod monitor;
+mod name;
 pub mod registry;
 mod rejected;
 mod retry;

@@ -238,7 +238,7 @@ impl Entry {
     fn name(self) -> &'static str {
         match self {
             Entry::Breaker(b) => b.name(),
-            Entry::Retry(r) => r.settings().name,
+            Entry::Retry(r) => r.policy_name(),
             Entry::Timeout(t) => t.name(),
             Entry::Fallback(f) => f.name(),
         }

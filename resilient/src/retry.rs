@@ -3,6 +3,7 @@
 use crate::config::{
     ConfigError, ConfigValue, Current, Live, check_count, check_nonzero, or_panic,
 };
+use crate::name::{Name, PolicyName};
 use crate::rejected::{Origin, set_mark, take_mark};
 use crate::striped::StripedCounter;
 use crate::{Backoff, RejectedKind};
@@ -33,6 +34,7 @@ use tracing::Level;
 /// assert_eq!(FETCH.validate(), Ok(()));
 /// ```
 pub struct RetryPolicy {
+    name: PolicyName,
     settings: Live<RetrySettings>,
     pub(crate) registration: crate::registry::sealed::Registration,
     stats: RetryStats,
@@ -41,7 +43,6 @@ pub struct RetryPolicy {
 /// What a [`RetryPolicy`] is configured with.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct RetrySettings {
-    pub(crate) name: &'static str,
     pub(crate) max_attempts: u32,
     pub(crate) backoff: Backoff,
     pub(crate) budget: Option<Duration>,
@@ -61,8 +62,8 @@ impl RetryPolicy {
     /// named `"retry"`.
     pub const fn new() -> Self {
         Self {
+            name: PolicyName::given("retry"),
             settings: Live::new(RetrySettings {
-                name: "retry",
                 max_attempts: 3,
                 backoff: Backoff::exponential(Duration::from_secs(1), Duration::from_secs(60)),
                 budget: None,
@@ -79,8 +80,19 @@ impl RetryPolicy {
     }
 
     /// The name in events and metrics.
-    pub const fn name(mut self, name: &'static str) -> Self {
-        self.settings.initial.name = name;
+    pub const fn name(self, name: &'static str) -> Self {
+        self.named(PolicyName::given(name))
+    }
+
+    /// [`name`](Self::name) for `#[retry]`: named after the annotated function.
+    #[doc(hidden)]
+    pub const fn for_function(self, name: Name) -> Self {
+        self.named(PolicyName::of_function(name))
+    }
+
+    const fn named(mut self, name: PolicyName) -> Self {
+        // The replaced name holds nothing yet: a `const fn` may not run its destructor.
+        std::mem::forget(std::mem::replace(&mut self.name, name));
         self
     }
 
@@ -172,8 +184,8 @@ impl RetryPolicy {
     }
 
     /// The policy's name.
-    pub const fn policy_name(&self) -> &'static str {
-        self.settings.initial.name
+    pub fn policy_name(&self) -> &'static str {
+        self.name.get()
     }
 
     /// Attempts in all.
@@ -182,8 +194,8 @@ impl RetryPolicy {
     }
 
     /// Checks every setting; the error names the policy, the key, the value and the rule.
-    pub const fn validate(&self) -> Result<(), ConfigError> {
-        self.settings.initial.validate()
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.allowed(self.settings.initial.check())
     }
 
     /// The settings it was built with.
@@ -218,13 +230,6 @@ impl RetryPolicy {
 }
 
 impl RetrySettings {
-    pub(crate) const fn validate(&self) -> Result<(), ConfigError> {
-        match self.check() {
-            Ok(()) => Ok(()),
-            Err(e) => Err(e.for_policy(self.name)),
-        }
-    }
-
     pub(crate) const fn check(&self) -> Result<(), ConfigError> {
         if let Err(err) = attempts_allowed(self.max_attempts) {
             return Err(err);
@@ -275,6 +280,7 @@ impl RetryMetrics {
 impl Clone for RetryPolicy {
     fn clone(&self) -> Self {
         let mut copy = Self::new();
+        copy.name = self.name.clone();
         copy.settings.initial = *self.settings();
         copy
     }
@@ -283,7 +289,7 @@ impl Clone for RetryPolicy {
 /// Equal when the settings in force are.
 impl PartialEq for RetryPolicy {
     fn eq(&self, other: &Self) -> bool {
-        *self.settings() == *other.settings()
+        self.policy_name() == other.policy_name() && *self.settings() == *other.settings()
     }
 }
 
@@ -291,7 +297,7 @@ impl Debug for RetryPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = self.settings();
         f.debug_struct("RetryPolicy")
-            .field("name", &s.name)
+            .field("name", &self.policy_name())
             .field("max_attempts", &s.max_attempts)
             .field("backoff", &s.backoff)
             .field("budget", &s.budget)
@@ -657,9 +663,8 @@ fn decide<E: Debug>(
     err: &E,
     when: impl Fn(&E) -> bool,
 ) -> Next {
-    let stats = &policy.stats;
+    let (stats, name) = (&policy.stats, policy.policy_name());
     let policy = policy.settings();
-    let name = policy.name;
     match mark {
         Some(RejectedKind::TimedOut) => {}
         Some(kind) => {
@@ -726,7 +731,7 @@ fn exhausted<E: Debug>(name: &str, attempts: u32, reason: &'static str, err: &E)
 }
 
 fn succeeded(policy: &RetryPolicy, attempts: u32) {
-    let name = policy.settings().name;
+    let name = policy.policy_name();
     tracing::event!(
         name: "retry.succeeded",
         target: "resilient",

@@ -3,6 +3,7 @@
 use crate::Rejected;
 use crate::clock::nanos;
 use crate::config::{ConfigError, ConfigValue, check_nonzero, or_panic};
+use crate::name::{Name, PolicyName};
 use crate::rejected::{Origin, reject, set_mark, take_mark};
 use crate::striped::StripedCounter;
 use pin_project::pin_project;
@@ -67,7 +68,7 @@ where
 /// # }
 /// ```
 pub struct TimeoutPolicy {
-    name: &'static str,
+    name: PolicyName,
     /// The limit it was built with; none when each call brings its own.
     initial: Option<Duration>,
     /// A limit set at run time in nanoseconds, or 0 for `initial`.
@@ -116,7 +117,14 @@ impl TimeoutPolicy {
     pub const fn new(name: &'static str, limit: Duration) -> Self {
         // The limit alone is checked: a policy holds counters, which a const fn cannot drop.
         or_panic!(check(limit));
-        Self::with(name, Some(limit))
+        Self::with(PolicyName::given(name), Some(limit))
+    }
+
+    /// [`new`](Self::new) for `#[timeout]`: named after the annotated function.
+    #[doc(hidden)]
+    pub const fn for_function(name: Name, limit: Duration) -> Self {
+        or_panic!(check(limit));
+        Self::with(PolicyName::of_function(name), Some(limit))
     }
 
     /// [`new`](Self::new), or what is wrong with `limit`:
@@ -130,7 +138,7 @@ impl TimeoutPolicy {
     /// ```
     pub const fn try_new(name: &'static str, limit: Duration) -> Result<Self, ConfigError> {
         match check(limit) {
-            Ok(()) => Ok(Self::with(name, Some(limit))),
+            Ok(()) => Ok(Self::with(PolicyName::given(name), Some(limit))),
             Err(err) => Err(err.for_policy(name)),
         }
     }
@@ -138,10 +146,16 @@ impl TimeoutPolicy {
     /// For `#[timeout(EXPR)]`: every call brings its limit, unless one is set at run time.
     #[doc(hidden)]
     pub const fn per_call(name: &'static str) -> Self {
-        Self::with(name, None)
+        Self::with(PolicyName::given(name), None)
     }
 
-    const fn with(name: &'static str, initial: Option<Duration>) -> Self {
+    /// [`per_call`](Self::per_call), named after the annotated function.
+    #[doc(hidden)]
+    pub const fn per_call_for_function(name: Name) -> Self {
+        Self::with(PolicyName::of_function(name), None)
+    }
+
+    const fn with(name: PolicyName, initial: Option<Duration>) -> Self {
         Self {
             name,
             initial,
@@ -155,19 +169,16 @@ impl TimeoutPolicy {
     }
 
     /// Whether the limit is allowed: longer than zero.
-    pub const fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         match self.initial {
-            Some(limit) => match check(limit) {
-                Ok(()) => Ok(()),
-                Err(e) => Err(e.for_policy(self.name)),
-            },
+            Some(limit) => check(limit).map_err(|e| e.for_policy(self.name())),
             None => Ok(()),
         }
     }
 
     /// The name in events, rejections and metrics.
     pub fn name(&self) -> &'static str {
-        self.name
+        self.name.get()
     }
 
     /// The limit in force: as last set at run time, or as built; none when each call brings its
@@ -205,7 +216,7 @@ impl TimeoutPolicy {
             0 => limit.or(self.initial).unwrap_or(Duration::MAX),
             set => Duration::from_nanos(set),
         };
-        generated(Some(self.name), limit, fut, Some(&self.stats))
+        generated(Some(self.name()), limit, fut, Some(&self.stats))
     }
 
     /// Sets the limit at run time, or explains why not (the old one stays).
@@ -231,7 +242,7 @@ const fn check(limit: Duration) -> Result<(), ConfigError> {
 impl std::fmt::Debug for TimeoutPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TimeoutPolicy")
-            .field("name", &self.name)
+            .field("name", &self.name())
             .field("limit", &self.limit())
             .finish()
     }

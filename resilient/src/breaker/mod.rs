@@ -11,6 +11,7 @@ pub use config::BreakerConfig;
 
 use crate::clock::{Epoch, nanos};
 use crate::config::{ConfigError, ConfigValue, Live};
+use crate::name::{Name, PolicyName};
 use crate::striped::StripedCounter;
 use crate::sync::{AtomicU32, AtomicU64};
 use crate::{Rejected, rejected};
@@ -89,7 +90,7 @@ impl BreakerState {
 /// # }
 /// ```
 pub struct CircuitBreaker {
-    name: &'static str,
+    name: PolicyName,
     config: Live<BreakerConfig>,
     /// Whether it is in the [`crate::registry`] yet.
     pub(crate) registration: crate::registry::sealed::Registration,
@@ -199,6 +200,14 @@ impl BreakerConfig {
             CircuitBreaker::new(name, self)
         }
     }
+
+    maybe_const! {
+        /// [`build`](Self::build) for `#[circuit_breaker]`: named after the annotated function.
+        #[doc(hidden)]
+        pub fn build_for_function(self, name: Name) -> CircuitBreaker {
+            CircuitBreaker::valid_or_panic(PolicyName::of_function(name), self)
+        }
+    }
 }
 
 impl CircuitBreaker {
@@ -210,6 +219,12 @@ impl CircuitBreaker {
         /// If `config` is invalid; in a `static` or `const` that is a compile-time error. Build a
         /// configuration known only at run time with [`try_new`](Self::try_new) instead.
         pub fn new(name: &'static str, config: BreakerConfig) -> Self {
+            Self::valid_or_panic(PolicyName::given(name), config)
+        }
+    }
+
+    maybe_const! {
+        fn valid_or_panic(name: PolicyName, config: BreakerConfig) -> Self {
             match config.validate() {
                 Ok(()) => Self::closed_with(name, config),
                 Err(err) => panic!("{}", err.rule()),
@@ -221,14 +236,14 @@ impl CircuitBreaker {
         /// A closed breaker, or the first problem with `config`.
         pub fn try_new(name: &'static str, config: BreakerConfig) -> Result<Self, ConfigError> {
             match config.validate() {
-                Ok(()) => Ok(Self::closed_with(name, config)),
+                Ok(()) => Ok(Self::closed_with(PolicyName::given(name), config)),
                 Err(err) => Err(err.for_policy(name)),
             }
         }
     }
 
     maybe_const! {
-        fn closed_with(name: &'static str, config: BreakerConfig) -> Self {
+        fn closed_with(name: PolicyName, config: BreakerConfig) -> Self {
             Self {
                 name,
                 config: Live::new(config),
@@ -262,7 +277,7 @@ impl CircuitBreaker {
 
     /// The breaker's name.
     pub fn name(&self) -> &'static str {
-        self.name
+        self.name.get()
     }
 
     /// The breaker's configuration: the one it was built with, or the last one set at run time
@@ -287,7 +302,7 @@ impl CircuitBreaker {
         if config.is_rate_mode() != old.is_rate_mode() || config.window != old.window {
             let rule = "the mode (`failure_threshold` or `failure_rate`) and the `window` of a breaker are fixed when it is built";
             return Err(
-                ConfigError::new("window", ConfigValue::Present, rule).for_policy(self.name)
+                ConfigError::new("window", ConfigValue::Present, rule).for_policy(self.name())
             );
         }
         self.config.set(config);
@@ -452,9 +467,9 @@ impl CircuitBreaker {
             } => {
                 let retry_after = (retry_after_nanos != u64::MAX).then_some(retry_after_nanos);
                 Err(if trials_busy {
-                    Rejected::trials_busy(self.name, retry_after)
+                    Rejected::trials_busy(self.name(), retry_after)
                 } else {
-                    Rejected::circuit_open(self.name, retry_after)
+                    Rejected::circuit_open(self.name(), retry_after)
                 })
             }
         }
@@ -525,10 +540,10 @@ impl CircuitBreaker {
             target: "resilient",
             Level::DEBUG,
             correlation_id = crate::correlation::field(),
-            policy = self.name,
+            policy = self.name(),
             state = "half_open",
             "circuit breaker `{}` is half-open: letting a trial call through",
-            self.name
+            self.name()
         );
     }
 
@@ -563,16 +578,16 @@ impl CircuitBreaker {
     #[inline(never)]
     fn report_rejection(&self, retry_after_nanos: Option<u64>, trials_busy: bool) {
         let rejected = if trials_busy {
-            Rejected::trials_busy(self.name, retry_after_nanos)
+            Rejected::trials_busy(self.name(), retry_after_nanos)
         } else {
-            Rejected::circuit_open(self.name, retry_after_nanos)
+            Rejected::circuit_open(self.name(), retry_after_nanos)
         };
         tracing::event!(
             name: "breaker.rejected",
             target: "resilient",
             Level::DEBUG,
             correlation_id = crate::correlation::field(),
-            policy = self.name,
+            policy = self.name(),
             retry_after_ms = retry_after_nanos.map(|n| n / 1_000_000),
             "{rejected}"
         );
@@ -587,10 +602,10 @@ impl CircuitBreaker {
             target: "resilient",
             Level::INFO,
             correlation_id = crate::correlation::field(),
-            policy = self.name,
+            policy = self.name(),
             state = "closed",
             "circuit breaker `{}` was reset: calls go through",
-            self.name
+            self.name()
         );
     }
 
@@ -612,10 +627,10 @@ impl CircuitBreaker {
             target: "resilient",
             Level::WARN,
             correlation_id = crate::correlation::field(),
-            policy = self.name,
+            policy = self.name(),
             state = "forced_open",
             "circuit breaker `{}` was forced open: every call is rejected until it is reset",
-            self.name
+            self.name()
         );
     }
 
@@ -627,10 +642,10 @@ impl CircuitBreaker {
             target: "resilient",
             Level::WARN,
             correlation_id = crate::correlation::field(),
-            policy = self.name,
+            policy = self.name(),
             state = "disabled",
             "circuit breaker `{}` was disabled: every call goes through unjudged until it is reset",
-            self.name
+            self.name()
         );
     }
 
@@ -967,13 +982,13 @@ impl CircuitBreaker {
             target: "resilient",
             Level::WARN,
             correlation_id = crate::correlation::field(),
-            policy = self.name,
+            policy = self.name(),
             state = "open",
             from = from.as_str(),
             openings_in_row = in_row,
             wait_ms = wait.as_millis() as u64,
             "circuit breaker `{}` opened: calls are rejected for {}",
-            self.name,
+            self.name(),
             crate::clock::Rounded(wait)
         );
     }
@@ -989,18 +1004,18 @@ impl CircuitBreaker {
         self.settled_generation.store(generation(word), Release);
         let outage = Duration::from_nanos(outage);
         #[cfg(feature = "metrics")]
-        metrics::histogram!("resilient_breaker_recovery_seconds", "policy" => self.name, "kind" => "circuit_breaker")
+        metrics::histogram!("resilient_breaker_recovery_seconds", "policy" => self.name(), "kind" => "circuit_breaker")
             .record(outage.as_secs_f64());
         tracing::event!(
             name: "breaker.closed",
             target: "resilient",
             Level::INFO,
             correlation_id = crate::correlation::field(),
-            policy = self.name,
+            policy = self.name(),
             state = "closed",
             outage_ms = outage.as_millis() as u64,
             "circuit breaker `{}` closed again after {}: calls go through",
-            self.name,
+            self.name(),
             crate::clock::Rounded(outage)
         );
     }
@@ -1009,7 +1024,7 @@ impl CircuitBreaker {
 impl std::fmt::Debug for CircuitBreaker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CircuitBreaker")
-            .field("name", &self.name)
+            .field("name", &self.name())
             .field("state", &self.state())
             .field("config", &*self.config())
             .finish_non_exhaustive()
@@ -1161,7 +1176,7 @@ impl Drop for Permit<'_> {
 impl std::fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Permit")
-            .field("breaker", &self.breaker.name)
+            .field("breaker", &self.breaker.name())
             .field("trial", &self.trial)
             .finish()
     }
