@@ -13,7 +13,12 @@ async fn fetch_user(id: u64) -> Result<User, ApiError> {
     __resilient::fallback(
             &__RESILIENT_FALLBACK,
             __call,
-            |_err| async move { cache::user(id).await },
+            |_err| async move {
+                if false {
+                    return __resilient::result::<Result<User, ApiError>>();
+                }
+                cache::user(id).await
+            },
         )
         .await
 }

@@ -543,9 +543,7 @@ impl Context {
             .handler
             .clone()
             .expect("a missing fallback is reported while parsing");
-        let (new, name) = self
-            .policy_name(layer)
-            .constructor("new", "for_function");
+        let (new, name) = self.policy_name(layer).constructor("new", "for_function");
         let policy = self.declare(
             "FALLBACK",
             "FallbackPolicy",
@@ -556,7 +554,24 @@ impl Context {
             Expr::Closure(closure) => closure.body.span(),
             _ => handler.span(),
         };
-        (policy, when, handler, at)
+        (policy, when, self.typed_handler(handler), at)
+    }
+
+    /// A closure answering with an `async` block gets the body's return edge in that block: its
+    /// output is then the function's type, and a wrong value in it is reported at the value.
+    fn typed_handler(&self, mut handler: Expr) -> Expr {
+        let (true, Some(output), Expr::Closure(closure)) =
+            (self.is_async, &self.typed, &mut handler)
+        else {
+            return handler;
+        };
+        if let Expr::Async(answer) = &mut *closure.body {
+            let output = at_return_type(output, self.output);
+            let check = self.private("result");
+            let edge = quote_spanned!(self.output=> if false { return #check::<#output>(); });
+            answer.block.stmts.insert(0, syn::parse_quote!(#edge));
+        }
+        handler
     }
 
     fn retry(&mut self, body: &mut Body, layer: &Layer) {

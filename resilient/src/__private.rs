@@ -7,8 +7,8 @@
 //! `static` registers itself on first use, a retry is a loop written into the function (so that
 //! the body may borrow its arguments mutably), and a blocking function's layers are closures.
 
-pub use crate::fallback::{FallbackAfter, FallbackCall};
 pub use crate::__resilient_function_name as name;
+pub use crate::fallback::{FallbackAfter, FallbackCall};
 pub use crate::name::{Name, name};
 pub use crate::retry::{Attempt, Retrying};
 pub use crate::{

@@ -3,6 +3,7 @@
 //! knows the impl a function sits in, and it tells it only at run time (`type_name` is not
 //! `const`), so the type is read on first use and the name kept.
 
+use std::panic::RefUnwindSafe;
 use std::sync::OnceLock;
 
 /// The default name of an annotated function: a closure written in a constant inside it, which
@@ -11,13 +12,13 @@ use std::sync::OnceLock;
 #[doc(hidden)]
 #[derive(Clone, Copy)]
 pub struct Name {
-    module: &'static (dyn Fn() -> &'static str + Sync),
+    module: &'static (dyn Fn() -> &'static str + Sync + RefUnwindSafe),
     marker: fn() -> &'static str,
 }
 
 /// The default name of the function in which `marker` is written.
 #[doc(hidden)]
-pub const fn name<T: Fn() -> &'static str + Sync>(marker: &'static T) -> Name {
+pub const fn name<T: Fn() -> &'static str + Sync + RefUnwindSafe>(marker: &'static T) -> Name {
     Name {
         module: marker,
         marker: std::any::type_name::<T>,
@@ -136,17 +137,50 @@ mod tests {
     fn a_default_name_is_the_module_the_impl_type_and_the_function() {
         let cases = [
             ("app::free::__RESILIENT_FN::{{closure}}", "app::free"),
-            ("app::fetch::{{closure}}::__RESILIENT_FN::{{closure}}", "app::fetch"),
-            ("app::db::Pool<_>::query::__RESILIENT_FN::{{closure}}", "app::Pool::query"),
-            ("app::db::Pool::query::{{closure}}::__RESILIENT_FN::{{closure}}", "app::Pool::query"),
-            ("<app::db::Pool<_> as app::Store>::save::__RESILIENT_FN::{{closure}}", "app::Pool::save"),
-            ("<&mut app::Pool as app::Store>::save::__RESILIENT_FN::{{closure}}", "app::Pool::save"),
-            ("app::Store::load::__RESILIENT_FN::{{closure}}", "app::Store::load"),
-            ("app::Buf<'_, N>::read::__RESILIENT_FN::{{closure}}", "app::Buf::read"),
-            ("<app::Map<fn() -> u8, Vec<u8>> as app::T>::get::__RESILIENT_FN::{{closure}}", "app::Map::get"),
-            ("<(app::A, app::B) as app::T>::get::__RESILIENT_FN::{{closure}}", "app::get"),
-            ("app::test::{{closure}}::inner::{{closure}}::__RESILIENT_FN::{{closure}}", "app::inner"),
-            ("app::Client<_>::fetch::inner::__RESILIENT_FN::{{closure}}", "app::inner"),
+            (
+                "app::fetch::{{closure}}::__RESILIENT_FN::{{closure}}",
+                "app::fetch",
+            ),
+            (
+                "app::db::Pool<_>::query::__RESILIENT_FN::{{closure}}",
+                "app::Pool::query",
+            ),
+            (
+                "app::db::Pool::query::{{closure}}::__RESILIENT_FN::{{closure}}",
+                "app::Pool::query",
+            ),
+            (
+                "<app::db::Pool<_> as app::Store>::save::__RESILIENT_FN::{{closure}}",
+                "app::Pool::save",
+            ),
+            (
+                "<&mut app::Pool as app::Store>::save::__RESILIENT_FN::{{closure}}",
+                "app::Pool::save",
+            ),
+            (
+                "app::Store::load::__RESILIENT_FN::{{closure}}",
+                "app::Store::load",
+            ),
+            (
+                "app::Buf<'_, N>::read::__RESILIENT_FN::{{closure}}",
+                "app::Buf::read",
+            ),
+            (
+                "<app::Map<fn() -> u8, Vec<u8>> as app::T>::get::__RESILIENT_FN::{{closure}}",
+                "app::Map::get",
+            ),
+            (
+                "<(app::A, app::B) as app::T>::get::__RESILIENT_FN::{{closure}}",
+                "app::get",
+            ),
+            (
+                "app::test::{{closure}}::inner::{{closure}}::__RESILIENT_FN::{{closure}}",
+                "app::inner",
+            ),
+            (
+                "app::Client<_>::fetch::inner::__RESILIENT_FN::{{closure}}",
+                "app::inner",
+            ),
             ("no marker", "app::no marker"),
         ];
         for (marker, expected) in cases {

@@ -89,14 +89,26 @@ async fn a_method_is_named_after_its_type_without_generic_arguments() {
         panic!("the breaker opened after one failure");
     };
     assert_eq!(rejected.policy(), "names::Client::fetch");
-    assert_eq!(registered("names::Client::fetch"), Some(PolicyKind::CircuitBreaker));
+    assert_eq!(
+        registered("names::Client::fetch"),
+        Some(PolicyKind::CircuitBreaker)
+    );
 
     assert_eq!(Client::<u8>::connect(), Ok(1));
-    assert_eq!(registered("names::Client::connect"), Some(PolicyKind::CircuitBreaker));
+    assert_eq!(
+        registered("names::Client::connect"),
+        Some(PolicyKind::CircuitBreaker)
+    );
 
     assert_eq!(Client::<u8>::connect_async().await, Ok(2));
-    assert_eq!(registered("connect_given"), Some(PolicyKind::CircuitBreaker));
-    assert_eq!(registered("names::Client::connect_async"), Some(PolicyKind::Timeout));
+    assert_eq!(
+        registered("connect_given"),
+        Some(PolicyKind::CircuitBreaker)
+    );
+    assert_eq!(
+        registered("names::Client::connect_async"),
+        Some(PolicyKind::Timeout)
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -205,7 +205,10 @@ impl BreakerConfig {
         /// [`build`](Self::build) for `#[circuit_breaker]`: named after the annotated function.
         #[doc(hidden)]
         pub fn build_for_function(self, name: Name) -> CircuitBreaker {
-            CircuitBreaker::valid_or_panic(PolicyName::of_function(name), self)
+            match self.validate() {
+                Ok(()) => CircuitBreaker::closed_with(PolicyName::of_function(name), self),
+                Err(err) => panic!("{}", err.rule()),
+            }
         }
     }
 }
@@ -219,14 +222,9 @@ impl CircuitBreaker {
         /// If `config` is invalid; in a `static` or `const` that is a compile-time error. Build a
         /// configuration known only at run time with [`try_new`](Self::try_new) instead.
         pub fn new(name: &'static str, config: BreakerConfig) -> Self {
-            Self::valid_or_panic(PolicyName::given(name), config)
-        }
-    }
-
-    maybe_const! {
-        fn valid_or_panic(name: PolicyName, config: BreakerConfig) -> Self {
+            // Checked here rather than in a helper, so that a compile-time error shows one frame.
             match config.validate() {
-                Ok(()) => Self::closed_with(name, config),
+                Ok(()) => Self::closed_with(PolicyName::given(name), config),
                 Err(err) => panic!("{}", err.rule()),
             }
         }

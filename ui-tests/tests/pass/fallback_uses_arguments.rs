@@ -39,6 +39,18 @@ pub async fn name_async_block(id: u64) -> Result<String, Error> {
     Ok(id.to_string())
 }
 
+/// An async block may return early and use `?`: its output is the function's type.
+#[fallback(|_err| async move {
+    if id == 0 {
+        return Ok(String::new());
+    }
+    let cached = cached(id)?;
+    Ok(cached)
+})]
+pub async fn name_async_block_with_question_mark(id: u64) -> Result<String, Error> {
+    Ok(id.to_string())
+}
+
 fn main() {
     let _ = name(1);
 }
