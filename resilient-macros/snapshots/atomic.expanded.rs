@@ -1,7 +1,7 @@
 async fn import(batch: &Batch) -> Result<usize, ImportError> {
     use ::resilient::__private as __resilient;
     use atomic as _;
-    const __RESILIENT_FN: __resilient::Name = __resilient::name!();
+    const __RESILIENT_FN: __resilient::Name = __resilient::name!(__resilient);
     static __RESILIENT_RETRY: __resilient::RetryPolicy = __resilient::RetryPolicy::new()
         .for_function(__RESILIENT_FN)
         .max_attempts(3);

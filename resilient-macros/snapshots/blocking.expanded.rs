@@ -1,7 +1,7 @@
 fn load_config(path: &Path) -> io::Result<Config> {
     use ::resilient::__private as __resilient;
     use {retry as _, circuit_breaker as _};
-    const __RESILIENT_FN: __resilient::Name = __resilient::name!();
+    const __RESILIENT_FN: __resilient::Name = __resilient::name!(__resilient);
     static __RESILIENT_FALLBACK: __resilient::FallbackPolicy = __resilient::FallbackPolicy::for_function(
         __RESILIENT_FN,
     );

@@ -1,7 +1,7 @@
 async fn fetch_user(id: u64) -> Result<User, ApiError> {
     use ::resilient::__private as __resilient;
     use {retry as _, circuit_breaker as _, timeout as _};
-    const __RESILIENT_FN: __resilient::Name = __resilient::name!();
+    const __RESILIENT_FN: __resilient::Name = __resilient::name!(__resilient);
     static __RESILIENT_FALLBACK: __resilient::FallbackPolicy = __resilient::FallbackPolicy::for_function(
         __RESILIENT_FN,
     );

@@ -1,6 +1,6 @@
 async fn fetch_user(id: u64) -> Result<User, ApiError> {
     use ::resilient::__private as __resilient;
-    const __RESILIENT_FN: __resilient::Name = __resilient::name!();
+    const __RESILIENT_FN: __resilient::Name = __resilient::name!(__resilient);
     static __RESILIENT_RETRY: __resilient::RetryPolicy = __resilient::RetryPolicy::new()
         .for_function(__RESILIENT_FN)
         .max_attempts(4)

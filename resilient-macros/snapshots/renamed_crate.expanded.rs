@@ -1,7 +1,7 @@
 fn parse(input: &str) -> Result<u32, ParseError> {
     use ::my_resilient::__private as __resilient;
     use circuit_breaker as _;
-    const __RESILIENT_FN: __resilient::Name = __resilient::name!();
+    const __RESILIENT_FN: __resilient::Name = __resilient::name!(__resilient);
     static __RESILIENT_RETRY: __resilient::RetryPolicy = __resilient::RetryPolicy::new()
         .for_function(__RESILIENT_FN)
         .backoff(__resilient::Backoff::none());

@@ -165,7 +165,7 @@ fn generate(
     let rt = runtime();
     let name = cx.uses_default_name.then(|| {
         let name = name_const();
-        quote!(const #name: #rt::Name = #rt::name!();)
+        quote!(const #name: #rt::Name = #rt::name!(#rt);)
     });
     let (statics, prelude) = (&cx.statics, &cx.prelude);
     let uses = imports_used(taken);

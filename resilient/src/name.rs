@@ -25,13 +25,14 @@ pub const fn name<T: Fn() -> &'static str + Sync + RefUnwindSafe>(marker: &'stat
     }
 }
 
-/// `const __RESILIENT_FN: __resilient::Name = __resilient::name!();` in an annotated function:
-/// its default name.
+/// `const __RESILIENT_FN: __resilient::Name = __resilient::name!(__resilient);` in an annotated
+/// function: its default name. The runtime module comes by its alias in the generated code,
+/// which keeps the line short in `cargo expand`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __resilient_function_name {
-    () => {
-        $crate::__private::name(&|| ::core::module_path!())
+    ($runtime:ident) => {
+        $runtime::name(&|| ::core::module_path!())
     };
 }
 
@@ -193,7 +194,8 @@ mod tests {
         struct Pool<T>(T);
         impl<T> Pool<T> {
             fn name() -> &'static str {
-                const __RESILIENT_FN: super::Name = crate::__resilient_function_name!();
+                use crate::__private as runtime;
+                const __RESILIENT_FN: super::Name = crate::__resilient_function_name!(runtime);
                 super::PolicyName::of_function(__RESILIENT_FN).get()
             }
         }
