@@ -2,19 +2,23 @@
 //! every success does not make threads that share a policy contend (one shared `fetch_add` per call
 //! costs 4–5× once two threads share it; even uncontended, a locked add costs ~10 ns).
 //!
-//! Every live thread owns one stripe index, the same in every counter: only its owner writes a
-//! stripe, so it adds with a plain load and store. A thread gives its index back when it exits, and
-//! a new thread takes the lowest free one, so indices stay as few as the threads alive at once. The
-//! first [`INLINE`] stripes are in the counter; beyond them it grows segments of stripes, each
-//! twice the size of the one before, allocated the first time a thread with such an index adds.
+//! The counts live in one table shared by every counter: a row per live thread, a column per
+//! counter. Only a row's thread writes it, so it adds with a plain load and store, and a counter
+//! itself is 16 bytes whatever the number of threads (a counter of its own per thread would cost
+//! each policy kilobytes, in every annotated function). A thread owns a row index while it lives
+//! and gives it back when it exits; a new thread takes the lowest free one, so rows stay as few as
+//! the threads alive at once and a row's counts carry over to its next owner. A counter takes the
+//! lowest free column on its first add and gives it back, zeroed, when it is dropped. Rows and
+//! columns beyond the first [`INLINE`] grow in segments, each twice the size of the one before,
+//! allocated on first use and never moved.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-/// Stripes in the counter itself: enough for most processes' threads.
+/// Rows (threads) and columns (counters) in place: enough for most processes.
 const INLINE: usize = 16;
-/// Segments after the inline stripes: `INLINE << s` slots in segment `s`, so 28 of them cover
+/// Segments after the inline slots: `INLINE << s` slots in segment `s`, so 28 of them cover
 /// every `u32` index.
 const SEGMENTS: usize = 28;
 
@@ -53,6 +57,17 @@ impl<T: Zeroed> Slots<T> {
         &slots[offset]
     }
 
+    /// The slot of `index` if it is allocated; a slot not allocated yet holds zero.
+    fn allocated(&self, index: u32) -> Option<&T> {
+        match self.inline.get(index as usize) {
+            Some(slot) => Some(slot),
+            None => {
+                let (segment, offset) = segment_of(index);
+                self.segments[segment].get().map(|slots| &slots[offset])
+            }
+        }
+    }
+
     /// Every slot allocated so far.
     fn iter(&self) -> impl Iterator<Item = &T> {
         let segments = self.segments.iter().filter_map(OnceLock::get).flatten();
@@ -76,128 +91,201 @@ const fn segment_of(index: u32) -> (usize, usize) {
     (segment, (past - start) as usize)
 }
 
-/// One counter per cache-line pair (adjacent-line prefetch pulls lines in twos).
+/// One thread's counts, a slot per column, on cache lines of its own (adjacent-line prefetch
+/// pulls lines in twos).
 #[repr(align(128))]
-struct Stripe(AtomicU64);
+struct Row(Slots<AtomicU64>);
 
-impl Zeroed for Stripe {
-    const ZERO: Self = Stripe(AtomicU64::new(0));
+impl Zeroed for Row {
+    const ZERO: Self = Row(Slots::new());
 }
 
 impl Zeroed for AtomicU64 {
     const ZERO: Self = AtomicU64::new(0);
 }
 
+/// Every row: the row of the thread with index `i` is `ROWS.get(i)`.
+static ROWS: Slots<Row> = Slots::new();
+
 pub(crate) struct StripedCounter {
-    stripes: Slots<Stripe>,
-    /// Adds made while a thread exits, after it gave its index back.
-    exiting: AtomicU64,
+    /// Its column plus one; [`NO_COLUMN`] until the first add, [`SHARED`] if none was free.
+    column: AtomicU32,
+    /// Adds made while a thread exits, after it gave its row back, or by a counter without a
+    /// column.
+    shared: AtomicU64,
 }
+
+const NO_COLUMN: u32 = 0;
+const SHARED: u32 = u32::MAX;
 
 impl StripedCounter {
     pub(crate) const fn new() -> Self {
         Self {
-            stripes: Slots::new(),
-            exiting: AtomicU64::new(0),
+            column: AtomicU32::new(NO_COLUMN),
+            shared: AtomicU64::new(0),
         }
     }
 
     #[inline]
     pub(crate) fn increment(&self) {
-        match stripe_index() {
-            Some(index) => {
-                let stripe = &self.stripes.get(index).0;
-                stripe.store(
-                    stripe.load(Ordering::Relaxed).wrapping_add(1),
+        match (this_threads_row(), self.column()) {
+            (Some(row), Some(column)) => {
+                let slot = row.0.get(column);
+                slot.store(
+                    slot.load(Ordering::Relaxed).wrapping_add(1),
                     Ordering::Relaxed,
                 );
             }
-            None => {
-                self.exiting.fetch_add(1, Ordering::Relaxed);
+            _ => {
+                self.shared.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
 
     pub(crate) fn sum(&self) -> u64 {
-        let stripes = self.stripes.iter().map(|s| s.0.load(Ordering::Relaxed));
-        stripes.fold(self.exiting.load(Ordering::Relaxed), u64::wrapping_add)
+        let shared = self.shared.load(Ordering::Relaxed);
+        let Some(column) = column_of(self.column.load(Ordering::Acquire)) else {
+            return shared;
+        };
+        ROWS.iter()
+            .filter_map(|row| row.0.allocated(column))
+            .map(|slot| slot.load(Ordering::Relaxed))
+            .fold(shared, u64::wrapping_add)
+    }
+
+    /// This counter's column, taken on first use.
+    #[inline]
+    fn column(&self) -> Option<u32> {
+        // Acquire: a column given back by a dropped counter was zeroed before; see the zeros.
+        match self.column.load(Ordering::Acquire) {
+            NO_COLUMN => self.take_column(),
+            taken => column_of(taken),
+        }
+    }
+
+    #[cold]
+    fn take_column(&self) -> Option<u32> {
+        let mine = take_lowest(&COLUMNS_TAKEN).map_or(SHARED, |column| column + 1);
+        match self
+            .column
+            .compare_exchange(NO_COLUMN, mine, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => column_of(mine),
+            // Another thread's first add was first: keep its column, give ours back.
+            Err(theirs) => {
+                if let Some(column) = column_of(mine) {
+                    give_back(&COLUMNS_TAKEN, column);
+                }
+                column_of(theirs)
+            }
+        }
     }
 }
 
-/// Stripe indices owned by a live thread, one bit each.
-static TAKEN: Slots<AtomicU64> = Slots::new();
+/// The column in a counter's `column` field, if it has one.
+const fn column_of(field: u32) -> Option<u32> {
+    match field {
+        NO_COLUMN | SHARED => None,
+        taken => Some(taken - 1),
+    }
+}
 
-/// What `INDEX` holds besides a stripe index.
+/// The column goes back, zeroed in every row, for the next counter to start from nothing.
+impl Drop for StripedCounter {
+    fn drop(&mut self) {
+        if let Some(column) = column_of(*self.column.get_mut()) {
+            // Nothing adds to it any more: this counter is gone.
+            for row in ROWS.iter() {
+                if let Some(slot) = row.0.allocated(column) {
+                    slot.store(0, Ordering::Relaxed);
+                }
+            }
+            give_back(&COLUMNS_TAKEN, column);
+        }
+    }
+}
+
+/// Row indices owned by a live thread, and columns owned by a counter: one bit each.
+static ROWS_TAKEN: Slots<AtomicU64> = Slots::new();
+static COLUMNS_TAKEN: Slots<AtomicU64> = Slots::new();
+
+/// What `INDEX` holds besides a row index.
 const UNCLAIMED: u32 = u32::MAX;
 const GIVEN_BACK: u32 = u32::MAX - 1;
-/// Indices a thread can own: every `u32` but the two markers, in whole bitmap words.
+/// Indices that can be taken: every `u32` but the two markers, in whole bitmap words.
 const MAX_WORDS: u32 = (GIVEN_BACK / 64) - 1;
 
 thread_local! {
     static INDEX: Cell<u32> = const { Cell::new(UNCLAIMED) };
+    /// `ROWS.get(INDEX)` while the thread owns a row: the path of every add.
+    static ROW: Cell<Option<&'static Row>> = const { Cell::new(None) };
     static GIVE_BACK_ON_EXIT: GiveBack = const { GiveBack(Cell::new(UNCLAIMED)) };
 }
 
-/// This thread's stripe index: `None` only while the thread exits, after it gave its index back.
+/// This thread's row: `None` only while the thread exits, after it gave its row back.
 #[inline]
-fn stripe_index() -> Option<u32> {
-    match INDEX.get() {
-        UNCLAIMED => claim_index(),
-        GIVEN_BACK => None,
-        index => Some(index),
-    }
+fn this_threads_row() -> Option<&'static Row> {
+    ROW.get().or_else(claim_row)
 }
 
-/// The stripe index of the calling thread, for tests: no two live threads share one.
+/// The row index of the calling thread, for tests: no two live threads share one.
 #[cfg(test)]
 pub(crate) fn stripe_of_this_thread() -> Option<u32> {
-    stripe_index()
+    this_threads_row()?;
+    Some(INDEX.get())
 }
 
-/// Takes the lowest free index.
 #[cold]
-fn claim_index() -> Option<u32> {
+fn claim_row() -> Option<&'static Row> {
+    if INDEX.get() == GIVEN_BACK {
+        return None;
+    }
+    let Some(index) = take_lowest(&ROWS_TAKEN) else {
+        // Four billion threads alive at once: count on the shared word.
+        INDEX.set(GIVEN_BACK);
+        return None;
+    };
+    // A thread whose destructors already ran cannot give it back: it keeps none.
+    if GIVE_BACK_ON_EXIT.try_with(|g| g.0.set(index)).is_err() {
+        give_back(&ROWS_TAKEN, index);
+        INDEX.set(GIVEN_BACK);
+        return None;
+    }
+    let row = ROWS.get(index);
+    INDEX.set(index);
+    ROW.set(Some(row));
+    Some(row)
+}
+
+/// Takes the lowest free bit of `bitmap`.
+fn take_lowest(bitmap: &Slots<AtomicU64>) -> Option<u32> {
     let mut word_index = 0;
     loop {
-        let word = TAKEN.get(word_index);
+        let word = bitmap.get(word_index);
         let mut taken = word.load(Ordering::Relaxed);
         while taken != u64::MAX {
             let bit = (!taken).trailing_zeros();
-            // Acquire: see every add the index's previous owner made before giving it back.
+            // Acquire: see every write the bit's previous owner made before giving it back.
             match word.compare_exchange_weak(
                 taken,
                 taken | 1 << bit,
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Some(owned(word_index * 64 + bit)),
+                Ok(_) => return Some(word_index * 64 + bit),
                 Err(current) => taken = current,
             }
         }
         word_index += 1;
         if word_index > MAX_WORDS {
-            // Four billion threads alive at once: count on the exit stripe.
-            INDEX.set(GIVEN_BACK);
             return None;
         }
     }
 }
 
-/// Records `index` as this thread's, to give back when it exits.
-fn owned(index: u32) -> u32 {
-    // A thread whose destructors already ran cannot give it back: it keeps none.
-    if GIVE_BACK_ON_EXIT.try_with(|g| g.0.set(index)).is_err() {
-        give_back(index);
-        INDEX.set(GIVEN_BACK);
-        return index;
-    }
-    INDEX.set(index);
-    index
-}
-
-fn give_back(index: u32) {
-    // Release: the next owner sees every add made here.
-    TAKEN
+fn give_back(bitmap: &Slots<AtomicU64>, index: u32) {
+    // Release: the next owner sees every write made here.
+    bitmap
         .get(index / 64)
         .fetch_and(!(1 << (index % 64)), Ordering::Release);
 }
@@ -208,9 +296,10 @@ impl Drop for GiveBack {
     fn drop(&mut self) {
         let index = self.0.get();
         if index != UNCLAIMED {
-            // Adds made later in this thread's exit go to the counters' exit stripe.
+            // Adds made later in this thread's exit go to the counters' shared word.
             INDEX.set(GIVEN_BACK);
-            give_back(index);
+            ROW.set(None);
+            give_back(&ROWS_TAKEN, index);
         }
     }
 }
@@ -235,11 +324,59 @@ mod tests {
             }
         });
         assert_eq!(counter.sum(), THREADS as u64 * 10_000);
-        assert_eq!(
-            counter.exiting.load(Ordering::Relaxed),
-            0,
-            "no shared stripe"
+        assert_eq!(counter.shared.load(Ordering::Relaxed), 0, "no shared word");
+    }
+
+    #[test]
+    fn a_counter_is_sixteen_bytes_whatever_the_threads() {
+        assert_eq!(std::mem::size_of::<StripedCounter>(), 16);
+    }
+
+    #[test]
+    fn counters_on_one_thread_count_apart() {
+        let (a, b) = (StripedCounter::new(), StripedCounter::new());
+        (0..3).for_each(|_| a.increment());
+        b.increment();
+        assert_eq!((a.sum(), b.sum()), (3, 1));
+        assert_ne!(column_of(a.column.load(Ordering::Relaxed)), None);
+        assert_ne!(
+            a.column.load(Ordering::Relaxed),
+            b.column.load(Ordering::Relaxed)
         );
+    }
+
+    #[test]
+    fn a_dropped_counters_column_is_taken_again_from_zero() {
+        let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+        // The lowest free column is the one just given back, unless another test's counter takes
+        // it first: try until the new counter has it.
+        let reused = (0..100).any(|_| {
+            let old = StripedCounter::new();
+            std::thread::scope(|s| {
+                for _ in 0..4 {
+                    s.spawn(|| (0..100).for_each(|_| old.increment()));
+                }
+            });
+            old.increment();
+            assert_eq!(old.sum(), 401);
+            let column = old.column.load(Ordering::Relaxed);
+            drop(old);
+            let new = StripedCounter::new();
+            new.increment();
+            std::thread::scope(|s| {
+                s.spawn(|| new.increment());
+            });
+            assert_eq!(new.sum(), 2, "a taken column starts from zero in every row");
+            new.column.load(Ordering::Relaxed) == column
+        });
+        assert!(reused);
+    }
+
+    #[test]
+    fn a_counter_read_before_its_first_add_is_zero() {
+        let counter = StripedCounter::new();
+        assert_eq!(counter.sum(), 0);
+        assert_eq!(counter.column.load(Ordering::Relaxed), NO_COLUMN);
     }
 
     #[test]

@@ -40,7 +40,7 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
 {
-    generated(None, limit, fut, None)
+    generated(Owner::Free, limit, fut)
 }
 
 /// [`timeout`] with a name for events and for the [`Rejected`] it returns.
@@ -49,7 +49,7 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
 {
-    generated(Some(name), limit, fut, None)
+    generated(Owner::Named(name), limit, fut)
 }
 
 /// A named time limit with its counters, to keep in a `static`: what `#[timeout]` builds, and
@@ -216,7 +216,7 @@ impl TimeoutPolicy {
             0 => limit.or(self.initial).unwrap_or(Duration::MAX),
             set => Duration::from_nanos(set),
         };
-        generated(Some(self.name()), limit, fut, Some(&self.stats))
+        generated(Owner::Policy(self), limit, fut)
     }
 
     /// Sets the limit at run time, or explains why not (the old one stays).
@@ -248,17 +248,22 @@ impl std::fmt::Debug for TimeoutPolicy {
     }
 }
 
-/// A timeout around `fut`, named (a policy's) or not (the free function's).
-pub(crate) fn generated<F>(
-    name: Option<&'static str>,
-    limit: Duration,
-    fut: F,
-    stats: Option<&'static TimeoutStats>,
-) -> Timeout<F> {
+/// What a [`Timeout`] runs under: its name and, for a policy's, the counters.
+#[derive(Clone, Copy)]
+pub(crate) enum Owner {
+    /// [`timeout`], which events and rejections call "timeout".
+    Free,
+    /// [`timeout_named`].
+    Named(&'static str),
+    /// A [`TimeoutPolicy`]: its name is read only if the call times out.
+    Policy(&'static TimeoutPolicy),
+}
+
+/// A timeout around `fut`.
+pub(crate) fn generated<F>(owner: Owner, limit: Duration, fut: F) -> Timeout<F> {
     Timeout {
-        name,
+        owner,
         limit,
-        stats,
         fut,
         timer: None,
     }
@@ -268,11 +273,8 @@ pub(crate) fn generated<F>(
 #[pin_project]
 #[must_use = "futures do nothing unless polled"]
 pub struct Timeout<F> {
-    /// The policy's name; none for [`timeout`], which events and rejections call "timeout".
-    name: Option<&'static str>,
+    owner: Owner,
     limit: Duration,
-    /// The counters of the [`TimeoutPolicy`] it runs under, if any.
-    stats: Option<&'static TimeoutStats>,
     #[pin]
     fut: F,
     #[pin]
@@ -296,8 +298,8 @@ where
                 // A rejection from the layer inside goes on to the layer outside.
                 set_mark(take_mark(inner), me);
             }
-            if let Some(stats) = this.stats {
-                stats.in_time.increment();
+            if let Owner::Policy(policy) = this.owner {
+                policy.stats.in_time.increment();
             }
             return Poll::Ready(result);
         }
@@ -307,12 +309,13 @@ where
         match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
             Some(Poll::Ready(())) => {
                 let limit = *this.limit;
-                if let Some(stats) = this.stats {
-                    stats.timeouts.fetch_add(1, Relaxed);
-                }
-                let rejected = match *this.name {
-                    Some(name) => Rejected::timed_out(name, limit, true),
-                    None => Rejected::timed_out("timeout", limit, false),
+                let rejected = match *this.owner {
+                    Owner::Free => Rejected::timed_out("timeout", limit, false),
+                    Owner::Named(name) => Rejected::timed_out(name, limit, true),
+                    Owner::Policy(policy) => {
+                        policy.stats.timeouts.fetch_add(1, Relaxed);
+                        Rejected::timed_out(policy.name(), limit, true)
+                    }
                 };
                 timed_out(&rejected);
                 Poll::Ready(Err(reject(rejected, me)))

@@ -1,0 +1,26 @@
+//! What a policy costs in a `static`: each annotated function holds its policies for the life of
+//! the program, so a few hundred annotated functions must not carry kilobytes each. The counts
+//! that every call adds to live in one table shared by all policies (a row per thread), not in
+//! the policies.
+
+use resilient::{CircuitBreaker, FallbackPolicy, RetryPolicy, TimeoutPolicy};
+use std::mem::size_of;
+
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn each_policy_type_has_the_size_it_had_when_this_was_written() {
+    // A change here is a change of every annotated function's footprint: say it in review.
+    assert_eq!(size_of::<CircuitBreaker>(), 472);
+    assert_eq!(size_of::<RetryPolicy>(), 216);
+    assert_eq!(size_of::<TimeoutPolicy>(), 120);
+    assert_eq!(size_of::<FallbackPolicy>(), 88);
+}
+
+#[test]
+fn the_readme_stack_takes_at_most_one_kibibyte() {
+    let readme_stack =
+        size_of::<RetryPolicy>() + size_of::<CircuitBreaker>() + size_of::<TimeoutPolicy>();
+    assert!(readme_stack <= 1024, "{readme_stack} bytes");
+    let with_fallback = readme_stack + size_of::<FallbackPolicy>();
+    assert!(with_fallback <= 1024, "{with_fallback} bytes");
+}
