@@ -15,6 +15,7 @@
 //! | `successful_retry` | an async call that succeeds at once, through a retry | `plain`, `resilient`, `annotated` (a `#[retry]` async fn), `backon` |
 //! | `ready_timeout` | an async call that is ready at once, under a 5 s timeout | `plain`, `resilient`, `annotated` (a `#[timeout("5s")]` async fn), `tokio` |
 //! | `two_threads_shared_breaker` | two threads each making `iters` successful calls through one shared breaker; time per call is (time for both threads to finish) / `iters` | `plain`, `resilient`, `failsafe`, `recloser` |
+//! | `many_threads_shared_breaker` | 1, 2, 4, 8 and 16 threads making successful calls through one shared breaker; time per call in CPU time (see [`on_threads`]) | `resilient_NN`, `failsafe_NN` (NN threads) |
 //! | `stacked` | an async call that succeeds at once through retry › circuit breaker › timeout | `plain`, `resilient` (composed by hand: `retry(&P, \|\| B.call(timeout(d, op())))`), `annotated` (`#[retry] #[circuit_breaker] #[timeout]` async fn) |
 //!
 //! An `annotated` variant is the same policy written as attributes on the function: compared with
@@ -192,14 +193,20 @@ fn async_bench<Fut: Future>(
 
 /// Two threads, released together, each make `iters` calls on their own clone of `shared`;
 /// returns the time until both are done.
-fn on_two_threads<S: Clone + Send, R>(
+/// `threads` threads each making `iters` calls through `shared`: the time until the last one is
+/// done, scaled to the cores they had (`min(threads, cores) / threads`), so that the figure is the
+/// cost of a call in CPU time: flat as threads are added when they do not contend, whatever the
+/// number of cores. With two threads on two cores the scale is 1.
+fn on_threads<S: Clone + Send, R>(
+    threads: usize,
     iters: u64,
     shared: &S,
     call: impl Fn(&S) -> R + Sync,
 ) -> Duration {
-    let (barrier, call) = (&Barrier::new(2), &call);
-    std::thread::scope(|s| {
-        let threads: Vec<_> = (0..2)
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let (barrier, call) = (&Barrier::new(threads), &call);
+    let wall = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..threads)
             .map(|_| {
                 let handle = shared.clone();
                 s.spawn(move || {
@@ -217,7 +224,8 @@ fn on_two_threads<S: Clone + Send, R>(
             .map(|t| t.join().expect("bench thread panicked"))
             .max()
             .unwrap_or_default()
-    })
+    });
+    wall * threads.min(cores) as u32 / threads as u32
 }
 
 fn threads_bench<S: Clone + Send, R>(
@@ -227,7 +235,7 @@ fn threads_bench<S: Clone + Send, R>(
     call: impl Fn(&S) -> R + Sync,
 ) {
     g.bench_function(name, |b| {
-        b.iter_custom(|iters| on_two_threads(iters, &shared, &call))
+        b.iter_custom(|iters| on_threads(2, iters, &shared, &call))
     });
 }
 
@@ -308,6 +316,21 @@ fn two_threads_shared_breaker(c: &mut Criterion) {
     g.finish();
 }
 
+/// 1 to 16 threads on one closed breaker: what a call costs as they are added.
+fn many_threads_shared_breaker(c: &mut Criterion) {
+    let failsafe = failsafe_breaker();
+    let mut g = c.benchmark_group("many_threads_shared_breaker");
+    for threads in [1, 2, 4, 8, 16] {
+        g.bench_function(format!("resilient_{threads:02}"), |b| {
+            b.iter_custom(|iters| on_threads(threads, iters, &&SHARED, |b| via_permit(b)))
+        });
+        g.bench_function(format!("failsafe_{threads:02}"), |b| {
+            b.iter_custom(|iters| on_threads(threads, iters, &failsafe, |b| b.call(ok)))
+        });
+    }
+    g.finish();
+}
+
 fn stacked(c: &mut Criterion) {
     let rt = current_thread_runtime();
     let mut g = c.benchmark_group("stacked");
@@ -325,6 +348,6 @@ criterion_group! {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     targets = closed_breaker, open_breaker_rejection, successful_retry, ready_timeout,
-        two_threads_shared_breaker, stacked
+        two_threads_shared_breaker, many_threads_shared_breaker, stacked
 }
 criterion_main!(benches);
