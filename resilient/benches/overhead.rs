@@ -16,7 +16,7 @@
 //! | `ready_timeout` | an async call that is ready at once, under a 5 s timeout | `plain`, `resilient`, `annotated` (a `#[timeout("5s")]` async fn), `tokio` |
 //! | `two_threads_shared_breaker` | two threads each making `iters` successful calls through one shared breaker; time per call is (time for both threads to finish) / `iters` | `plain`, `resilient`, `failsafe`, `recloser` |
 //! | `many_threads_shared_breaker` | 1, 2, 4, 8 and 16 threads making successful calls through one shared breaker; time per call in CPU time (see [`on_threads`]) | `resilient_NN`, `failsafe_NN` (NN threads) |
-//! | `stacked` | an async call that succeeds at once through retry › circuit breaker › timeout | `plain`, `resilient` (composed by hand: `retry(&P, \|\| B.call(timeout(d, op())))`), `annotated` (`#[retry] #[circuit_breaker] #[timeout]` async fn) |
+//! | `stacked` | an async call that succeeds at once through retry › circuit breaker › timeout | `plain`, `resilient` (composed by hand: `retry(&P, \|\| B.call(timeout(d, op())))`), `annotated` (`#[retry] #[circuit_breaker] #[timeout]` async fn), `glued` (the same stack glued from the crates users would otherwise pick: backon's retry around failsafe's breaker around `tokio::time::timeout`) |
 //!
 //! An `annotated` variant is the same policy written as attributes on the function: compared with
 //! `resilient` in its group, it shows what the generated code adds to the runtime calls it makes.
@@ -119,6 +119,14 @@ async fn annotated_stacked() -> Result<u64, BenchError> {
 
 /// failsafe's consecutive-failures breaker (3 in a row open it), as close to ours as it gets.
 fn failsafe_breaker() -> impl failsafe::CircuitBreaker + Clone + Send + Sync {
+    let backoff = failsafe::backoff::constant(LONG);
+    failsafe::Config::new()
+        .failure_policy(failsafe::failure_policy::consecutive_failures(3, backoff))
+        .build()
+}
+
+/// [`failsafe_breaker`] for futures.
+fn failsafe_async_breaker() -> impl failsafe::futures::CircuitBreaker {
     let backoff = failsafe::backoff::constant(LONG);
     failsafe::Config::new()
         .failure_policy(failsafe::failure_policy::consecutive_failures(3, backoff))
@@ -339,6 +347,19 @@ fn stacked(c: &mut Criterion) {
         resilient::retry(&POLICY, || STACKED.call(resilient::timeout(LIMIT, op())))
     });
     async_bench(&mut g, &rt, "annotated", annotated_stacked);
+    let breaker = failsafe_async_breaker();
+    async_bench(&mut g, &rt, "glued", || {
+        use backon::{ExponentialBuilder, Retryable};
+        let attempt = || {
+            let timed = async {
+                tokio::time::timeout(LIMIT, op())
+                    .await
+                    .unwrap_or(Err(BenchError::Failed))
+            };
+            failsafe::futures::CircuitBreaker::call(&breaker, timed)
+        };
+        attempt.retry(ExponentialBuilder::default())
+    });
     g.finish();
 }
 
