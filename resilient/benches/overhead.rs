@@ -16,6 +16,7 @@
 //! | `ready_timeout` | an async call that is ready at once, under a 5 s timeout | `plain`, `resilient`, `annotated` (a `#[timeout("5s")]` async fn), `tokio` |
 //! | `two_threads_shared_breaker` | two threads each making `iters` successful calls through one shared breaker; time per call is (time for both threads to finish) / `iters` | `plain`, `resilient`, `failsafe`, `recloser` |
 //! | `many_threads_shared_breaker` | 1, 2, 4, 8 and 16 threads making successful calls through one shared breaker; time per call in CPU time (see [`on_threads`]) | `resilient_NN`, `failsafe_NN` (NN threads) |
+//! | `many_threads_stack` | 1, 2, 4, 8 and 16 threads, each on its own current-thread runtime, calling the README stack shared by all; CPU time per call | `annotated_NN`, `glued_NN` (backon › failsafe, one breaker shared › tokio) |
 //! | `stacked` | an async call that succeeds at once through retry › circuit breaker › timeout | `plain`, `resilient` (composed by hand: `retry(&P, \|\| B.call(timeout(d, op())))`), `annotated` (`#[retry] #[circuit_breaker] #[timeout]` async fn), `glued` (the same stack glued from the crates users would otherwise pick: backon's retry around failsafe's breaker around `tokio::time::timeout`) |
 //!
 //! An `annotated` variant is the same policy written as attributes on the function: compared with
@@ -126,7 +127,8 @@ fn failsafe_breaker() -> impl failsafe::CircuitBreaker + Clone + Send + Sync {
 }
 
 /// [`failsafe_breaker`] for futures.
-fn failsafe_async_breaker() -> impl failsafe::futures::CircuitBreaker {
+/// Its clones share its state.
+fn failsafe_async_breaker() -> impl failsafe::futures::CircuitBreaker + Clone + Send + Sync {
     let backoff = failsafe::backoff::constant(LONG);
     failsafe::Config::new()
         .failure_policy(failsafe::failure_policy::consecutive_failures(3, backoff))
@@ -199,8 +201,6 @@ fn async_bench<Fut: Future>(
     });
 }
 
-/// Two threads, released together, each make `iters` calls on their own clone of `shared`;
-/// returns the time until both are done.
 /// `threads` threads each making `iters` calls through `shared`: the time until the last one is
 /// done, scaled to the cores they had (`min(threads, cores) / threads`), so that the figure is the
 /// cost of a call in CPU time: flat as threads are added when they do not contend, whatever the
@@ -211,7 +211,6 @@ fn on_threads<S: Clone + Send, R>(
     shared: &S,
     call: impl Fn(&S) -> R + Sync,
 ) -> Duration {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let (barrier, call) = (&Barrier::new(threads), &call);
     let wall = std::thread::scope(|s| {
         let threads: Vec<_> = (0..threads)
@@ -233,7 +232,46 @@ fn on_threads<S: Clone + Send, R>(
             .max()
             .unwrap_or_default()
     });
+    scaled_to_cores(wall, threads)
+}
+
+/// Wall time of `threads` threads as CPU time per thread: see [`on_threads`].
+fn scaled_to_cores(wall: Duration, threads: usize) -> Duration {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     wall * threads.min(cores) as u32 / threads as u32
+}
+
+/// [`on_threads`] for async calls: each thread awaits `call()` `iters` times on a current-thread
+/// runtime of its own, built before the threads are released.
+fn on_threads_async<Fut: Future>(
+    threads: usize,
+    iters: u64,
+    call: impl Fn() -> Fut + Sync,
+) -> Duration {
+    let (barrier, call) = (&Barrier::new(threads), &call);
+    let wall = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(move || {
+                    let rt = current_thread_runtime();
+                    barrier.wait();
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            observe(&call().await);
+                        }
+                        start.elapsed()
+                    })
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("bench thread panicked"))
+            .max()
+            .unwrap_or_default()
+    });
+    scaled_to_cores(wall, threads)
 }
 
 fn threads_bench<S: Clone + Send, R>(
@@ -339,6 +377,35 @@ fn many_threads_shared_breaker(c: &mut Criterion) {
     g.finish();
 }
 
+/// 1 to 16 threads calling the annotated README stack (one retry, breaker and timeout shared by
+/// all), against the same stack glued from backon, failsafe (one breaker shared) and tokio.
+fn many_threads_stack(c: &mut Criterion) {
+    use backon::{ExponentialBuilder, Retryable};
+    let breaker = failsafe_async_breaker();
+    let glued = || {
+        let breaker = breaker.clone();
+        let attempt = move || {
+            let timed = async {
+                tokio::time::timeout(LIMIT, op())
+                    .await
+                    .unwrap_or(Err(BenchError::Failed))
+            };
+            failsafe::futures::CircuitBreaker::call(&breaker, timed)
+        };
+        attempt.retry(ExponentialBuilder::default())
+    };
+    let mut g = c.benchmark_group("many_threads_stack");
+    for threads in [1, 2, 4, 8, 16] {
+        g.bench_function(format!("annotated_{threads:02}"), |b| {
+            b.iter_custom(|iters| on_threads_async(threads, iters, annotated_stacked))
+        });
+        g.bench_function(format!("glued_{threads:02}"), |b| {
+            b.iter_custom(|iters| on_threads_async(threads, iters, &glued))
+        });
+    }
+    g.finish();
+}
+
 fn stacked(c: &mut Criterion) {
     let rt = current_thread_runtime();
     let mut g = c.benchmark_group("stacked");
@@ -369,6 +436,6 @@ criterion_group! {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     targets = closed_breaker, open_breaker_rejection, successful_retry, ready_timeout,
-        two_threads_shared_breaker, many_threads_shared_breaker, stacked
+        two_threads_shared_breaker, many_threads_shared_breaker, many_threads_stack, stacked
 }
 criterion_main!(benches);
