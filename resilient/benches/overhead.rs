@@ -400,7 +400,7 @@ fn many_threads_stack(c: &mut Criterion) {
             b.iter_custom(|iters| on_threads_async(threads, iters, annotated_stacked))
         });
         g.bench_function(format!("glued_{threads:02}"), |b| {
-            b.iter_custom(|iters| on_threads_async(threads, iters, &glued))
+            b.iter_custom(|iters| on_threads_async(threads, iters, glued))
         });
     }
     g.finish();
