@@ -211,34 +211,17 @@ fn on_threads<S: Clone + Send, R>(
     shared: &S,
     call: impl Fn(&S) -> R + Sync,
 ) -> Duration {
-    let (barrier, call) = (&Barrier::new(threads), &call);
-    let wall = std::thread::scope(|s| {
-        let threads: Vec<_> = (0..threads)
-            .map(|_| {
-                let handle = shared.clone();
-                s.spawn(move || {
-                    barrier.wait();
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        observe(&call(black_box(&handle)));
-                    }
-                    start.elapsed()
-                })
-            })
-            .collect();
-        threads
-            .into_iter()
-            .map(|t| t.join().expect("bench thread panicked"))
-            .max()
-            .unwrap_or_default()
-    });
-    scaled_to_cores(wall, threads)
-}
-
-/// Wall time of `threads` threads as CPU time per thread: see [`on_threads`].
-fn scaled_to_cores(wall: Duration, threads: usize) -> Duration {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    wall * threads.min(cores) as u32 / threads as u32
+    released_together(
+        threads,
+        || shared.clone(),
+        |handle| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                observe(&call(black_box(&handle)));
+            }
+            start.elapsed()
+        },
+    )
 }
 
 /// [`on_threads`] for async calls: each thread awaits `call()` `iters` times on a current-thread
@@ -248,30 +231,43 @@ fn on_threads_async<Fut: Future>(
     iters: u64,
     call: impl Fn() -> Fut + Sync,
 ) -> Duration {
-    let (barrier, call) = (&Barrier::new(threads), &call);
+    released_together(threads, current_thread_runtime, |rt| {
+        rt.block_on(async {
+            let start = Instant::now();
+            for _ in 0..iters {
+                observe(&call().await);
+            }
+            start.elapsed()
+        })
+    })
+}
+
+/// `threads` threads, each given what `prepare` made and then released together to `run`, which
+/// times itself: the longest time, scaled to the cores the threads had (see [`on_threads`]).
+fn released_together<P: Send>(
+    threads: usize,
+    prepare: impl Fn() -> P,
+    run: impl Fn(P) -> Duration + Sync,
+) -> Duration {
+    let (barrier, run) = (&Barrier::new(threads), &run);
     let wall = std::thread::scope(|s| {
-        let threads: Vec<_> = (0..threads)
+        let handles: Vec<_> = (0..threads)
             .map(|_| {
+                let prepared = prepare();
                 s.spawn(move || {
-                    let rt = current_thread_runtime();
                     barrier.wait();
-                    rt.block_on(async {
-                        let start = Instant::now();
-                        for _ in 0..iters {
-                            observe(&call().await);
-                        }
-                        start.elapsed()
-                    })
+                    run(prepared)
                 })
             })
             .collect();
-        threads
+        handles
             .into_iter()
             .map(|t| t.join().expect("bench thread panicked"))
             .max()
             .unwrap_or_default()
     });
-    scaled_to_cores(wall, threads)
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    wall * threads.min(cores) as u32 / threads as u32
 }
 
 fn threads_bench<S: Clone + Send, R>(
