@@ -38,34 +38,26 @@ macro_rules! __resilient_function_name {
 
 /// A policy's name, as its events, metrics, rejections and registry entry show it.
 #[derive(Clone)]
-pub(crate) struct PolicyName {
-    given: &'static str,
-    function: Option<Name>,
-    read: OnceLock<&'static str>,
+pub(crate) enum PolicyName {
+    Given(&'static str),
+    /// The function's default name, and the text made of it on first use.
+    Function(Name, OnceLock<&'static str>),
 }
 
 impl PolicyName {
     pub(crate) const fn given(name: &'static str) -> Self {
-        Self {
-            given: name,
-            function: None,
-            read: OnceLock::new(),
-        }
+        Self::Given(name)
     }
 
     pub(crate) const fn of_function(name: Name) -> Self {
-        Self {
-            given: "",
-            function: Some(name),
-            read: OnceLock::new(),
-        }
+        Self::Function(name, OnceLock::new())
     }
 
     #[inline]
     pub(crate) fn get(&self) -> &'static str {
-        match self.function {
-            None => self.given,
-            Some(Name { module, marker }) => self.read.get_or_init(|| {
+        match self {
+            Self::Given(name) => name,
+            Self::Function(Name { module, marker }, read) => read.get_or_init(|| {
                 // Read once per policy and kept for the life of its `static`.
                 Box::leak(function_name(module(), marker()).into_boxed_str())
             }),
