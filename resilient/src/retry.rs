@@ -48,7 +48,7 @@ pub(crate) struct RetrySettings {
     pub(crate) budget: Option<Duration>,
 }
 
-/// Counters of a [`RetryPolicy`]: the success path counts on this thread's stripe only.
+/// Counters of a [`RetryPolicy`]: the success path counts in this thread's row only.
 struct RetryStats {
     successes: StripedCounter,
     failures: AtomicU64,

@@ -230,7 +230,7 @@ fn this_threads_row() -> Option<&'static Row> {
 
 /// The row index of the calling thread, for tests: no two live threads share one.
 #[cfg(test)]
-pub(crate) fn stripe_of_this_thread() -> Option<u32> {
+pub(crate) fn row_of_this_thread() -> Option<u32> {
     this_threads_row()?;
     Some(INDEX.get())
 }
@@ -380,14 +380,14 @@ mod tests {
     }
 
     #[test]
-    fn no_two_live_threads_share_a_stripe() {
+    fn no_two_live_threads_share_a_row() {
         let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
         let all_alive = Barrier::new(THREADS);
         let indices: Vec<Option<u32>> = std::thread::scope(|s| {
             let threads: Vec<_> = (0..THREADS)
                 .map(|_| {
                     s.spawn(|| {
-                        let index = stripe_of_this_thread();
+                        let index = row_of_this_thread();
                         // Every thread holds its index until all have one.
                         all_alive.wait();
                         index
@@ -403,12 +403,12 @@ mod tests {
     }
 
     #[test]
-    fn exited_threads_give_their_stripes_back() {
+    fn exited_threads_give_their_rows_back() {
         let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
         let mut indices: Vec<u32> = (0..(3 * INLINE))
             .map(|_| {
-                std::thread::scope(|s| s.spawn(stripe_of_this_thread).join().unwrap())
-                    .expect("a live thread has a stripe")
+                std::thread::scope(|s| s.spawn(row_of_this_thread).join().unwrap())
+                    .expect("a live thread has a row")
             })
             .collect();
         indices.sort_unstable();

@@ -77,7 +77,7 @@ pub struct TimeoutPolicy {
     stats: TimeoutStats,
 }
 
-/// Counters of a [`TimeoutPolicy`]: a call in time counts on this thread's stripe only.
+/// Counters of a [`TimeoutPolicy`]: a call in time counts in this thread's row only.
 pub(crate) struct TimeoutStats {
     in_time: StripedCounter,
     timeouts: AtomicU64,

@@ -109,7 +109,8 @@ pub struct CircuitBreaker {
     stats: Stats,
 }
 
-/// Outcome counts. Successes and rejections are striped: they happen on every call.
+/// Outcome counts. Successes and rejections go to per-thread rows (`StripedCounter`): they happen
+/// on every call.
 struct Stats {
     successes: StripedCounter,
     rejections: StripedCounter,
@@ -1097,7 +1098,7 @@ impl Permit<'_> {
         let permit = ManuallyDrop::new(self);
         let breaker = permit.breaker;
         // Inlined into the caller: while closed with no failure recorded, a success in
-        // consecutive mode only counts itself, on this thread's stripe.
+        // consecutive mode only counts itself, in this thread's row.
         let untimed_closed_call = !permit.trial
             && permit.started == 0
             && !breaker.config.read(BreakerConfig::is_rate_mode);
