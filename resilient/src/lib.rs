@@ -152,6 +152,8 @@
 
 #[doc(hidden)]
 pub mod __private;
+#[cfg(not(loom))]
+mod alarm;
 pub mod atomic;
 mod backoff;
 mod breaker;

@@ -1,6 +1,6 @@
 //! [`Rejected`]: a call a policy refused or abandoned, and how layers tell each other about it.
 
-use crate::clock::Rounded;
+use crate::clock::{Deadline, Rounded};
 use crate::correlation::CorrelationId;
 use std::cell::Cell;
 use std::fmt;
@@ -55,9 +55,11 @@ pub struct Rejected {
     /// What the message says beyond the kind (a byte of the padding after `kind`).
     detail: Detail,
     policy: &'static str,
-    /// Nanoseconds: the time to wait for `CircuitOpen`, the time limit for `TimedOut`;
-    /// [`NONE`] when there is none. One field keeps a rejection small: it is returned by value
-    /// through every layer, millions of times a second from an open breaker.
+    /// For `CircuitOpen`, the [`Deadline`] of the opening (its bits), or for `TrialsBusy` the wait
+    /// in nanoseconds; for `TimedOut`, the time limit in nanoseconds; [`NONE`] when there is none.
+    /// One field keeps a rejection small: it is returned by value through every layer, millions
+    /// of times a second from an open breaker. A deadline rather than a wait, so that an open
+    /// breaker rejects without reading the clock: the time left is worked out when asked.
     nanos: u64,
     correlation_id: Option<CorrelationId>,
 }
@@ -76,20 +78,21 @@ enum Detail {
 const NONE: u64 = u64::MAX;
 
 impl Rejected {
+    /// An open breaker's refusal: calls may go through again at `until` (none when forced open).
     #[inline]
-    pub(crate) fn circuit_open(policy: &'static str, retry_after_nanos: Option<u64>) -> Self {
-        Self::refused(policy, retry_after_nanos, Detail::None)
+    pub(crate) fn circuit_open(policy: &'static str, until: Option<Deadline>) -> Self {
+        Self::refused(policy, until.map_or(NONE, Deadline::to_bits), Detail::None)
     }
 
     /// A half-open breaker's refusal: every trial slot is taken.
     #[inline]
     pub(crate) fn trials_busy(policy: &'static str, retry_after_nanos: Option<u64>) -> Self {
-        Self::refused(policy, retry_after_nanos, Detail::TrialsBusy)
+        let nanos = retry_after_nanos.map_or(NONE, |n| n.min(NONE - 1));
+        Self::refused(policy, nanos, Detail::TrialsBusy)
     }
 
     #[inline]
-    fn refused(policy: &'static str, retry_after_nanos: Option<u64>, detail: Detail) -> Self {
-        let nanos = retry_after_nanos.map_or(NONE, |n| n.min(NONE - 1));
+    fn refused(policy: &'static str, nanos: u64, detail: Detail) -> Self {
         let correlation_id = crate::correlation::current();
         Self {
             kind: RejectedKind::CircuitOpen,
@@ -117,6 +120,14 @@ impl Rejected {
         (self.nanos != NONE).then(|| Duration::from_nanos(self.nanos))
     }
 
+    /// How long until calls may go through, worked out now from what the rejection holds.
+    fn wait(&self) -> Option<Duration> {
+        match self.detail {
+            Detail::TrialsBusy => self.duration(),
+            _ => (self.nanos != NONE).then(|| Deadline::from_bits(self.nanos).remaining()),
+        }
+    }
+
     /// Why the call was refused or abandoned.
     pub fn kind(&self) -> RejectedKind {
         self.kind
@@ -128,13 +139,14 @@ impl Rejected {
     }
 
     /// How long until the policy would let a call through: for an open breaker, the time left until
-    /// it allows a trial; for a half-open breaker whose trial slots are all taken, the wait that
+    /// it allows a trial (worked out when asked, on tokio's clock: it shrinks as time passes, and
+    /// is zero once the trial is due); for a half-open breaker whose trial slots are all taken, the wait that
     /// follows if a running trial fails (an upper bound: a slot may free sooner). `None` when
     /// nothing is known (a breaker forced open stays open until reset; a timed-out call may be
     /// retried at once).
     pub fn retry_after(&self) -> Option<Duration> {
         match self.kind {
-            RejectedKind::CircuitOpen => self.duration(),
+            RejectedKind::CircuitOpen => self.wait(),
             RejectedKind::TimedOut => None,
         }
     }
@@ -172,7 +184,11 @@ impl fmt::Debug for Rejected {
 impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let policy = self.policy;
-        let duration = self.duration().map(Rounded);
+        let duration = match self.kind {
+            RejectedKind::CircuitOpen => self.wait(),
+            RejectedKind::TimedOut => self.duration(),
+        }
+        .map(Rounded);
         match (self.kind, self.detail, duration) {
             (RejectedKind::CircuitOpen, Detail::TrialsBusy, Some(after)) => write!(
                 f,
@@ -319,16 +335,33 @@ pub(crate) fn reject<E: From<Rejected>>(rejected: Rejected, layer: Origin) -> E 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::time::Instant;
 
-    #[test]
-    fn circuit_open_message_names_policy_and_wait() {
-        let r = Rejected::circuit_open("payments", Some(1_500_000_000));
+    /// An open breaker's rejection whose trial is due `nanos` from now.
+    fn open_for(policy: &'static str, nanos: u64) -> Rejected {
+        let until = Instant::now() + Duration::from_nanos(nanos);
+        Rejected::circuit_open(policy, Some(Deadline::at(until)))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn circuit_open_message_names_policy_and_wait() {
+        let r = open_for("payments", 1_500_000_000);
         assert_eq!(
             r.to_string(),
             "circuit breaker `payments` is open: the call was rejected without running; retry after 1.5s"
         );
         assert_eq!(r.policy(), "payments");
         assert_eq!(r.retry_after(), Some(Duration::from_millis(1500)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_wait_is_worked_out_when_asked() {
+        let r = open_for("payments", 30_000_000_000);
+        tokio::time::advance(Duration::from_secs(20)).await;
+        assert_eq!(r.retry_after(), Some(Duration::from_secs(10)));
+        assert!(r.to_string().ends_with("retry after 10s"), "{r}");
+        tokio::time::advance(Duration::from_secs(11)).await;
+        assert_eq!(r.retry_after(), Some(Duration::ZERO));
     }
 
     #[test]
@@ -348,9 +381,9 @@ mod tests {
         assert_eq!(open.kind(), std::io::ErrorKind::Other);
     }
 
-    #[test]
-    fn messages_round_durations_and_say_what_refused() {
-        let open = Rejected::circuit_open("payments", Some(29_999_999_999));
+    #[tokio::test(start_paused = true)]
+    async fn messages_round_durations_and_say_what_refused() {
+        let open = open_for("payments", 29_999_999_999);
         assert_eq!(
             open.to_string(),
             "circuit breaker `payments` is open: the call was rejected without running; retry after 30s"
@@ -375,8 +408,8 @@ mod tests {
 
     #[test]
     fn the_longest_durations_are_kept_not_taken_for_none() {
-        let open = Rejected::circuit_open("db", Some(u64::MAX));
-        assert_eq!(open.retry_after(), Some(Duration::from_nanos(u64::MAX - 1)));
+        let busy = Rejected::trials_busy("db", Some(u64::MAX));
+        assert_eq!(busy.retry_after(), Some(Duration::from_nanos(u64::MAX - 1)));
         let timed_out = Rejected::timed_out("fetch", Duration::MAX, true);
         assert_eq!(
             timed_out.time_limit(),
@@ -391,8 +424,8 @@ mod tests {
         assert_eq!(r.retry_after(), None);
     }
 
-    #[test]
-    fn a_rejection_is_small_and_says_its_durations() {
+    #[tokio::test(start_paused = true)]
+    async fn a_rejection_is_small_and_says_its_durations() {
         assert!(
             std::mem::size_of::<Rejected>() <= 48,
             "{}",
@@ -403,7 +436,7 @@ mod tests {
             (t.retry_after(), t.time_limit()),
             (None, Some(Duration::from_secs(5)))
         );
-        let o = Rejected::circuit_open("db", Some(7));
+        let o = open_for("db", 7);
         assert_eq!(
             (o.retry_after(), o.time_limit()),
             (Some(Duration::from_nanos(7)), None)

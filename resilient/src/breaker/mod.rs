@@ -9,7 +9,7 @@ mod window;
 pub use call::BreakerCall;
 pub use config::BreakerConfig;
 
-use crate::clock::{Epoch, nanos};
+use crate::clock::{Deadline, Epoch, nanos};
 use crate::config::{ConfigError, ConfigValue, Live};
 use crate::name::{Name, PolicyName};
 use crate::striped::StripedCounter;
@@ -18,8 +18,8 @@ use crate::{Rejected, rejected};
 use state::*;
 use std::future::Future;
 use std::mem::ManuallyDrop;
-use std::sync::OnceLock;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Level;
@@ -61,7 +61,11 @@ impl BreakerState {
 ///
 /// It is `Send + Sync`, const-constructed and usually a `static`. Deciding on a call is one atomic
 /// load; in consecutive mode a closed breaker reads no clock, and a success while no failure is
-/// recorded writes nothing shared.
+/// recorded writes nothing shared. An open breaker rejects without reading the clock either: at
+/// the opening it raises a flag that one process-wide thread (`resilient-alarms`, started at the
+/// first opening) lowers 2 ms before the deadline; from then on rejections read the clock, so the
+/// first trial comes at the deadline exactly. Under a paused tokio clock (tests) no flag is
+/// raised and every rejection reads the virtual clock.
 ///
 /// ```
 /// use resilient::{BreakerConfig, BreakerState, CircuitBreaker, Rejected};
@@ -97,6 +101,12 @@ pub struct CircuitBreaker {
     word: AtomicU64,
     /// When the current opening allows a trial: valid once `settled_generation` is the opening's.
     open_until: AtomicU64,
+    /// `open_until` as a rejection carries it ([`Deadline`] bits), published with it.
+    open_until_deadline: AtomicU64,
+    /// Raised to [`quiet_value`] of an opening's generation while that opening's deadline is more
+    /// than [`QUIET_MARGIN`] away, and lowered by the [`alarm`](crate::alarm) thread then: a
+    /// rejection that finds its generation here needs no reading of the clock.
+    quiet: OnceLock<Arc<std::sync::atomic::AtomicU64>>,
     /// The generation whose transition has done its bookkeeping (deadline, outage, counts). The
     /// next transition waits for it, so transitions keep their books in the state word's order.
     settled_generation: AtomicU32,
@@ -249,6 +259,8 @@ impl CircuitBreaker {
                 registration: crate::registry::sealed::Registration::new(),
                 word: AtomicU64::new(pack(CLOSED, 0)),
                 open_until: AtomicU64::new(0),
+                open_until_deadline: AtomicU64::new(0),
+                quiet: OnceLock::new(),
                 settled_generation: AtomicU32::new(0),
                 openings_in_row: AtomicU32::new(0),
                 outage_started: AtomicU64::new(0),
@@ -460,17 +472,7 @@ impl CircuitBreaker {
                 started,
                 panic_fails: !std::thread::panicking(),
             }),
-            Decision::Reject {
-                retry_after_nanos,
-                trials_busy,
-            } => {
-                let retry_after = (retry_after_nanos != u64::MAX).then_some(retry_after_nanos);
-                Err(if trials_busy {
-                    Rejected::trials_busy(self.name(), retry_after)
-                } else {
-                    Rejected::circuit_open(self.name(), retry_after)
-                })
-            }
+            Decision::Reject { until, trials_busy } => Err(self.rejected(until, trials_busy)),
         }
     }
 
@@ -488,7 +490,7 @@ impl CircuitBreaker {
                         let wait = self
                             .config()
                             .open_wait(self.openings_in_row.load(Relaxed) + 1);
-                        return self.reject(Some(nanos(wait)), true);
+                        return self.reject(nanos(wait).min(NO_WAIT - 1), true);
                     }
                     match self
                         .word
@@ -499,6 +501,12 @@ impl CircuitBreaker {
                     }
                 }
                 OPEN => {
+                    if let Some(quiet) = self.quiet.get() {
+                        // Acquire: the deadline was published before the flag went up.
+                        if quiet.load(Acquire) == quiet_value(generation(word)) {
+                            return self.reject(self.open_until_deadline.load(Relaxed), false);
+                        }
+                    }
                     let now = self.epoch.now();
                     let until = if self.settled_generation.load(Acquire) == generation(word) {
                         self.open_until.load(Relaxed)
@@ -510,10 +518,12 @@ impl CircuitBreaker {
                             continue;
                         }
                         // The thread that opened it has not published the deadline yet.
-                        return self.reject(Some(nanos(self.config().recovery_timeout)), false);
+                        let wait = self.config().recovery_timeout;
+                        let until = self.epoch.instant(now).map(|now| Deadline::at(now + wait));
+                        return self.reject(until.map_or(NO_WAIT, Deadline::to_bits), false);
                     };
                     if now < until {
-                        return self.reject(Some(until - now), false);
+                        return self.reject(self.open_until_deadline.load(Relaxed), false);
                     }
                     let trial = pack(HALF_OPEN, next_generation(word)) + ONE_COUNT;
                     match self.word.compare_exchange(word, trial, AcqRel, Acquire) {
@@ -526,7 +536,7 @@ impl CircuitBreaker {
                         Err(current) => word = current,
                     }
                 }
-                _ => return self.reject(None, false),
+                _ => return self.reject(NO_WAIT, false),
             }
         }
     }
@@ -559,35 +569,40 @@ impl CircuitBreaker {
     }
 
     /// Counts and reports a rejection; the caller builds the [`Rejected`]. `trials_busy`: the
-    /// breaker is half-open with every trial slot taken.
+    /// breaker is half-open with every trial slot taken, and `until` is the wait in nanoseconds;
+    /// else `until` is the [`Deadline`]'s bits. [`NO_WAIT`] for none.
     #[inline]
-    fn reject(&self, retry_after_nanos: Option<u64>, trials_busy: bool) -> Decision {
+    fn reject(&self, until: u64, trials_busy: bool) -> Decision {
         self.stats.rejections.increment();
         // Checked here, the event's machinery stays out of the rejection's stack frame.
         if tracing::level_filters::LevelFilter::current() >= Level::DEBUG {
-            self.report_rejection(retry_after_nanos, trials_busy);
+            self.report_rejection(until, trials_busy);
         }
-        Decision::Reject {
-            retry_after_nanos: retry_after_nanos.map_or(u64::MAX, |n| n.min(u64::MAX - 1)),
-            trials_busy,
+        Decision::Reject { until, trials_busy }
+    }
+
+    /// The rejection a [`Decision::Reject`] stands for.
+    #[inline]
+    fn rejected(&self, until: u64, trials_busy: bool) -> Rejected {
+        let known = until != NO_WAIT;
+        if trials_busy {
+            Rejected::trials_busy(self.name(), known.then_some(until))
+        } else {
+            Rejected::circuit_open(self.name(), known.then(|| Deadline::from_bits(until)))
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn report_rejection(&self, retry_after_nanos: Option<u64>, trials_busy: bool) {
-        let rejected = if trials_busy {
-            Rejected::trials_busy(self.name(), retry_after_nanos)
-        } else {
-            Rejected::circuit_open(self.name(), retry_after_nanos)
-        };
+    fn report_rejection(&self, until: u64, trials_busy: bool) {
+        let rejected = self.rejected(until, trials_busy);
         tracing::event!(
             name: "breaker.rejected",
             target: "resilient",
             Level::DEBUG,
             correlation_id = crate::correlation::field(),
             policy = self.name(),
-            retry_after_ms = retry_after_nanos.map(|n| n / 1_000_000),
+            retry_after_ms = rejected.retry_after().map(|wait| wait.as_millis() as u64),
             "{rejected}"
         );
     }
@@ -971,11 +986,17 @@ impl CircuitBreaker {
             self.outage_started.store(now, Relaxed);
         }
         let wait = self.config().open_wait(in_row);
-        self.open_until
-            .store(now.saturating_add(nanos(wait)), Relaxed);
+        let until = now.saturating_add(nanos(wait));
+        self.open_until.store(until, Relaxed);
+        let until_instant = self.epoch.instant(until);
+        let deadline = until_instant.map_or(NO_WAIT, |at| Deadline::at(at).to_bits());
+        self.open_until_deadline.store(deadline, Relaxed);
         self.last_transition.store(now, Relaxed);
         self.stats.openings.fetch_add(1, Relaxed);
         self.settled_generation.store(generation(word), Release);
+        if let Some(until) = until_instant {
+            self.stay_quiet_until_near(generation(word), until, wait);
+        }
         tracing::event!(
             name: "breaker.opened",
             target: "resilient",
@@ -991,6 +1012,28 @@ impl CircuitBreaker {
             crate::clock::Rounded(wait)
         );
     }
+
+    /// Raises the quiet flag for the opening of `generation`, to come down [`QUIET_MARGIN`] before
+    /// `until`. Only on the real clock: under a paused clock (tests) the deadline is on tokio's
+    /// virtual time, which the alarm thread does not follow, so rejections read the clock.
+    #[cfg(not(loom))]
+    fn stay_quiet_until_near(&self, generation: u32, until: Instant, wait: Duration) {
+        if wait <= QUIET_MARGIN || !crate::clock::tokio_clock_is_real() {
+            return;
+        }
+        let flag = self
+            .quiet
+            .get_or_init(|| Arc::new(std::sync::atomic::AtomicU64::new(crate::alarm::LOWERED)));
+        crate::alarm::raise_until(
+            flag,
+            quiet_value(generation),
+            until.into_std() - QUIET_MARGIN,
+        );
+    }
+
+    /// Loom's threads are not real ones: rejections read the (loom-free) clock.
+    #[cfg(loom)]
+    fn stay_quiet_until_near(&self, _: u32, _: Instant, _: Duration) {}
 
     fn closed(&self, word: u64) {
         let now = self.epoch.now();
@@ -1146,11 +1189,22 @@ enum Decision {
         trial: bool,
         started: u64,
     },
-    /// `retry_after_nanos` is `u64::MAX` for none: an `Option` would not fit in registers.
-    Reject {
-        retry_after_nanos: u64,
-        trials_busy: bool,
-    },
+    /// See [`CircuitBreaker::reject`]: `until` is [`NO_WAIT`] for none, as an `Option` would not
+    /// fit in registers.
+    Reject { until: u64, trials_busy: bool },
+}
+
+/// A rejection's `until` when there is no wait to give (forced open).
+const NO_WAIT: u64 = u64::MAX;
+
+/// How long before an opening's deadline its [`CircuitBreaker::quiet`] flag comes down: from then
+/// on rejections read the clock, so the first trial starts at the deadline exactly, however late
+/// the alarm thread wakes within this margin.
+const QUIET_MARGIN: Duration = Duration::from_millis(2);
+
+/// The value of the quiet flag for an opening of `generation`: never [`crate::alarm::LOWERED`].
+const fn quiet_value(generation: u32) -> u64 {
+    generation as u64 + 1
 }
 
 /// The kinds of failure a breaker counts apart from the rest.
@@ -1203,5 +1257,116 @@ mod tests {
         );
         let threshold = BreakerConfig::new().failure_rate(0.25).window(20);
         assert_eq!(rate.reconfigure(threshold), Ok(()));
+    }
+
+    use crate::clock::READINGS;
+    use std::time::Instant as StdInstant;
+
+    fn opened_by_one_failure(name: &'static str, recovery: Duration) -> CircuitBreaker {
+        let breaker = CircuitBreaker::new(
+            name,
+            BreakerConfig::new()
+                .failure_threshold(1)
+                .recovery_timeout(recovery),
+        );
+        let _ = breaker.call_sync(|| Err::<(), Rejected>(Rejected::circuit_open("dep", None)));
+        assert_eq!(breaker.state(), BreakerState::Open);
+        breaker
+    }
+
+    fn quiet(breaker: &CircuitBreaker) -> bool {
+        breaker
+            .quiet
+            .get()
+            .is_some_and(|flag| flag.load(Acquire) != crate::alarm::LOWERED)
+    }
+
+    #[test]
+    fn an_open_breaker_rejects_without_reading_the_clock() {
+        let breaker = opened_by_one_failure("quiet.hour", Duration::from_secs(3600));
+        assert!(quiet(&breaker));
+        READINGS.set(0);
+        let rejections: Vec<Rejected> = (0..1000)
+            .map(|_| breaker.call_sync(|| Ok::<(), Rejected>(())).unwrap_err())
+            .collect();
+        assert_eq!(READINGS.get(), 0, "a rejection read the clock");
+        assert_eq!(breaker.metrics().rejections, 1000);
+        // The wait is worked out when asked, from the opening's deadline.
+        let wait = rejections[999].retry_after().unwrap();
+        assert!(wait <= Duration::from_secs(3600), "{wait:?}");
+        assert!(wait > Duration::from_secs(3500), "{wait:?}");
+        assert_eq!(rejections[0], rejections[999]);
+    }
+
+    /// On the real clock, so bounded: the breaker is open for 30 ms and the test gives up after
+    /// ten seconds. What it checks is order, not timing: the flag comes down before the deadline
+    /// and not before the margin; past it rejections read the clock, and at the deadline a trial
+    /// goes through.
+    #[test]
+    fn the_quiet_flag_comes_down_just_before_the_deadline() {
+        let opened = StdInstant::now();
+        let breaker = opened_by_one_failure("quiet.short", Duration::from_millis(30));
+        let deadline = opened + Duration::from_millis(30);
+        let give_up = StdInstant::now() + Duration::from_secs(10);
+        while quiet(&breaker) {
+            assert!(
+                StdInstant::now() < give_up,
+                "the quiet flag never came down"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(StdInstant::now() >= opened + Duration::from_millis(28));
+        loop {
+            READINGS.set(0);
+            match breaker.try_acquire() {
+                Ok(permit) => {
+                    assert!(StdInstant::now() >= deadline, "a trial before the deadline");
+                    assert!(permit.is_trial());
+                    permit.success();
+                    break;
+                }
+                Err(rejected) => {
+                    assert_eq!(
+                        READINGS.get(),
+                        1,
+                        "a rejection near the deadline read no clock"
+                    );
+                    assert!(rejected.retry_after().unwrap() <= Duration::from_millis(2));
+                    assert!(StdInstant::now() < give_up, "no trial after the deadline");
+                    std::thread::yield_now();
+                }
+            }
+        }
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn on_a_paused_clock_rejections_read_it_and_the_trial_is_exact() {
+        let recovery = Duration::from_secs(30);
+        let breaker = opened_by_one_failure("quiet.paused", recovery);
+        assert!(
+            !quiet(&breaker),
+            "the alarm thread does not follow virtual time"
+        );
+        tokio::time::advance(recovery - Duration::from_nanos(1)).await;
+        let rejected = breaker.try_acquire().unwrap_err();
+        assert_eq!(rejected.retry_after(), Some(Duration::from_nanos(1)));
+        tokio::time::advance(Duration::from_nanos(1)).await;
+        assert!(breaker.try_acquire().unwrap().is_trial());
+    }
+
+    #[test]
+    fn a_reset_breaker_is_not_held_by_an_old_quiet_flag() {
+        let breaker = opened_by_one_failure("quiet.reset", Duration::from_secs(3600));
+        assert!(quiet(&breaker));
+        breaker.reset();
+        assert!(breaker.try_acquire().is_ok(), "closed after the reset");
+        breaker.force_open();
+        let forced = breaker.try_acquire().unwrap_err();
+        assert_eq!(forced.retry_after(), None, "forced open has no deadline");
+        breaker.reset();
+        let _ = breaker.call_sync(|| Err::<(), Rejected>(Rejected::circuit_open("dep", None)));
+        assert!(quiet(&breaker), "the new opening raised it again");
+        assert!(breaker.try_acquire().unwrap_err().retry_after().is_some());
     }
 }
