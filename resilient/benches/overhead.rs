@@ -140,7 +140,10 @@ fn recloser_to_open() -> Recloser {
     Recloser::custom().closed_len(10).open_wait(LONG).build()
 }
 
-/// One call through our breaker the explicit way: ask for a permit, record the outcome.
+/// One call through our breaker the explicit way: ask for a permit, record the outcome. Inlined,
+/// as a caller's few lines around a call would be (out of line, its frame costs more than the
+/// breaker).
+#[inline]
 fn via_permit(breaker: &CircuitBreaker) -> Result<u64, BenchError> {
     let permit = breaker.try_acquire()?;
     let result = ok();

@@ -186,17 +186,6 @@ impl<T: Clone + PartialEq> Live<T> {
         }
     }
 
-    /// One value read from the configuration in force: a never-replaced one is read in place,
-    /// with no copy of it in the caller's frame (the hot paths read a field or two).
-    #[inline]
-    pub(crate) fn read<R>(&self, read: impl FnOnce(&T) -> R) -> R {
-        if self.is_replaced.load(Ordering::Acquire) {
-            read(&self.get_replaced())
-        } else {
-            read(&self.initial)
-        }
-    }
-
     /// A copy of the replacement, taken out of line: the calls that read a configuration never
     /// replaced keep small frames, and hold no guard to release.
     #[cold]

@@ -108,14 +108,15 @@ impl Zeroed for AtomicU64 {
 static ROWS: Slots<Row> = Slots::new();
 
 pub(crate) struct StripedCounter {
-    /// Its column plus one; [`NO_COLUMN`] until the first add, [`SHARED`] if none was free.
+    /// Its column; [`NO_COLUMN`] until the first add, [`SHARED`] if none was free. Both are past
+    /// the inline columns, so an add checks a single bound to know it can go straight to a slot.
     column: AtomicU32,
     /// Adds made while a thread exits, after it gave its row back, or by a counter without a
     /// column.
     shared: AtomicU64,
 }
 
-const NO_COLUMN: u32 = 0;
+const NO_COLUMN: u32 = u32::MAX - 1;
 const SHARED: u32 = u32::MAX;
 
 impl StripedCounter {
@@ -126,16 +127,28 @@ impl StripedCounter {
         }
     }
 
+    /// One add, on every call: an inline column of a thread that has its row takes one bound
+    /// check and a plain load and store; everything else goes out of line.
     #[inline]
     pub(crate) fn increment(&self) {
-        match (this_threads_row(), self.column()) {
-            (Some(row), Some(column)) => {
-                let slot = row.0.get(column);
-                slot.store(
-                    slot.load(Ordering::Relaxed).wrapping_add(1),
-                    Ordering::Relaxed,
-                );
-            }
+        // Acquire: a column given back by a dropped counter was zeroed before; see the zeros.
+        let column = self.column.load(Ordering::Acquire);
+        match (ROW.get(), inline_slot(column)) {
+            (Some(row), Some(slot)) => add_one(&row.0.inline[slot]),
+            _ => self.increment_elsewhere(column),
+        }
+    }
+
+    /// An add past the inline columns, by a thread without its row yet (or any more), or by a
+    /// counter without a column yet (or at all).
+    #[inline(never)]
+    fn increment_elsewhere(&self, column: u32) {
+        let column = match column {
+            NO_COLUMN => self.take_column(),
+            taken => column_of(taken),
+        };
+        match (this_threads_row(), column) {
+            (Some(row), Some(column)) => add_one(row.0.get(column)),
             _ => {
                 self.shared.fetch_add(1, Ordering::Relaxed);
             }
@@ -153,19 +166,10 @@ impl StripedCounter {
             .fold(shared, u64::wrapping_add)
     }
 
-    /// This counter's column, taken on first use.
-    #[inline]
-    fn column(&self) -> Option<u32> {
-        // Acquire: a column given back by a dropped counter was zeroed before; see the zeros.
-        match self.column.load(Ordering::Acquire) {
-            NO_COLUMN => self.take_column(),
-            taken => column_of(taken),
-        }
-    }
-
+    /// Takes a column on the counter's first add.
     #[cold]
     fn take_column(&self) -> Option<u32> {
-        let mine = take_lowest(&COLUMNS_TAKEN).map_or(SHARED, |column| column + 1);
+        let mine = take_lowest(&COLUMNS_TAKEN).unwrap_or(SHARED);
         match self
             .column
             .compare_exchange(NO_COLUMN, mine, Ordering::AcqRel, Ordering::Acquire)
@@ -186,8 +190,23 @@ impl StripedCounter {
 const fn column_of(field: u32) -> Option<u32> {
     match field {
         NO_COLUMN | SHARED => None,
-        taken => Some(taken - 1),
+        taken => Some(taken),
     }
+}
+
+/// `column` as an index of a row's inline slots, if it is one.
+#[inline]
+fn inline_slot(column: u32) -> Option<usize> {
+    ((column as usize) < INLINE).then_some(column as usize)
+}
+
+/// Adds one to a slot only this thread writes: no locked instruction.
+#[inline]
+fn add_one(slot: &AtomicU64) {
+    slot.store(
+        slot.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
 }
 
 /// The column goes back, zeroed in every row, for the next counter to start from nothing.

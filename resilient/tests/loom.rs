@@ -504,3 +504,31 @@ fn a_reset_racing_an_opening_keeps_the_outage_figures() {
         assert_eq!(m.recoveries, 0, "{m:?}");
     });
 }
+
+/// An opening raises the quiet flag after publishing its deadline: a rejection that skips the
+/// clock on seeing the flag always says when the trial is due, never a deadline not yet written.
+#[test]
+fn a_quiet_rejection_carries_the_published_deadline() {
+    loom::model(|| {
+        let breaker = leaked(
+            BreakerConfig::new()
+                .failure_threshold(1)
+                .recovery_timeout(Duration::from_secs(3600)),
+        );
+        let opener = thread::spawn(move || breaker.try_acquire().expect("closed").failure());
+        let caller = thread::spawn(move || match breaker.try_acquire() {
+            Ok(permit) => permit.success(),
+            Err(rejected) => {
+                assert_eq!(rejected.kind(), RejectedKind::CircuitOpen);
+                let wait = rejected
+                    .retry_after()
+                    .expect("an opening's rejection says when");
+                assert!(wait > Duration::from_secs(3000), "{wait:?}");
+            }
+        });
+        opener.join().unwrap();
+        caller.join().unwrap();
+        let rejected = breaker.try_acquire().expect_err("open for an hour");
+        assert!(rejected.retry_after().unwrap() > Duration::from_secs(3000));
+    });
+}

@@ -99,6 +99,9 @@ pub struct CircuitBreaker {
     /// Whether it is in the [`crate::registry`] yet.
     pub(crate) registration: crate::registry::sealed::Registration,
     word: AtomicU64,
+    /// [`RATE_MODE`] and [`TIMED`] of the configuration in force, in one byte beside the state
+    /// word: what a closed call's permit and its success need to know of the configuration.
+    shape: std::sync::atomic::AtomicU8,
     /// When the current opening allows a trial: valid once `settled_generation` is the opening's.
     open_until: AtomicU64,
     /// `open_until` as a rejection carries it ([`Deadline`] bits), published with it.
@@ -106,7 +109,7 @@ pub struct CircuitBreaker {
     /// Raised to [`quiet_value`] of an opening's generation while that opening's deadline is more
     /// than [`QUIET_MARGIN`] away, and lowered by the [`alarm`](crate::alarm) thread then: a
     /// rejection that finds its generation here needs no reading of the clock.
-    quiet: OnceLock<Arc<std::sync::atomic::AtomicU64>>,
+    quiet: OnceLock<Arc<AtomicU64>>,
     /// The generation whose transition has done its bookkeeping (deadline, outage, counts). The
     /// next transition waits for it, so transitions keep their books in the state word's order.
     settled_generation: AtomicU32,
@@ -258,9 +261,14 @@ impl CircuitBreaker {
                 config: Live::new(config),
                 registration: crate::registry::sealed::Registration::new(),
                 word: AtomicU64::new(pack(CLOSED, 0)),
+                shape: std::sync::atomic::AtomicU8::new(shape_of(&config)),
                 open_until: AtomicU64::new(0),
                 open_until_deadline: AtomicU64::new(0),
+                // Under loom, made with the breaker: loom cannot see `OnceLock`'s synchronisation.
+                #[cfg(not(loom))]
                 quiet: OnceLock::new(),
+                #[cfg(loom)]
+                quiet: OnceLock::from(Arc::new(AtomicU64::new(0))),
                 settled_generation: AtomicU32::new(0),
                 openings_in_row: AtomicU32::new(0),
                 outage_started: AtomicU64::new(0),
@@ -317,6 +325,8 @@ impl CircuitBreaker {
             );
         }
         self.config.set(config);
+        // After the configuration: a call that sees the new shape reads the new configuration.
+        self.shape.store(shape_of(&config), Release);
         Ok(())
     }
 
@@ -447,7 +457,7 @@ impl CircuitBreaker {
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
         let word = self.word.load(Acquire);
         // Inlined into the caller: a closed breaker decides with this one load.
-        if state(word) == CLOSED && self.config.read(|c| c.slow_call.is_none()) {
+        if state(word) == CLOSED && self.shape.load(Relaxed) & TIMED == 0 {
             let generation = generation(word);
             return Ok(Permit {
                 breaker: self,
@@ -1023,7 +1033,7 @@ impl CircuitBreaker {
         }
         let flag = self
             .quiet
-            .get_or_init(|| Arc::new(std::sync::atomic::AtomicU64::new(crate::alarm::LOWERED)));
+            .get_or_init(|| Arc::new(AtomicU64::new(crate::alarm::LOWERED)));
         crate::alarm::raise_until(
             flag,
             quiet_value(generation),
@@ -1031,9 +1041,17 @@ impl CircuitBreaker {
         );
     }
 
-    /// Loom's threads are not real ones: rejections read the (loom-free) clock.
+    /// Under loom the flag is raised for good (there is no alarm thread): the models check what a
+    /// quiet rejection reads, not when the flag comes down.
     #[cfg(loom)]
-    fn stay_quiet_until_near(&self, _: u32, _: Instant, _: Duration) {}
+    fn stay_quiet_until_near(&self, generation: u32, _: Instant, wait: Duration) {
+        if wait <= QUIET_MARGIN {
+            return;
+        }
+        if let Some(flag) = self.quiet.get() {
+            flag.store(quiet_value(generation), Release);
+        }
+    }
 
     fn closed(&self, word: u64) {
         let now = self.epoch.now();
@@ -1142,9 +1160,8 @@ impl Permit<'_> {
         let breaker = permit.breaker;
         // Inlined into the caller: while closed with no failure recorded, a success in
         // consecutive mode only counts itself, in this thread's row.
-        let untimed_closed_call = !permit.trial
-            && permit.started == 0
-            && !breaker.config.read(BreakerConfig::is_rate_mode);
+        let untimed_closed_call =
+            !permit.trial && permit.started == 0 && breaker.shape.load(Relaxed) & RATE_MODE == 0;
         if untimed_closed_call && breaker.word.load(Relaxed) == pack(CLOSED, permit.generation) {
             breaker.stats.successes.increment();
         } else {
@@ -1192,6 +1209,17 @@ enum Decision {
     /// See [`CircuitBreaker::reject`]: `until` is [`NO_WAIT`] for none, as an `Option` would not
     /// fit in registers.
     Reject { until: u64, trials_busy: bool },
+}
+
+/// [`CircuitBreaker::shape`]: the breaker judges a failure rate over a window (fixed when built).
+const RATE_MODE: u8 = 1;
+/// [`CircuitBreaker::shape`]: calls are timed against `slow_call`.
+const TIMED: u8 = 2;
+
+const fn shape_of(config: &BreakerConfig) -> u8 {
+    let rate = if config.is_rate_mode() { RATE_MODE } else { 0 };
+    let timed = if config.slow_call.is_some() { TIMED } else { 0 };
+    rate | timed
 }
 
 /// A rejection's `until` when there is no wait to give (forced open).
