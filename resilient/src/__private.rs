@@ -16,6 +16,7 @@ pub use crate::{
 };
 pub use std::time::Duration;
 
+use crate::breaker::BreakerCall;
 use crate::registry::on_first_use;
 use crate::rejected::{Origin, clear_mark, set_mark, take_mark};
 use pin_project::pin_project;
@@ -40,7 +41,7 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
 {
-    on_first_use(policy).generated(None, fut)
+    policy.generated(None, fut)
 }
 
 /// `#[timeout(EXPR)]`: `fut` under `limit`, evaluated once per call (unless the registry set
@@ -55,7 +56,7 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
 {
-    on_first_use(policy).generated(Some(limit), fut)
+    policy.generated(Some(limit), fut)
 }
 
 /// `#[circuit_breaker]` without `when`: every error is a failure.
@@ -68,7 +69,7 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
 {
-    on_first_use(breaker).call(fut)
+    BreakerCall::generated(breaker, every_error::<E>, fut)
 }
 
 /// `#[circuit_breaker(when = ...)]`.
@@ -83,7 +84,7 @@ where
     E: From<Rejected>,
     P: Fn(&E) -> bool,
 {
-    on_first_use(breaker).call_when(when, fut)
+    BreakerCall::generated(breaker, when, fut)
 }
 
 /// `#[circuit_breaker(breaker = EXPR)]`: the user's breaker, which registers itself as its owner
@@ -173,7 +174,7 @@ where
     H: FnOnce(E) -> HF,
     HF: FallbackFuture<Result<T, E>>,
 {
-    FallbackCall::new(on_first_use(policy), every_error, fut, handler)
+    FallbackCall::new(policy, every_error, fut, handler)
 }
 
 /// `#[fallback(..., when = ...)]` around an async body or layer.
@@ -190,7 +191,7 @@ where
     H: FnOnce(E) -> HF,
     HF: FallbackFuture<Result<T, E>>,
 {
-    FallbackCall::new(on_first_use(policy), when, fut, handler)
+    FallbackCall::new(policy, when, fut, handler)
 }
 
 /// `#[fallback]` after a retry loop of an async function: `result` is what the loop returned.

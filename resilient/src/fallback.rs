@@ -157,6 +157,8 @@ where
                 when,
                 handler,
             } => {
+                // Registered here rather than where the future is built: see `BreakerCall`.
+                crate::registry::on_first_use(*policy);
                 let inner = Origin::of(fut.as_ref().get_ref());
                 let error = match ready!(fut.poll(cx)) {
                     Ok(value) => return Poll::Ready(Ok(value)),

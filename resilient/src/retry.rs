@@ -481,8 +481,21 @@ impl<'p> RetryLoop<'p> {
     /// Starts an attempt.
     #[inline]
     pub(crate) fn begin(&mut self) {
+        self.count_attempt();
+        self.start_budget();
+    }
+
+    /// Counts an attempt about to start; [`start_budget`](Self::start_budget) follows before
+    /// it runs.
+    #[inline]
+    fn count_attempt(&mut self) {
         self.attempt += 1;
-        if self.attempt == 1 && self.policy.settings().budget.is_some() {
+    }
+
+    /// Starts the budget's clock, if the policy has a budget, at the first attempt.
+    #[inline]
+    fn start_budget(&mut self) {
+        if self.attempt == 1 && self.started.is_none() && self.policy.settings().budget.is_some() {
             self.started = Some(Instant::now());
         }
     }
@@ -554,7 +567,10 @@ impl<'p, P, E> Retrying<'p, P, E> {
     where
         F: Future<Output = Result<T, E>>,
     {
-        self.run.begin();
+        // Only counted here: the budget's clock starts when the attempt is first polled, so that
+        // nothing opaque runs between building `fut` and moving it into place (see
+        // `BreakerCall`'s `registers`).
+        self.run.count_attempt();
         Attempt {
             retrying: self,
             state: AttemptState::Running(fut),
@@ -624,6 +640,7 @@ where
         loop {
             let delay = match this.state.as_mut().project() {
                 AttemptStateProj::Running(fut) => {
+                    this.retrying.run.start_budget();
                     let inner = Origin::of(fut.as_ref().get_ref());
                     let result = ready!(fut.poll(cx));
                     let mark = if result.is_err() {

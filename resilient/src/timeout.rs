@@ -40,7 +40,7 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
 {
-    generated(Owner::Free, limit, fut)
+    generated(Owner::Free, Some(limit), fut)
 }
 
 /// [`timeout`] with a name for events and for the [`Rejected`] it returns.
@@ -49,7 +49,7 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
 {
-    generated(Owner::Named(name), limit, fut)
+    generated(Owner::Named(name), Some(limit), fut)
 }
 
 /// A named time limit with its counters, to keep in a `static`: what `#[timeout]` builds, and
@@ -208,15 +208,21 @@ impl TimeoutPolicy {
     }
 
     /// The future for `fut`: under `limit` when the attribute computes one per call, else under
-    /// the policy's own.
+    /// the policy's own. The policy registers on the first poll, and the limit in force is read
+    /// when the timer starts: nothing opaque runs between building `fut` and moving it into
+    /// place (see [`BreakerCall`](crate::BreakerCall)'s `registers`).
     #[inline]
     pub(crate) fn generated<F>(&'static self, limit: Option<Duration>, fut: F) -> Timeout<F> {
-        let limit = match self.current.load(Relaxed) {
-            // Built by `per_call` only for calls that bring a limit: `MAX` is never used.
-            0 => limit.or(self.initial).unwrap_or(Duration::MAX),
-            set => Duration::from_nanos(set),
-        };
         generated(Owner::Policy(self), limit, fut)
+    }
+
+    /// The limit for a call that brings `given` (or none).
+    fn limit_for(&self, given: Option<Duration>) -> Duration {
+        match self.current.load(Relaxed) {
+            // Built by `per_call` only for calls that bring a limit: `MAX` is never used.
+            0 => given.or(self.initial).unwrap_or(Duration::MAX),
+            set => Duration::from_nanos(set),
+        }
     }
 
     /// Sets the limit at run time, or explains why not (the old one stays).
@@ -260,7 +266,7 @@ pub(crate) enum Owner {
 }
 
 /// A timeout around `fut`.
-pub(crate) fn generated<F>(owner: Owner, limit: Duration, fut: F) -> Timeout<F> {
+pub(crate) fn generated<F>(owner: Owner, limit: Option<Duration>, fut: F) -> Timeout<F> {
     Timeout {
         owner,
         limit,
@@ -274,7 +280,8 @@ pub(crate) fn generated<F>(owner: Owner, limit: Duration, fut: F) -> Timeout<F> 
 #[must_use = "futures do nothing unless polled"]
 pub struct Timeout<F> {
     owner: Owner,
-    limit: Duration,
+    /// The limit given with the call; for a policy's, the one in force once the timer started.
+    limit: Option<Duration>,
     #[pin]
     fut: F,
     #[pin]
@@ -292,6 +299,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = Origin::of(self.as_ref().get_ref());
         let mut this = self.project();
+        if let Owner::Policy(policy) = *this.owner {
+            crate::registry::on_first_use(policy);
+        }
         let inner = Some(Origin::of(this.fut.as_ref().get_ref()));
         if let Poll::Ready(result) = this.fut.poll(cx) {
             if result.is_err() {
@@ -304,11 +314,16 @@ where
             return Poll::Ready(result);
         }
         if this.timer.is_none() {
-            this.timer.set(Some(tokio::time::sleep(*this.limit)));
+            let limit = match *this.owner {
+                Owner::Policy(policy) => policy.limit_for(*this.limit),
+                _ => this.limit.unwrap_or(Duration::MAX),
+            };
+            *this.limit = Some(limit);
+            this.timer.set(Some(tokio::time::sleep(limit)));
         }
         match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
             Some(Poll::Ready(())) => {
-                let limit = *this.limit;
+                let limit = this.limit.unwrap_or(Duration::MAX);
                 let rejected = match *this.owner {
                     Owner::Free => Rejected::timed_out("timeout", limit, false),
                     Owner::Named(name) => Rejected::timed_out(name, limit, true),

@@ -98,6 +98,27 @@ fn a_panic_in_the_call_itself_is_still_a_failure() {
     assert_eq!(counts(&b), (0, 1, 1, 0, BreakerState::Open));
 }
 
+/// The guard in the call's poll is dropped only by a panic unwinding out of the wrapped future:
+/// that records the failure; dropping the future afterwards, once the panic was caught, records
+/// nothing more.
+#[test]
+fn a_panic_in_a_call_future_is_a_failure_once() {
+    let b = fragile();
+    let mut call = Box::pin(b.call(async {
+        if std::hint::black_box(true) {
+            panic!("the call panicked");
+        }
+        Ok::<_, TestError>(())
+    }));
+    let unwound = catch_unwind(AssertUnwindSafe(|| {
+        let _ = call.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    }));
+    assert!(unwound.is_err());
+    assert_eq!(counts(&b), (0, 1, 1, 0, BreakerState::Open));
+    drop(call);
+    assert_eq!(counts(&b), (0, 1, 1, 0, BreakerState::Open));
+}
+
 #[tokio::test(start_paused = true)]
 async fn time_forced_open_counts_in_time_open() {
     let b = fragile();

@@ -255,6 +255,38 @@ fn a_value_set_before_registration_waits_for_the_policy() {
     assert_eq!(err.key(), "budget");
 }
 
+#[circuit_breaker(name = "reg.preset", failure_threshold = 5, recovery_timeout = "1s")]
+#[timeout("1s", name = "reg.preset")]
+async fn preset(delay: Duration) -> Result<u32, TestError> {
+    tokio::time::sleep(delay).await;
+    Ok(1)
+}
+
+/// The attributes' policies register when the call is first polled (not where its future is
+/// built), and the timeout reads its limit when its timer starts: values set before the first
+/// call still apply to it.
+#[tokio::test(start_paused = true)]
+async fn values_set_before_the_first_call_apply_to_it() {
+    registry::set("reg.preset", "timeout", "100ms").unwrap();
+    registry::set("reg.preset", "failure_threshold", "1").unwrap();
+    assert!(!is_registered("reg.preset"));
+    let started = tokio::time::Instant::now();
+    let err = preset(ms(500)).await.unwrap_err();
+    assert_eq!(
+        started.elapsed(),
+        ms(100),
+        "the limit set before the first call"
+    );
+    assert!(matches!(err, TestError::Rejected(_)), "{err:?}");
+    let breaker = info("reg.preset", PolicyKind::CircuitBreaker);
+    assert_eq!(breaker.config["failure_threshold"], "1");
+    assert_eq!(
+        breaker.state,
+        Some(BreakerState::Open),
+        "one failure opened it"
+    );
+}
+
 #[test]
 fn a_breaker_keeps_its_mode_and_window() {
     static RATE: CircuitBreaker = CircuitBreaker::new(

@@ -18,6 +18,11 @@ pub struct BreakerCall<'a, F, P> {
     is_failure: P,
     permit: Option<Permit<'a>>,
     asked: bool,
+    /// A breaker the attributes built, to register on the first poll: there, not where the future
+    /// is built, so that nothing opaque runs between building `fut` and moving it into place
+    /// (the compiler then copies the whole future with `memmove`, and the layers' stack took twice
+    /// as long).
+    registers: Option<&'static CircuitBreaker>,
     #[pin]
     fut: F,
 }
@@ -29,7 +34,18 @@ impl<'a, F, P> BreakerCall<'a, F, P> {
             is_failure,
             permit: None,
             asked: false,
+            registers: None,
             fut,
+        }
+    }
+}
+
+impl<F, P> BreakerCall<'static, F, P> {
+    /// The call of an annotated function: its breaker registers on first use.
+    pub(crate) fn generated(breaker: &'static CircuitBreaker, is_failure: P, fut: F) -> Self {
+        Self {
+            registers: Some(breaker),
+            ..Self::new(breaker, is_failure, fut)
         }
     }
 }
@@ -48,16 +64,19 @@ where
         let this = self.project();
         if !*this.asked {
             *this.asked = true;
+            if let Some(breaker) = this.registers.take() {
+                crate::registry::on_first_use(breaker);
+            }
             match this.breaker.try_acquire() {
                 Ok(permit) => *this.permit = Some(permit.released_when_dropped()),
                 Err(rejected) => return Poll::Ready(Err(reject(rejected, me))),
             }
         }
         let inner = Some(Origin::of(this.fut.as_ref().get_ref()));
-        let poll = {
-            let _fail_on_panic = FailOnPanic(this.permit, std::thread::panicking());
-            this.fut.poll(cx)
-        };
+        let fail_on_panic = FailOnPanic(this.permit);
+        let poll = this.fut.poll(cx);
+        // Returned: nothing to record. Only a panic out of `poll` drops the guard.
+        std::mem::forget(fail_on_panic);
         let result = ready!(poll);
         if let Some(permit) = this.permit.take() {
             settle(permit, &result, &*this.is_failure, Marks { inner, me });
@@ -97,16 +116,16 @@ pub(super) fn settle<T, E>(
     set_mark(mark, marks.me);
 }
 
-/// Records a failure if the call panics while it runs (the panic then goes on unwinding); with
-/// whether the thread was panicking already, from someone else's panic, when the poll began.
-struct FailOnPanic<'s, 'a>(&'s mut Option<Permit<'a>>, bool);
+/// Records a failure if the call panics while it runs (the panic then goes on unwinding). It is
+/// forgotten when the poll returns, so it is dropped only by a panic unwinding out of the poll:
+/// no reading of `thread::panicking()` on the way of every call. (A poll that began while the
+/// thread was already panicking cannot unwind: a second panic aborts.)
+struct FailOnPanic<'s, 'a>(&'s mut Option<Permit<'a>>);
 
 impl Drop for FailOnPanic<'_, '_> {
     fn drop(&mut self) {
-        if std::thread::panicking() && !self.1 {
-            if let Some(permit) = self.0.take() {
-                permit.failure_of(FailureKind::Panic);
-            }
+        if let Some(permit) = self.0.take() {
+            permit.failure_of(FailureKind::Panic);
         }
     }
 }
