@@ -77,6 +77,7 @@ impl FallbackPolicy {
             None => "error",
             Some(RejectedKind::CircuitOpen) => "circuit_open",
             Some(RejectedKind::TimedOut) => "timed_out",
+            Some(RejectedKind::RateLimited) => "rate_limited",
         };
         let name = self.name();
         tracing::event!(

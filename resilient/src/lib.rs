@@ -109,6 +109,7 @@
 //! | `retry.exhausted` | ERROR | `policy`, `attempts`, `reason` (`attempts`/`budget`), `error` | gave up; the last error is returned |
 //! | `retry.aborted` | WARN | `policy`, `attempt`, `reason`, `error` | a layer inside rejected the call (open circuit): no retry |
 //! | `timeout.elapsed` | WARN | `policy`, `timeout_ms` | a call ran out of time and was cancelled |
+//! | `rate_limit.rejected` | DEBUG | `policy`, `retry_after_ms` | a rate limiter refused a call: its turn was further away than it could wait |
 //! | `atomic.rolled_back` | WARN | `compensations`, `reason` (`error`/`panic`/`cancelled`) | an atomic scope is undoing its work |
 //! | `atomic.compensation_failed` | ERROR | | a compensation panicked; the others still ran |
 //! | `atomic.rollback_incomplete` | ERROR | `compensations`, `critical = true`, `error` | compensations or commit hooks left to run had no runtime, and no thread could be started to run them |
@@ -167,6 +168,7 @@ pub mod fs;
 pub mod health;
 pub mod monitor;
 mod name;
+mod rate_limit;
 pub mod registry;
 mod rejected;
 mod retry;
@@ -182,6 +184,7 @@ pub use breaker::{
 };
 pub use config::ConfigError;
 pub use fallback::{FallbackMetrics, FallbackPolicy};
+pub use rate_limit::{LimitedCall, RateLimiter, RateLimiterMetrics};
 pub use rejected::{Rejected, RejectedKind};
 pub use resilient_macros::{atomic, circuit_breaker, fallback, retry, timeout};
 pub use retry::{Retry, RetryMetrics, RetryPolicy, retry, retry_when};

@@ -16,6 +16,9 @@ pub enum RejectedKind {
     CircuitOpen,
     /// The call did not finish within its time limit and was cancelled.
     TimedOut,
+    /// A rate limiter is at its limit and the call's turn would come later than it may wait: the
+    /// call was refused without running.
+    RateLimited,
 }
 
 /// A call that a policy refused or abandoned.
@@ -103,6 +106,17 @@ impl Rejected {
         }
     }
 
+    /// A rate limiter's refusal: the call's turn comes in `wait_nanos`.
+    pub(crate) fn rate_limited(policy: &'static str, wait_nanos: u64) -> Self {
+        Self {
+            kind: RejectedKind::RateLimited,
+            detail: Detail::None,
+            policy,
+            nanos: wait_nanos.min(NONE - 1),
+            correlation_id: crate::correlation::current(),
+        }
+    }
+
     /// `named`: the policy has a name of its own (else it is the unnamed [`timeout`](crate::timeout)).
     pub(crate) fn timed_out(policy: &'static str, limit: Duration, named: bool) -> Self {
         let nanos = crate::clock::nanos(limit).min(NONE - 1);
@@ -147,6 +161,7 @@ impl Rejected {
     pub fn retry_after(&self) -> Option<Duration> {
         match self.kind {
             RejectedKind::CircuitOpen => self.wait(),
+            RejectedKind::RateLimited => self.duration(),
             RejectedKind::TimedOut => None,
         }
     }
@@ -161,7 +176,7 @@ impl Rejected {
     pub fn time_limit(&self) -> Option<Duration> {
         match self.kind {
             RejectedKind::TimedOut => self.duration(),
-            RejectedKind::CircuitOpen => None,
+            RejectedKind::CircuitOpen | RejectedKind::RateLimited => None,
         }
     }
 }
@@ -171,7 +186,9 @@ impl fmt::Debug for Rejected {
         let mut d = f.debug_struct("Rejected");
         d.field("kind", &self.kind).field("policy", &self.policy);
         match self.kind {
-            RejectedKind::CircuitOpen => d.field("retry_after", &self.retry_after()),
+            RejectedKind::CircuitOpen | RejectedKind::RateLimited => {
+                d.field("retry_after", &self.retry_after())
+            }
             RejectedKind::TimedOut => d.field("time_limit", &self.time_limit()),
         };
         if let Some(id) = &self.correlation_id {
@@ -186,7 +203,7 @@ impl fmt::Display for Rejected {
         let policy = self.policy;
         let duration = match self.kind {
             RejectedKind::CircuitOpen => self.wait(),
-            RejectedKind::TimedOut => self.duration(),
+            RejectedKind::TimedOut | RejectedKind::RateLimited => self.duration(),
         }
         .map(Rounded);
         match (self.kind, self.detail, duration) {
@@ -205,6 +222,14 @@ impl fmt::Display for Rejected {
             (RejectedKind::CircuitOpen, _, None) => write!(
                 f,
                 "circuit breaker `{policy}` is forced open: calls are rejected until it is reset"
+            ),
+            (RejectedKind::RateLimited, _, Some(after)) => write!(
+                f,
+                "rate limiter `{policy}` is at its limit: the call was rejected without running; retry after {after}"
+            ),
+            (RejectedKind::RateLimited, _, None) => write!(
+                f,
+                "rate limiter `{policy}` is at its limit: the call was rejected without running"
             ),
             (RejectedKind::TimedOut, Detail::Unnamed, Some(limit)) => write!(
                 f,
@@ -235,7 +260,7 @@ impl From<Rejected> for std::io::Error {
     fn from(rejected: Rejected) -> Self {
         let kind = match rejected.kind {
             RejectedKind::TimedOut => std::io::ErrorKind::TimedOut,
-            RejectedKind::CircuitOpen => std::io::ErrorKind::Other,
+            RejectedKind::CircuitOpen | RejectedKind::RateLimited => std::io::ErrorKind::Other,
         };
         std::io::Error::new(kind, rejected)
     }

@@ -169,3 +169,26 @@ fn the_futures_allocate_nothing() {
     });
     assert_eq!(n, 0, "retry(call(timeout(..)))");
 }
+
+/// A rate limiter's decision is a load and a compare-and-swap: letting a call through and
+/// refusing one allocate nothing, nor does `call` either way.
+#[test]
+fn a_rate_limiter_allocates_nothing() {
+    use resilient::RateLimiter;
+    let limiter = RateLimiter::new("no_alloc.rate", u32::MAX, Duration::from_secs(1));
+    let n = alloc::allocations_after_warm_up(|| {
+        limiter.try_acquire().unwrap();
+        let result = alloc::poll_to_completion(limiter.call(async { Ok::<u32, Error>(1) }));
+        assert_eq!(result, Ok(1));
+    });
+    assert_eq!(n, 0, "let through");
+    let full = RateLimiter::new("no_alloc.full", 1, Duration::from_secs(3600));
+    let n = alloc::allocations_after_warm_up(|| {
+        let _ = full.try_acquire();
+        let rejected = full.try_acquire().unwrap_err();
+        assert_eq!(rejected.kind(), RejectedKind::RateLimited);
+        let result = alloc::poll_to_completion(full.call(async { Ok::<u32, Error>(1) }));
+        assert!(matches!(result, Err(Error::Rejected(_))));
+    });
+    assert_eq!(n, 0, "refused");
+}

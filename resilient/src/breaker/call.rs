@@ -106,7 +106,10 @@ pub(super) fn settle<T, E>(
         return;
     };
     let mark = take_mark(marks.inner);
-    if mark == Some(RejectedKind::TimedOut) {
+    if mark == Some(RejectedKind::RateLimited) {
+        // Refused before it reached the dependency: neither a success nor a failure of it.
+        drop(permit.released_when_dropped());
+    } else if mark == Some(RejectedKind::TimedOut) {
         permit.failure_of(FailureKind::Timeout);
     } else if mark.is_some() || is_failure(err) {
         permit.failure();

@@ -1,0 +1,540 @@
+//! [`RateLimiter`]: on average at most `rate` calls per `per`, in bursts of at most `burst`, with
+//! GCRA (the generic cell rate algorithm, the exact form of a token bucket) in one atomic word.
+//!
+//! The word holds the theoretical arrival time (TAT): the instant at which the limiter would be
+//! back to a full burst if nothing else came. A call at `now` takes the turn that starts at
+//! `max(TAT, now)` and moves the TAT one interval (`per / rate`) on; the call conforms when that
+//! new TAT is at most `burst` intervals ahead of `now`. A call that does not conform may wait for
+//! its turn (up to `max_wait`): it reserves the turn at once, by the same move of the TAT, so that
+//! waiting calls are served in the order they came and never above the rate; a waiting call that
+//! is cancelled gives its turn back when no later call has reserved one since. No lock, no
+//! allocation, no background task: a decision is a load and a compare-and-swap.
+
+use crate::Rejected;
+use crate::clock::{Epoch, nanos};
+use crate::config::{ConfigError, ConfigValue, check_count, check_nonzero, or_panic};
+use crate::name::PolicyName;
+use crate::rejected::{Origin, reject, set_mark, take_mark};
+use crate::striped::StripedCounter;
+use pin_project::{pin_project, pinned_drop};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+use tokio::time::Sleep;
+use tracing::Level;
+
+/// A GCRA rate limiter, to keep in a `static`.
+///
+/// ```
+/// use resilient::{RateLimiter, Rejected, RejectedKind};
+/// use std::time::Duration;
+///
+/// // 100 calls a second on average, at most 20 at once.
+/// static UPSTREAM: RateLimiter = RateLimiter::new("upstream", 100, Duration::from_secs(1)).burst(20);
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// for _ in 0..20 {
+///     assert!(UPSTREAM.try_acquire().is_ok());
+/// }
+/// let refused = UPSTREAM.try_acquire().unwrap_err();
+/// assert_eq!(refused.kind(), RejectedKind::RateLimited);
+/// assert_eq!(refused.retry_after(), Some(Duration::from_millis(10)));
+/// # }
+/// ```
+pub struct RateLimiter {
+    name: PolicyName,
+    rate: u32,
+    per: Duration,
+    burst: u32,
+    max_wait: Duration,
+    /// The theoretical arrival time, in nanoseconds of `epoch`; 0 before the first call.
+    tat: AtomicU64,
+    epoch: Epoch,
+    stats: RateStats,
+}
+
+/// Counters of a [`RateLimiter`]: a call let through at once counts in this thread's row only.
+struct RateStats {
+    admitted: StripedCounter,
+    waited: AtomicU64,
+    rejected: AtomicU64,
+    gave_back: AtomicU64,
+}
+
+/// A snapshot of a [`RateLimiter`]'s counters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateLimiterMetrics {
+    /// Calls let through, at once or after their wait.
+    pub admitted: u64,
+    /// Calls that waited for their turn (also counted in `admitted` once they got it).
+    pub waited: u64,
+    /// Calls refused: their turn was further away than they could wait.
+    pub rejected: u64,
+    /// Waiting calls cancelled whose turn went back to the limiter.
+    pub gave_back: u64,
+}
+
+/// What a call at a given instant gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// Through at once.
+    Now,
+    /// Through at `at` (epoch nanoseconds); `reserved` is the TAT this call set, to give back if
+    /// it is cancelled before.
+    At { at: u64, reserved: u64 },
+    /// Refused: its turn would come in `wait` nanoseconds, more than it may wait.
+    Refused { wait: u64 },
+}
+
+impl RateLimiter {
+    /// `rate` calls per `per` on average, in bursts of up to `rate` (see [`burst`](Self::burst)),
+    /// refusing at once a call over the limit (see [`max_wait`](Self::max_wait)).
+    ///
+    /// # Panics
+    ///
+    /// If `rate` or `per` is zero; in a `static` or `const` that is a compile-time error:
+    ///
+    /// ```compile_fail,E0080
+    /// static NEVER: resilient::RateLimiter =
+    ///     resilient::RateLimiter::new("api", 0, std::time::Duration::from_secs(1));
+    /// ```
+    pub const fn new(name: &'static str, rate: u32, per: Duration) -> Self {
+        or_panic!(check_rate(rate, per));
+        Self {
+            name: PolicyName::given(name),
+            rate,
+            per,
+            burst: rate,
+            max_wait: Duration::ZERO,
+            tat: AtomicU64::new(0),
+            epoch: Epoch::new(),
+            stats: RateStats {
+                admitted: StripedCounter::new(),
+                waited: AtomicU64::new(0),
+                rejected: AtomicU64::new(0),
+                gave_back: AtomicU64::new(0),
+            },
+        }
+    }
+
+    /// [`new`](Self::new), or what is wrong with `rate` or `per`:
+    ///
+    /// ```
+    /// use resilient::RateLimiter;
+    /// let err = RateLimiter::try_new("api", 0, std::time::Duration::from_secs(1)).err().unwrap();
+    /// assert_eq!(err.to_string(), "policy `api`: `rate` must be at least 1 (got 0)");
+    /// ```
+    pub fn try_new(name: &'static str, rate: u32, per: Duration) -> Result<Self, ConfigError> {
+        check_rate(rate, per).map_err(|e| e.for_policy(name))?;
+        Ok(Self::new(name, rate, per))
+    }
+
+    /// How many calls may go through at once after a quiet spell: at least 1.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0; in a `static` or `const` that is a compile-time error.
+    pub const fn burst(mut self, n: u32) -> Self {
+        or_panic!(check_burst(n));
+        self.burst = n;
+        self
+    }
+
+    /// How long a call over the limit may wait for its turn before it is refused; zero (the
+    /// default) refuses it at once.
+    pub const fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = wait;
+        self
+    }
+
+    /// The name in events, rejections and metrics.
+    pub fn name(&self) -> &'static str {
+        self.name.get()
+    }
+
+    /// Nanoseconds between two calls at the full rate: `per / rate`, rounded up, so that the
+    /// limiter never lets more through than `rate` per `per`.
+    fn interval(&self) -> u64 {
+        nanos(self.per).div_ceil(u64::from(self.rate)).max(1)
+    }
+
+    /// Lets one call through now, or says when it could go: never waits.
+    pub fn try_acquire(&self) -> Result<(), Rejected> {
+        match self.take_turn(self.epoch.now(), 0) {
+            Turn::Now => {
+                self.stats.admitted.increment();
+                Ok(())
+            }
+            Turn::At { .. } => unreachable!("a call that may not wait reserves no turn"),
+            Turn::Refused { wait } => Err(self.refuse(wait)),
+        }
+    }
+
+    /// Runs `fut` in its turn: at once within the limit, after waiting up to `max_wait` over it,
+    /// else not at all (`E::from(Rejected)` of kind [`RateLimited`](crate::RejectedKind)).
+    pub fn call<F, T, E>(&self, fut: F) -> LimitedCall<'_, F>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: From<Rejected>,
+    {
+        LimitedCall {
+            limiter: self,
+            stage: Stage::Asking,
+            timer: None,
+            fut,
+        }
+    }
+
+    /// What it counted so far.
+    pub fn metrics(&self) -> RateLimiterMetrics {
+        let s = &self.stats;
+        RateLimiterMetrics {
+            admitted: s.admitted.sum(),
+            waited: s.waited.load(Relaxed),
+            rejected: s.rejected.load(Relaxed),
+            gave_back: s.gave_back.load(Relaxed),
+        }
+    }
+
+    /// The GCRA decision for a call at `now` that may wait up to `max_wait` nanoseconds: the turn
+    /// it takes, reserved by moving the TAT, or its refusal (the TAT unchanged).
+    pub(crate) fn take_turn(&self, now: u64, max_wait: u64) -> Turn {
+        let interval = self.interval();
+        let window = interval.saturating_mul(u64::from(self.burst));
+        let mut tat = self.tat.load(Acquire);
+        loop {
+            let next = tat.max(now).saturating_add(interval);
+            // The earliest instant at which the new TAT is at most `burst` intervals ahead.
+            let at = next.saturating_sub(window);
+            let wait = at.saturating_sub(now);
+            if wait > max_wait {
+                return Turn::Refused { wait };
+            }
+            match self.tat.compare_exchange_weak(tat, next, AcqRel, Acquire) {
+                Ok(_) if wait == 0 => return Turn::Now,
+                Ok(_) => return Turn::At { at, reserved: next },
+                Err(current) => tat = current,
+            }
+        }
+    }
+
+    /// Gives back the turn that moved the TAT to `reserved`, if no call reserved one since:
+    /// the next call then takes it. Returns whether it did.
+    pub(crate) fn give_back(&self, reserved: u64) -> bool {
+        let earlier = reserved.saturating_sub(self.interval());
+        let gave = self
+            .tat
+            .compare_exchange(reserved, earlier, AcqRel, Acquire)
+            .is_ok();
+        if gave {
+            self.stats.gave_back.fetch_add(1, Relaxed);
+        }
+        gave
+    }
+
+    fn refuse(&self, wait: u64) -> Rejected {
+        self.stats.rejected.fetch_add(1, Relaxed);
+        let rejected = Rejected::rate_limited(self.name(), wait);
+        if tracing::level_filters::LevelFilter::current() >= Level::DEBUG {
+            report_rejection(&rejected);
+        }
+        rejected
+    }
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("name", &self.name())
+            .field("rate", &self.rate)
+            .field("per", &self.per)
+            .field("burst", &self.burst)
+            .field("max_wait", &self.max_wait)
+            .finish()
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn report_rejection(rejected: &Rejected) {
+    tracing::event!(
+        name: "rate_limit.rejected",
+        target: "resilient",
+        Level::DEBUG,
+        correlation_id = crate::correlation::field(),
+        policy = rejected.policy(),
+        retry_after_ms = rejected.retry_after().map_or(0, |wait| wait.as_millis() as u64),
+        "{rejected}"
+    );
+}
+
+const fn check_rate(rate: u32, per: Duration) -> Result<(), ConfigError> {
+    check_count!("rate", rate);
+    check_nonzero!("per", per);
+    Ok(())
+}
+
+const fn check_burst(n: u32) -> Result<(), ConfigError> {
+    check_count!("burst", n);
+    Ok(())
+}
+
+/// Where a [`LimitedCall`] stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Not polled yet: it asks for its turn on the first poll.
+    Asking,
+    /// Waiting for the turn that moved the TAT to `reserved`.
+    Waiting { reserved: u64 },
+    /// Through: running the call.
+    Running,
+}
+
+/// The future of [`RateLimiter::call`].
+#[pin_project(PinnedDrop)]
+#[must_use = "futures do nothing unless polled"]
+pub struct LimitedCall<'a, F> {
+    limiter: &'a RateLimiter,
+    stage: Stage,
+    #[pin]
+    timer: Option<Sleep>,
+    #[pin]
+    fut: F,
+}
+
+impl<F, T, E> Future for LimitedCall<'_, F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejected>,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let me = Origin::of(self.as_ref().get_ref());
+        let mut this = self.project();
+        let limiter = *this.limiter;
+        if *this.stage == Stage::Asking {
+            let now = limiter.epoch.now();
+            match limiter.take_turn(now, nanos(limiter.max_wait)) {
+                Turn::Now => {
+                    limiter.stats.admitted.increment();
+                    *this.stage = Stage::Running;
+                }
+                Turn::At { at, reserved } => {
+                    limiter.stats.waited.fetch_add(1, Relaxed);
+                    let until = limiter.epoch.instant(at).expect("read above");
+                    this.timer.set(Some(tokio::time::sleep_until(until)));
+                    *this.stage = Stage::Waiting { reserved };
+                }
+                Turn::Refused { wait } => {
+                    return Poll::Ready(Err(reject(limiter.refuse(wait), me)));
+                }
+            }
+        }
+        if let Stage::Waiting { .. } = *this.stage {
+            if let Some(timer) = this.timer.as_mut().as_pin_mut() {
+                ready!(timer.poll(cx));
+            }
+            this.timer.set(None);
+            limiter.stats.admitted.increment();
+            *this.stage = Stage::Running;
+        }
+        let inner = Some(Origin::of(this.fut.as_ref().get_ref()));
+        let result = ready!(this.fut.poll(cx));
+        if result.is_err() {
+            // A rejection from the layer inside goes on to the layer outside.
+            set_mark(take_mark(inner), me);
+        }
+        Poll::Ready(result)
+    }
+}
+
+#[pinned_drop]
+impl<F> PinnedDrop for LimitedCall<'_, F> {
+    /// Cancelled while waiting: the turn goes back, when no later call reserved one since.
+    fn drop(self: Pin<&mut Self>) {
+        if let Stage::Waiting { reserved } = self.stage {
+            self.limiter.give_back(reserved);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn limiter(rate: u32, per: Duration, burst: u32) -> RateLimiter {
+        RateLimiter::new("gcra", rate, per).burst(burst)
+    }
+
+    #[test]
+    fn a_burst_goes_through_then_one_call_per_interval() {
+        let l = limiter(10, Duration::from_secs(1), 3);
+        let t0 = 1_000 * MS;
+        for _ in 0..3 {
+            assert_eq!(l.take_turn(t0, 0), Turn::Now);
+        }
+        assert_eq!(l.take_turn(t0, 0), Turn::Refused { wait: 100 * MS });
+        assert_eq!(l.take_turn(t0 + 99 * MS, 0), Turn::Refused { wait: MS });
+        assert_eq!(l.take_turn(t0 + 100 * MS, 0), Turn::Now);
+        assert_eq!(
+            l.take_turn(t0 + 100 * MS, 0),
+            Turn::Refused { wait: 100 * MS }
+        );
+        // A quiet spell refills the burst, and no more.
+        let later = t0 + 10_000 * MS;
+        for _ in 0..3 {
+            assert_eq!(l.take_turn(later, 0), Turn::Now);
+        }
+        assert!(matches!(l.take_turn(later, 0), Turn::Refused { .. }));
+    }
+
+    #[test]
+    fn waiting_calls_reserve_turns_in_order_and_a_cancelled_last_one_gives_it_back() {
+        let l = limiter(10, Duration::from_secs(1), 1);
+        let t0 = 1_000 * MS;
+        assert_eq!(l.take_turn(t0, 250 * MS), Turn::Now);
+        let second = l.take_turn(t0, 250 * MS);
+        assert_eq!(
+            second,
+            Turn::At {
+                at: t0 + 100 * MS,
+                reserved: t0 + 200 * MS
+            }
+        );
+        let third = l.take_turn(t0, 250 * MS);
+        assert_eq!(
+            third,
+            Turn::At {
+                at: t0 + 200 * MS,
+                reserved: t0 + 300 * MS
+            }
+        );
+        assert_eq!(l.take_turn(t0, 250 * MS), Turn::Refused { wait: 300 * MS });
+        // The second cannot give its turn back: the third reserved one after it.
+        assert!(!l.give_back(t0 + 200 * MS));
+        assert!(l.give_back(t0 + 300 * MS));
+        assert_eq!(
+            l.take_turn(t0 + 50 * MS, 250 * MS),
+            Turn::At {
+                at: t0 + 200 * MS,
+                reserved: t0 + 300 * MS
+            },
+            "the turn given back is the next one's"
+        );
+    }
+
+    #[test]
+    fn an_interval_that_does_not_divide_is_rounded_up_never_above_the_rate() {
+        let l = limiter(3, Duration::from_secs(1), 1);
+        assert_eq!(l.interval(), 333_333_334);
+        let t0 = 5 * 1_000 * MS;
+        let mut admitted = 0;
+        let mut now = t0;
+        while now < t0 + 10 * 1_000 * MS {
+            if l.take_turn(now, 0) == Turn::Now {
+                admitted += 1;
+            }
+            now += MS;
+        }
+        assert_eq!(admitted, 30, "3 a second for 10 seconds");
+    }
+
+    #[test]
+    fn threads_at_one_instant_share_exactly_one_burst() {
+        let l = limiter(1000, Duration::from_secs(1), 50);
+        let admitted = std::sync::atomic::AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        if l.take_turn(7 * MS, 0) == Turn::Now {
+                            admitted.fetch_add(1, Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(admitted.load(Relaxed), 50);
+    }
+
+    /// The continuous-state leaky bucket of ITU-T I.371, the other definition of the same
+    /// algorithm: a level that drains one nanosecond per nanosecond and fills one interval per
+    /// call, conforming while the level before the call is at most `burst - 1` intervals.
+    struct LeakyBucket {
+        interval: i128,
+        limit: i128,
+        level: i128,
+        last: i128,
+    }
+
+    impl LeakyBucket {
+        fn new(interval: u64, burst: u32) -> Self {
+            let interval = i128::from(interval);
+            Self {
+                interval,
+                limit: interval * (i128::from(burst) - 1),
+                level: 0,
+                last: 0,
+            }
+        }
+
+        fn arrive(&mut self, now: u64, max_wait: u64) -> Turn {
+            let now = i128::from(now);
+            let level = (self.level - (now - self.last)).max(0);
+            let wait = (level - self.limit).max(0);
+            if wait > i128::from(max_wait) {
+                // Refused: the bucket keeps its state as of the last call.
+                return Turn::Refused { wait: wait as u64 };
+            }
+            self.level = level + self.interval;
+            self.last = now;
+            if wait == 0 {
+                Turn::Now
+            } else {
+                Turn::At {
+                    at: (now + wait) as u64,
+                    reserved: (now + self.level) as u64,
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+        /// Any rate, period, burst and wait, and any sequence of calls at non-decreasing
+        /// instants: the limiter and the leaky bucket agree on every call, turn and wait.
+        /// Steps and waits are drawn in nanoseconds or in whole intervals, so that calls land
+        /// exactly on turns and waits exactly on the limit as well as between them.
+        #[test]
+        fn gcra_agrees_with_the_leaky_bucket(
+            rate in 1u32..50,
+            per_ms in 1u64..2_000,
+            burst in 1u32..8,
+            max_wait in prop_oneof![(0u64..500).prop_map(|ms| (ms * MS, false)), (0u64..4).prop_map(|n| (n, true))],
+            steps in proptest::collection::vec(
+                prop_oneof![(0u64..400_000_000).prop_map(|ns| (ns, false)), (0u64..3).prop_map(|n| (n, true))],
+                1..60,
+            ),
+        ) {
+            let l = limiter(rate, Duration::from_millis(per_ms), burst);
+            let interval = l.interval();
+            let mut model = LeakyBucket::new(interval, burst);
+            let in_intervals = |(n, intervals): (u64, bool)| if intervals { n * interval } else { n };
+            let max_wait = in_intervals(max_wait);
+            let mut now = 1;
+            for step in steps {
+                now += in_intervals(step);
+                prop_assert_eq!(l.take_turn(now, max_wait), model.arrive(now, max_wait), "at {}", now);
+            }
+        }
+    }
+}
