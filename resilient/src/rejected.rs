@@ -293,6 +293,11 @@ impl From<Rejected> for std::io::Error {
 // never taken.
 thread_local! {
     static MARK: Cell<Option<Mark>> = const { Cell::new(None) };
+    /// The `retry_after` of the last refusal that asks the caller to come back later (a rate
+    /// limiter's), for an enclosing retry to wait at least that long. Written with the mark of
+    /// that refusal and read only when a mark of its kind is taken: marks pass from layer to
+    /// layer with no other code between, so the two stay together.
+    static REFUSAL_WAIT: Cell<Duration> = const { Cell::new(Duration::ZERO) };
 }
 
 /// A rejection's mark: its kind and the layer that marked it. 16 bytes, written to the
@@ -353,8 +358,16 @@ pub(crate) fn take_mark(inner: Option<Origin>) -> Option<RejectedKind> {
 /// Turns a rejection by `layer` into the caller's error and marks it for the enclosing layer.
 #[inline]
 pub(crate) fn reject<E: From<Rejected>>(rejected: Rejected, layer: Origin) -> E {
+    if rejected.kind == RejectedKind::RateLimited {
+        REFUSAL_WAIT.set(rejected.retry_after().unwrap_or_default());
+    }
     set_mark(Some(rejected.kind), layer);
     E::from(rejected)
+}
+
+/// The `retry_after` of the refusal whose mark (of kind `RateLimited`) was just taken.
+pub(crate) fn refusal_wait() -> Duration {
+    REFUSAL_WAIT.get()
 }
 
 #[cfg(test)]

@@ -682,8 +682,11 @@ fn decide<E: Debug>(
 ) -> Next {
     let (stats, name) = (&policy.stats, policy.policy_name());
     let policy = policy.settings();
+    // A refusal that names its wait (a rate limiter's) is retried, no sooner than that.
+    let mut at_least = Duration::ZERO;
     match mark {
         Some(RejectedKind::TimedOut) => {}
+        Some(RejectedKind::RateLimited) => at_least = crate::rejected::refusal_wait(),
         Some(kind) => {
             tracing::event!(
                 name: "retry.aborted",
@@ -708,7 +711,7 @@ fn decide<E: Debug>(
         stats.exhausted.fetch_add(1, Relaxed);
         return Next::Stop;
     }
-    let delay = policy.backoff.delay(attempt);
+    let delay = policy.backoff.delay(attempt).max(at_least);
     if let (Some(budget), Some(started)) = (policy.budget, started) {
         if started.elapsed() + delay > budget {
             exhausted(name, attempt, "budget", err);

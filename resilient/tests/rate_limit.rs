@@ -153,3 +153,42 @@ fn futures_poll_once<F: std::future::Future>(
 ) -> std::task::Poll<F::Output> {
     future.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
 }
+
+/// Inside a retry a refusal is retried like a failure, whatever `when` says, after at least its
+/// `retry_after`: here the backoff says 10 ms and the limiter 90 ms. Through a breaker between
+/// them too, which passes the refusal on without counting it.
+#[tokio::test(start_paused = true)]
+async fn a_retry_waits_at_least_the_refusals_retry_after() {
+    use resilient::{Backoff, RetryPolicy};
+    static RETRY: RetryPolicy = RetryPolicy::new()
+        .name("rl.retry")
+        .max_attempts(4)
+        .backoff(Backoff::constant(Duration::from_millis(10)));
+    static BREAKER: CircuitBreaker = CircuitBreaker::new("rl.retry", BreakerConfig::new());
+    let limiter = ten_a_second("rl.retry", Duration::ZERO);
+    let start = Instant::now();
+    let ran = Rc::new(RefCell::new(Vec::new()));
+    let only_failures = |e: &TestError| matches!(e, TestError::Failed(_));
+    let result = resilient::retry_when(&RETRY, only_failures, || {
+        let ran = Rc::clone(&ran);
+        BREAKER.call(limiter.call(async move {
+            ran.borrow_mut().push(start.elapsed());
+            if ran.borrow().len() == 1 {
+                Err(TestError::Failed(1))
+            } else {
+                Ok(7)
+            }
+        }))
+    })
+    .await;
+    assert_eq!(result, Ok(7));
+    assert_eq!(
+        *ran.borrow(),
+        vec![ms(0), ms(100)],
+        "refused at 10 ms, run again at 100 ms"
+    );
+    assert_eq!(start.elapsed(), ms(100));
+    assert_eq!(limiter.metrics().rejected, 1);
+    let m = BREAKER.metrics();
+    assert_eq!((m.successes, m.failures, m.released), (1, 1, 1));
+}
