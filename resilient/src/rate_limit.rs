@@ -50,6 +50,11 @@ pub struct RateLimiter {
     per: Duration,
     burst: u32,
     max_wait: Duration,
+    /// Nanoseconds between two calls at the full rate: `per / rate`, rounded up, so that the
+    /// limiter never lets more through than `rate` per `per`. Kept rather than divided per call.
+    interval: u64,
+    /// How far the TAT may run ahead of now: `burst` intervals.
+    window: u64,
     /// The theoretical arrival time, in nanoseconds of `epoch`; 0 before the first call.
     tat: AtomicU64,
     epoch: Epoch,
@@ -110,6 +115,8 @@ impl RateLimiter {
             per,
             burst: rate,
             max_wait: Duration::ZERO,
+            interval: interval_of(rate, per),
+            window: interval_of(rate, per).saturating_mul(rate as u64),
             tat: AtomicU64::new(0),
             epoch: Epoch::new(),
             stats: RateStats {
@@ -141,6 +148,7 @@ impl RateLimiter {
     pub const fn burst(mut self, n: u32) -> Self {
         or_panic!(check_burst(n));
         self.burst = n;
+        self.window = self.interval.saturating_mul(n as u64);
         self
     }
 
@@ -154,12 +162,6 @@ impl RateLimiter {
     /// The name in events, rejections and metrics.
     pub fn name(&self) -> &'static str {
         self.name.get()
-    }
-
-    /// Nanoseconds between two calls at the full rate: `per / rate`, rounded up, so that the
-    /// limiter never lets more through than `rate` per `per`.
-    fn interval(&self) -> u64 {
-        nanos(self.per).div_ceil(u64::from(self.rate)).max(1)
     }
 
     /// Lets one call through now, or says when it could go: never waits.
@@ -203,8 +205,7 @@ impl RateLimiter {
     /// The GCRA decision for a call at `now` that may wait up to `max_wait` nanoseconds: the turn
     /// it takes, reserved by moving the TAT, or its refusal (the TAT unchanged).
     pub(crate) fn take_turn(&self, now: u64, max_wait: u64) -> Turn {
-        let interval = self.interval();
-        let window = interval.saturating_mul(u64::from(self.burst));
+        let (interval, window) = (self.interval, self.window);
         let mut tat = self.tat.load(Acquire);
         loop {
             let next = tat.max(now).saturating_add(interval);
@@ -225,7 +226,7 @@ impl RateLimiter {
     /// Gives back the turn that moved the TAT to `reserved`, if no call reserved one since:
     /// the next call then takes it. Returns whether it did.
     pub(crate) fn give_back(&self, reserved: u64) -> bool {
-        let earlier = reserved.saturating_sub(self.interval());
+        let earlier = reserved.saturating_sub(self.interval);
         let gave = self
             .tat
             .compare_exchange(reserved, earlier, AcqRel, Acquire)
@@ -270,6 +271,16 @@ fn report_rejection(rejected: &Rejected) {
         retry_after_ms = rejected.retry_after().map_or(0, |wait| wait.as_millis() as u64),
         "{rejected}"
     );
+}
+
+/// `per / rate` in nanoseconds, rounded up; at least 1.
+const fn interval_of(rate: u32, per: Duration) -> u64 {
+    let per = per
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(per.subsec_nanos() as u64);
+    let interval = per.div_ceil(rate as u64);
+    if interval == 0 { 1 } else { interval }
 }
 
 const fn check_rate(rate: u32, per: Duration) -> Result<(), ConfigError> {
@@ -434,7 +445,7 @@ mod tests {
     #[test]
     fn an_interval_that_does_not_divide_is_rounded_up_never_above_the_rate() {
         let l = limiter(3, Duration::from_secs(1), 1);
-        assert_eq!(l.interval(), 333_333_334);
+        assert_eq!(l.interval, 333_333_334);
         let t0 = 5 * 1_000 * MS;
         let mut admitted = 0;
         let mut now = t0;
@@ -526,7 +537,7 @@ mod tests {
             ),
         ) {
             let l = limiter(rate, Duration::from_millis(per_ms), burst);
-            let interval = l.interval();
+            let interval = l.interval;
             let mut model = LeakyBucket::new(interval, burst);
             let in_intervals = |(n, intervals): (u64, bool)| if intervals { n * interval } else { n };
             let max_wait = in_intervals(max_wait);
