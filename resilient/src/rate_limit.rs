@@ -16,6 +16,7 @@ use crate::config::{ConfigError, ConfigValue, check_count, check_nonzero, or_pan
 use crate::name::PolicyName;
 use crate::rejected::{Origin, reject, set_mark, take_mark};
 use crate::striped::StripedCounter;
+use crate::sync::maybe_const;
 use pin_project::{pin_project, pinned_drop};
 use std::future::Future;
 use std::pin::Pin;
@@ -55,8 +56,9 @@ pub struct RateLimiter {
     interval: u64,
     /// How far the TAT may run ahead of now: `burst` intervals.
     window: u64,
-    /// The theoretical arrival time, in nanoseconds of `epoch`; 0 before the first call.
-    tat: AtomicU64,
+    /// The theoretical arrival time, in nanoseconds of `epoch`; 0 before the first call. Loom's
+    /// under `--cfg loom`, so the model test explores the real decision.
+    tat: crate::sync::AtomicU64,
     epoch: Epoch,
     stats: RateStats,
 }
@@ -96,6 +98,7 @@ pub(crate) enum Turn {
 }
 
 impl RateLimiter {
+    maybe_const! {
     /// `rate` calls per `per` on average, in bursts of up to `rate` (see [`burst`](Self::burst)),
     /// refusing at once a call over the limit (see [`max_wait`](Self::max_wait)).
     ///
@@ -107,7 +110,7 @@ impl RateLimiter {
     /// static NEVER: resilient::RateLimiter =
     ///     resilient::RateLimiter::new("api", 0, std::time::Duration::from_secs(1));
     /// ```
-    pub const fn new(name: &'static str, rate: u32, per: Duration) -> Self {
+    pub fn new(name: &'static str, rate: u32, per: Duration) -> Self {
         or_panic!(check_rate(rate, per));
         Self {
             name: PolicyName::given(name),
@@ -117,7 +120,7 @@ impl RateLimiter {
             max_wait: Duration::ZERO,
             interval: interval_of(rate, per),
             window: interval_of(rate, per).saturating_mul(rate as u64),
-            tat: AtomicU64::new(0),
+            tat: crate::sync::AtomicU64::new(0),
             epoch: Epoch::new(),
             stats: RateStats {
                 admitted: StripedCounter::new(),
@@ -126,6 +129,7 @@ impl RateLimiter {
                 gave_back: AtomicU64::new(0),
             },
         }
+    }
     }
 
     /// [`new`](Self::new), or what is wrong with `rate` or `per`:
@@ -140,23 +144,47 @@ impl RateLimiter {
         Ok(Self::new(name, rate, per))
     }
 
+    maybe_const! {
     /// How many calls may go through at once after a quiet spell: at least 1.
     ///
     /// # Panics
     ///
     /// If `n` is 0; in a `static` or `const` that is a compile-time error.
-    pub const fn burst(mut self, n: u32) -> Self {
+    pub fn burst(mut self, n: u32) -> Self {
         or_panic!(check_burst(n));
         self.burst = n;
         self.window = self.interval.saturating_mul(n as u64);
         self
     }
+    }
 
+    maybe_const! {
     /// How long a call over the limit may wait for its turn before it is refused; zero (the
     /// default) refuses it at once.
-    pub const fn max_wait(mut self, wait: Duration) -> Self {
+    pub fn max_wait(mut self, wait: Duration) -> Self {
         self.max_wait = wait;
         self
+    }
+    }
+
+    /// [`take_turn`](Self::take_turn) for the loom models, which see only the public API: `Ok`
+    /// with the instant and the reserved TAT of a turn to wait for (none: through at once),
+    /// `Err` with the wait of a refusal.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn turn_at(&self, now: u64, max_wait: u64) -> Result<Option<(u64, u64)>, u64> {
+        match self.take_turn(now, max_wait) {
+            Turn::Now => Ok(None),
+            Turn::At { at, reserved } => Ok(Some((at, reserved))),
+            Turn::Refused { wait } => Err(wait),
+        }
+    }
+
+    /// [`give_back`](Self::give_back) for the loom models.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn give_back_turn(&self, reserved: u64) -> bool {
+        self.give_back(reserved)
     }
 
     /// The name in events, rejections and metrics.

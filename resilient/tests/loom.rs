@@ -532,3 +532,62 @@ fn a_quiet_rejection_carries_the_published_deadline() {
         assert!(rejected.retry_after().unwrap() > Duration::from_secs(3000));
     });
 }
+
+/// A limiter with a turn every 100 ns and a burst of one, leaked so threads can share it.
+fn one_at_a_time() -> &'static resilient::RateLimiter {
+    Box::leak(Box::new(
+        resilient::RateLimiter::new("loom.rate", 10_000_000, Duration::from_secs(1)).burst(1),
+    ))
+}
+
+/// Two callers at the same instant with a burst of one: exactly one goes through, and the other
+/// is refused with the wait until the next turn.
+#[test]
+fn two_callers_at_one_instant_share_one_turn() {
+    loom::model(|| {
+        let limiter = one_at_a_time();
+        let callers: Vec<_> = (0..2)
+            .map(|_| thread::spawn(move || limiter.turn_at(1_000, 0)))
+            .collect();
+        let mut turns: Vec<_> = callers.into_iter().map(|t| t.join().unwrap()).collect();
+        turns.sort();
+        assert_eq!(turns, vec![Ok(None), Err(100)]);
+    });
+}
+
+/// Two callers that may wait, while a third gives its reserved turn back: whatever the order,
+/// no two calls get the same turn, and a turn given back goes to a later caller or stays free.
+#[test]
+fn a_turn_given_back_is_never_taken_twice() {
+    loom::model(|| {
+        let limiter = one_at_a_time();
+        assert_eq!(limiter.turn_at(1_000, 500), Ok(None), "the turn at 1000");
+        let Ok(Some((at, reserved))) = limiter.turn_at(1_000, 500) else {
+            panic!("a reserved turn")
+        };
+        assert_eq!(at, 1_100);
+        let giver = thread::spawn(move || limiter.give_back_turn(reserved));
+        let callers: Vec<_> = (0..2)
+            .map(|_| thread::spawn(move || limiter.turn_at(1_000, 500)))
+            .collect();
+        let gave = giver.join().unwrap();
+        let mut turns: Vec<u64> = callers
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap()
+                    .expect("within the wait")
+                    .expect("a turn to wait for")
+                    .0
+            })
+            .collect();
+        turns.sort();
+        if gave {
+            // Given back before either reserved: they take 1100 and 1200.
+            assert_eq!(turns, [1_100, 1_200]);
+        } else {
+            // A caller reserved first: the turn could not go back, and they take the next two.
+            assert_eq!(turns, [1_200, 1_300]);
+        }
+    });
+}

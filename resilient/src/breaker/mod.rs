@@ -13,7 +13,7 @@ use crate::clock::{Deadline, Epoch, nanos};
 use crate::config::{ConfigError, ConfigValue, Live};
 use crate::name::{Name, PolicyName};
 use crate::striped::StripedCounter;
-use crate::sync::{AtomicU32, AtomicU64};
+use crate::sync::{AtomicU32, AtomicU64, maybe_const};
 use crate::{Rejected, rejected};
 use state::*;
 use std::future::Future;
@@ -184,16 +184,6 @@ impl BreakerMetrics {
     pub fn calls(&self) -> u64 {
         self.successes + self.failures
     }
-}
-
-macro_rules! maybe_const {
-    ($(#[$meta:meta])* $vis:vis fn $($rest:tt)*) => {
-        // loom's atomics cannot be built in a const context.
-        #[cfg(not(loom))]
-        $(#[$meta])* $vis const fn $($rest)*
-        #[cfg(loom)]
-        $(#[$meta])* $vis fn $($rest)*
-    };
 }
 
 impl BreakerConfig {
