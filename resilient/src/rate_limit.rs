@@ -12,7 +12,7 @@
 
 use crate::Rejected;
 use crate::clock::{Epoch, nanos};
-use crate::config::{ConfigError, ConfigValue, check_count, check_nonzero, or_panic};
+use crate::config::{ConfigError, ConfigValue, Live, check_count, check_nonzero, or_panic};
 use crate::name::PolicyName;
 use crate::rejected::{Origin, reject, set_mark, take_mark};
 use crate::striped::StripedCounter;
@@ -47,20 +47,56 @@ use tracing::Level;
 /// ```
 pub struct RateLimiter {
     name: PolicyName,
-    rate: u32,
-    per: Duration,
-    burst: u32,
-    max_wait: Duration,
-    /// Nanoseconds between two calls at the full rate: `per / rate`, rounded up, so that the
-    /// limiter never lets more through than `rate` per `per`. Kept rather than divided per call.
-    interval: u64,
-    /// How far the TAT may run ahead of now: `burst` intervals.
-    window: u64,
+    settings: Live<RateSettings>,
+    /// Whether it is in the [`crate::registry`] yet.
+    pub(crate) registration: crate::registry::sealed::Registration,
     /// The theoretical arrival time, in nanoseconds of `epoch`; 0 before the first call. Loom's
     /// under `--cfg loom`, so the model test explores the real decision.
     tat: crate::sync::AtomicU64,
     epoch: Epoch,
     stats: RateStats,
+}
+
+/// What a [`RateLimiter`] is configured with, and what follows from it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct RateSettings {
+    pub(crate) rate: u32,
+    pub(crate) per: Duration,
+    pub(crate) burst: u32,
+    pub(crate) max_wait: Duration,
+    /// Nanoseconds between two calls at the full rate: `per / rate`, rounded up, so that the
+    /// limiter never lets more through than `rate` per `per`. Kept rather than divided per call.
+    interval: u64,
+    /// How far the TAT may run ahead of now: `burst` intervals.
+    window: u64,
+}
+
+impl RateSettings {
+    /// `rate` per `per` in bursts of `rate`, refusing at once; checked by the caller.
+    pub(crate) const fn new(rate: u32, per: Duration) -> Self {
+        Self {
+            rate,
+            per,
+            burst: rate,
+            max_wait: Duration::ZERO,
+            interval: 0,
+            window: 0,
+        }
+        .derived()
+    }
+
+    /// With `interval` and `window` worked out from the rest.
+    pub(crate) const fn derived(mut self) -> Self {
+        self.interval = interval_of(self.rate, self.per);
+        self.window = self.interval.saturating_mul(self.burst as u64);
+        self
+    }
+
+    /// Every rule, for settings changed at run time.
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        check_rate(self.rate, self.per)?;
+        check_burst(self.burst)
+    }
 }
 
 /// Counters of a [`RateLimiter`]: a call let through at once counts in this thread's row only.
@@ -114,12 +150,8 @@ impl RateLimiter {
         or_panic!(check_rate(rate, per));
         Self {
             name: PolicyName::given(name),
-            rate,
-            per,
-            burst: rate,
-            max_wait: Duration::ZERO,
-            interval: interval_of(rate, per),
-            window: interval_of(rate, per).saturating_mul(rate as u64),
+            settings: Live::new(RateSettings::new(rate, per)),
+            registration: crate::registry::sealed::Registration::new(),
             tat: crate::sync::AtomicU64::new(0),
             epoch: Epoch::new(),
             stats: RateStats {
@@ -152,8 +184,8 @@ impl RateLimiter {
     /// If `n` is 0; in a `static` or `const` that is a compile-time error.
     pub fn burst(mut self, n: u32) -> Self {
         or_panic!(check_burst(n));
-        self.burst = n;
-        self.window = self.interval.saturating_mul(n as u64);
+        self.settings.initial.burst = n;
+        self.settings.initial = self.settings.initial.derived();
         self
     }
     }
@@ -162,7 +194,7 @@ impl RateLimiter {
     /// How long a call over the limit may wait for its turn before it is refused; zero (the
     /// default) refuses it at once.
     pub fn max_wait(mut self, wait: Duration) -> Self {
-        self.max_wait = wait;
+        self.settings.initial.max_wait = wait;
         self
     }
     }
@@ -190,6 +222,24 @@ impl RateLimiter {
     /// The name in events, rejections and metrics.
     pub fn name(&self) -> &'static str {
         self.name.get()
+    }
+
+    /// The settings in force: as built, or as last set at run time.
+    pub(crate) fn settings(&self) -> crate::config::Current<'_, RateSettings> {
+        self.settings.get()
+    }
+
+    /// The settings it was built with.
+    pub(crate) fn initial_settings(&self) -> &RateSettings {
+        &self.settings.initial
+    }
+
+    /// Replaces the settings, or explains why not (the old ones stay). The TAT stays: calls
+    /// already let through count against the new rate.
+    pub(crate) fn reconfigure(&self, settings: RateSettings) -> Result<(), ConfigError> {
+        settings.check()?;
+        self.settings.set(settings.derived());
+        Ok(())
     }
 
     /// Lets one call through now, or says when it could go: never waits.
@@ -233,7 +283,10 @@ impl RateLimiter {
     /// The GCRA decision for a call at `now` that may wait up to `max_wait` nanoseconds: the turn
     /// it takes, reserved by moving the TAT, or its refusal (the TAT unchanged).
     pub(crate) fn take_turn(&self, now: u64, max_wait: u64) -> Turn {
-        let (interval, window) = (self.interval, self.window);
+        let (interval, window) = {
+            let s = self.settings();
+            (s.interval, s.window)
+        };
         let mut tat = self.tat.load(Acquire);
         loop {
             let next = tat.max(now).saturating_add(interval);
@@ -254,7 +307,7 @@ impl RateLimiter {
     /// Gives back the turn that moved the TAT to `reserved`, if no call reserved one since:
     /// the next call then takes it. Returns whether it did.
     pub(crate) fn give_back(&self, reserved: u64) -> bool {
-        let earlier = reserved.saturating_sub(self.interval);
+        let earlier = reserved.saturating_sub(self.settings().interval);
         let gave = self
             .tat
             .compare_exchange(reserved, earlier, AcqRel, Acquire)
@@ -277,12 +330,13 @@ impl RateLimiter {
 
 impl std::fmt::Debug for RateLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = *self.settings();
         f.debug_struct("RateLimiter")
             .field("name", &self.name())
-            .field("rate", &self.rate)
-            .field("per", &self.per)
-            .field("burst", &self.burst)
-            .field("max_wait", &self.max_wait)
+            .field("rate", &s.rate)
+            .field("per", &s.per)
+            .field("burst", &s.burst)
+            .field("max_wait", &s.max_wait)
             .finish()
     }
 }
@@ -358,7 +412,8 @@ where
         let limiter = *this.limiter;
         if *this.stage == Stage::Asking {
             let now = limiter.epoch.now();
-            match limiter.take_turn(now, nanos(limiter.max_wait)) {
+            let max_wait = nanos(limiter.settings().max_wait);
+            match limiter.take_turn(now, max_wait) {
                 Turn::Now => {
                     limiter.stats.admitted.increment();
                     *this.stage = Stage::Running;
@@ -473,7 +528,7 @@ mod tests {
     #[test]
     fn an_interval_that_does_not_divide_is_rounded_up_never_above_the_rate() {
         let l = limiter(3, Duration::from_secs(1), 1);
-        assert_eq!(l.interval, 333_333_334);
+        assert_eq!(l.settings().interval, 333_333_334);
         let t0 = 5 * 1_000 * MS;
         let mut admitted = 0;
         let mut now = t0;
@@ -565,7 +620,7 @@ mod tests {
             ),
         ) {
             let l = limiter(rate, Duration::from_millis(per_ms), burst);
-            let interval = l.interval;
+            let interval = l.settings().interval;
             let mut model = LeakyBucket::new(interval, burst);
             let in_intervals = |(n, intervals): (u64, bool)| if intervals { n * interval } else { n };
             let max_wait = in_intervals(max_wait);

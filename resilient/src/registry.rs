@@ -34,6 +34,7 @@
 //! | circuit breaker | `failure_threshold`, `recovery_timeout`, `half_open_calls`, `success_threshold`, `failure_rate`, `minimum_calls`, `slow_call`, `slow_call_rate` |
 //! | retry | `max_attempts`, `backoff` (`none`, `constant(1s)`, `exponential(100ms, 5s)`, `linear(1s, 10s)`, `decorrelated(100ms, 5s)`), `jitter`, `factor`, `budget` |
 //! | timeout | `timeout` |
+//! | rate limit | `rate`, `per`, `burst`, `max_wait` |
 //!
 //! A `backoff` value replaces the backoff with its constructor's defaults, then `jitter` and
 //! `factor` refine it, from whichever source each comes. `factor` applies to an exponential
@@ -78,6 +79,7 @@ use crate::breaker::BreakerConfig;
 use crate::config::ConfigError;
 use crate::fallback::{FallbackMetrics, FallbackPolicy};
 use crate::monitor::{AlertLevel, AlertThresholds, ErrorRateMonitor, Sample};
+use crate::rate_limit::{RateLimiter, RateLimiterMetrics, RateSettings};
 use crate::retry::{RetryMetrics, RetrySettings};
 use crate::timeout::{TimeoutMetrics, TimeoutPolicy};
 use crate::{Backoff, BreakerMetrics, BreakerState, CircuitBreaker, RetryPolicy};
@@ -100,16 +102,20 @@ pub enum PolicyKind {
     Timeout,
     /// A [`FallbackPolicy`].
     Fallback,
+    /// A [`RateLimiter`].
+    RateLimit,
 }
 
 impl PolicyKind {
-    /// The kind as written in metric labels: `circuit_breaker`, `retry`, `timeout`, `fallback`.
+    /// The kind as written in metric labels: `circuit_breaker`, `retry`, `timeout`, `fallback`,
+    /// `rate_limit`.
     pub fn as_str(self) -> &'static str {
         match self {
             PolicyKind::CircuitBreaker => "circuit_breaker",
             PolicyKind::Retry => "retry",
             PolicyKind::Timeout => "timeout",
             PolicyKind::Fallback => "fallback",
+            PolicyKind::RateLimit => "rate_limit",
         }
     }
 }
@@ -151,6 +157,8 @@ pub enum PolicyMetrics {
     Timeout(TimeoutMetrics),
     /// [`FallbackPolicy::metrics`].
     Fallback(FallbackMetrics),
+    /// [`RateLimiter::metrics`].
+    RateLimit(RateLimiterMetrics),
 }
 
 /// A policy type that can be registered: [`CircuitBreaker`], [`RetryPolicy`], [`TimeoutPolicy`]
@@ -161,6 +169,7 @@ impl Policy for CircuitBreaker {}
 impl Policy for RetryPolicy {}
 impl Policy for TimeoutPolicy {}
 impl Policy for FallbackPolicy {}
+impl Policy for RateLimiter {}
 
 /// What makes a type a [`Policy`]: public to name in the trait, out of reach outside the crate.
 pub(crate) mod sealed {
@@ -194,6 +203,7 @@ pub(crate) mod sealed {
         Retry(&'static RetryPolicy),
         Timeout(&'static TimeoutPolicy),
         Fallback(&'static FallbackPolicy),
+        RateLimit(&'static RateLimiter),
     }
 
     pub trait Sealed {
@@ -219,7 +229,8 @@ pub(crate) mod sealed {
         CircuitBreaker => Breaker,
         RetryPolicy => Retry,
         TimeoutPolicy => Timeout,
-        FallbackPolicy => Fallback
+        FallbackPolicy => Fallback,
+        RateLimiter => RateLimit
     );
 }
 
@@ -241,6 +252,7 @@ impl Entry {
             Entry::Retry(r) => r.policy_name(),
             Entry::Timeout(t) => t.name(),
             Entry::Fallback(f) => f.name(),
+            Entry::RateLimit(l) => l.name(),
         }
     }
 
@@ -250,6 +262,7 @@ impl Entry {
             Entry::Retry(_) => PolicyKind::Retry,
             Entry::Timeout(_) => PolicyKind::Timeout,
             Entry::Fallback(_) => PolicyKind::Fallback,
+            Entry::RateLimit(_) => PolicyKind::RateLimit,
         }
     }
 
@@ -281,6 +294,15 @@ impl Entry {
                     unavailable: false,
                 }
             }
+            // A refusal is a call that failed, for the caller as for the alert.
+            Entry::RateLimit(l) => {
+                let m = l.metrics();
+                Sample {
+                    calls: m.admitted + m.rejected,
+                    failures: m.rejected,
+                    unavailable: false,
+                }
+            }
             Entry::Fallback(_) => return None,
         })
     }
@@ -306,6 +328,11 @@ impl Entry {
                 )
             }
             Entry::Fallback(f) => (BTreeMap::new(), None, PolicyMetrics::Fallback(f.metrics())),
+            Entry::RateLimit(l) => (
+                rate_settings(&l.settings()),
+                None,
+                PolicyMetrics::RateLimit(l.metrics()),
+            ),
         };
         PolicyInfo {
             name: self.name(),
@@ -360,6 +387,14 @@ impl Entry {
                 None => t.reset_limit().map_err(checked),
             },
             Entry::Fallback(_) => Ok(()),
+            Entry::RateLimit(l) => {
+                let mut settings = *l.initial_settings();
+                for (key, value) in values {
+                    set_rate(&mut settings, key, value)
+                        .map_err(|reason| SettingError::new(name, key, value, reason))?;
+                }
+                l.reconfigure(settings).map_err(checked)
+            }
         }
     }
 }
@@ -380,14 +415,16 @@ fn keys(kind: PolicyKind) -> &'static [&'static str] {
         PolicyKind::Retry => &["max_attempts", "backoff", "jitter", "factor", "budget"],
         PolicyKind::Timeout => &["timeout"],
         PolicyKind::Fallback => &[],
+        PolicyKind::RateLimit => &["rate", "per", "burst", "max_wait"],
     }
 }
 
-const KINDS: [PolicyKind; 4] = [
+const KINDS: [PolicyKind; 5] = [
     PolicyKind::CircuitBreaker,
     PolicyKind::Retry,
     PolicyKind::Timeout,
     PolicyKind::Fallback,
+    PolicyKind::RateLimit,
 ];
 
 fn known_key(key: &str) -> bool {
@@ -423,6 +460,17 @@ fn set_retry(s: &mut RetrySettings, key: &str, value: &str) -> Result<(), String
         "factor" => s.backoff = s.backoff.factor(parse_fraction(value)?),
         "budget" => s.budget = Some(parse_duration(value)?),
         _ => return Err(not_a_key(&[PolicyKind::Retry])),
+    }
+    Ok(())
+}
+
+fn set_rate(s: &mut RateSettings, key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "rate" => s.rate = parse_count(value)?,
+        "per" => s.per = parse_duration(value)?,
+        "burst" => s.burst = parse_count(value)?,
+        "max_wait" => s.max_wait = parse_duration(value)?,
+        _ => return Err(not_a_key(&[PolicyKind::RateLimit])),
     }
     Ok(())
 }
@@ -491,6 +539,15 @@ fn retry_settings(s: &RetrySettings) -> BTreeMap<&'static str, String> {
         settings.insert("budget", show(budget));
     }
     settings
+}
+
+fn rate_settings(s: &RateSettings) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("rate", s.rate.to_string()),
+        ("per", show(s.per)),
+        ("burst", s.burst.to_string()),
+        ("max_wait", show(s.max_wait)),
+    ])
 }
 
 fn show(d: Duration) -> String {
@@ -961,6 +1018,12 @@ fn check_form(key: &str, value: &str) -> Result<(), String> {
     } else if keys(PolicyKind::Retry).contains(&key) {
         let mut defaults = *RetryPolicy::new().initial_settings();
         set_retry(&mut defaults, key, value)
+    } else if keys(PolicyKind::RateLimit).contains(&key) {
+        set_rate(
+            &mut RateSettings::new(1, Duration::from_secs(1)),
+            key,
+            value,
+        )
     } else {
         parse_duration(value).map(drop)
     }

@@ -8,8 +8,8 @@ use common::{TestError, ms, temp_dir};
 use resilient::monitor::AlertLevel;
 use resilient::registry::{self, PolicyKind, PolicyMetrics};
 use resilient::{
-    Backoff, BreakerConfig, BreakerState, CircuitBreaker, Rejected, RetryPolicy, TimeoutPolicy,
-    circuit_breaker, fallback, retry, timeout,
+    Backoff, BreakerConfig, BreakerState, CircuitBreaker, RateLimiter, Rejected, RetryPolicy,
+    TimeoutPolicy, circuit_breaker, fallback, retry, timeout,
 };
 use std::time::Duration;
 use tracing::Level;
@@ -285,6 +285,63 @@ async fn values_set_before_the_first_call_apply_to_it() {
         Some(BreakerState::Open),
         "one failure opened it"
     );
+}
+
+/// A rate limiter registers like the other policies and takes `rate`, `per`, `burst` and
+/// `max_wait` at run time; what it let through before still counts against the new rate.
+#[tokio::test(start_paused = true)]
+async fn a_rate_limiter_is_configured_at_run_time() {
+    static LIMITER: RateLimiter =
+        RateLimiter::new("reg.rate_limit", 10, Duration::from_secs(1)).burst(1);
+    registry::register(&LIMITER);
+    let limiter = info("reg.rate_limit", PolicyKind::RateLimit);
+    let config: Vec<_> = limiter
+        .config
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+    assert_eq!(
+        config,
+        [
+            ("burst", "1"),
+            ("max_wait", "0s"),
+            ("per", "1s"),
+            ("rate", "10")
+        ]
+    );
+    assert!(LIMITER.try_acquire().is_ok());
+    assert_eq!(
+        LIMITER.try_acquire().unwrap_err().retry_after(),
+        Some(ms(100))
+    );
+
+    registry::set("reg.rate_limit", "rate", "100").unwrap();
+    assert_eq!(
+        LIMITER.try_acquire().unwrap_err().retry_after(),
+        Some(ms(100)),
+        "the call let through at the old rate still counts"
+    );
+    tokio::time::advance(ms(100)).await;
+    assert!(LIMITER.try_acquire().is_ok());
+    assert_eq!(
+        LIMITER.try_acquire().unwrap_err().retry_after(),
+        Some(ms(10))
+    );
+
+    let err = registry::set("reg.rate_limit", "burst", "0").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "policy `reg.rate_limit`: cannot set `burst` to `0`: `burst` must be at least 1 (got 0)"
+    );
+    let err = registry::set("reg.rate_limit", "jitter", "0.1").unwrap_err();
+    assert!(
+        err.to_string().contains("not a key of a rate_limit"),
+        "{err}"
+    );
+    let PolicyMetrics::RateLimit(m) = info("reg.rate_limit", PolicyKind::RateLimit).metrics else {
+        panic!("not a rate limiter's metrics")
+    };
+    assert_eq!((m.admitted, m.rejected), (2, 3));
 }
 
 #[test]

@@ -91,6 +91,11 @@ fn publish(p: &PolicyInfo) {
             calls("success", m.successes);
             calls("timeout", m.timeouts);
         }
+        PolicyMetrics::RateLimit(m) => {
+            calls("success", m.admitted);
+            calls("rejected", m.rejected);
+            count("resilient_rate_limit_waits_total", m.waited);
+        }
         PolicyMetrics::Fallback(m) => {
             for (reason, n) in [
                 ("error", m.fallbacks - m.after_rejection),
