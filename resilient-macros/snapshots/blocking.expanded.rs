@@ -33,3 +33,13 @@ fn load_config(path: &Path) -> io::Result<Config> {
         |_err| Ok(Config::default()),
     )
 }
+fn reload(path: &Path) -> io::Result<Config> {
+    use ::resilient::__private as __resilient;
+    let __call = __resilient::body_blocking(|| -> io::Result<Config> {
+        if false {
+            return __resilient::rejectable::<io::Result<Config>>();
+        }
+        Config::read(path)
+    });
+    __resilient::shared_rate_limit_blocking(&SHARED, __call)
+}

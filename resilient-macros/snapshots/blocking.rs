@@ -5,3 +5,8 @@ fn load_config(path: &Path) -> io::Result<Config> {
     let text = std::fs::read_to_string(path)?;
     Config::parse(&text)
 }
+
+#[rate_limit(limiter = &SHARED)]
+fn reload(path: &Path) -> io::Result<Config> {
+    Config::read(path)
+}

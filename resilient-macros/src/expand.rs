@@ -154,9 +154,12 @@ fn generate(
         statics: Vec::new(),
         prelude: Vec::new(),
     };
-    let rejects = layers
-        .iter()
-        .any(|layer| matches!(layer.kind, Kind::CircuitBreaker | Kind::Timeout));
+    let rejects = layers.iter().any(|layer| {
+        matches!(
+            layer.kind,
+            Kind::CircuitBreaker | Kind::Timeout | Kind::RateLimit
+        )
+    });
     let mut body = cx.body(&function.block, rejects);
     for layer in layers.iter().rev() {
         cx.wrap(&mut body, layer);
@@ -394,12 +397,13 @@ impl Context {
                 self.fallback_after(body, layer);
             }
             Kind::Fallback => self.fallback(body, layer),
-            Kind::Timeout | Kind::CircuitBreaker | Kind::Atomic => {
+            Kind::Timeout | Kind::CircuitBreaker | Kind::RateLimit | Kind::Atomic => {
                 self.as_call(body);
                 let call = local("__call");
                 let wrapped = match layer.kind {
                     Kind::Timeout => self.timeout(layer, &call),
                     Kind::CircuitBreaker => self.breaker(layer, &call),
+                    Kind::RateLimit => self.rate_limit(layer, &call),
                     _ => self.atomic(&call),
                 };
                 body.push_let("__call", wrapped);
@@ -475,6 +479,33 @@ impl Context {
             }
         };
         self.blocking_layer(call)
+    }
+
+    fn rate_limit(&mut self, layer: &Layer, call: &Ident) -> TokenStream {
+        let (function, limiter) = match layer.settings.expr("limiter") {
+            // With `limiter = ...` no other key is given (checked while validating).
+            Some(limiter) => {
+                let function = if self.is_async {
+                    "shared_rate_limit"
+                } else {
+                    "shared_rate_limit_blocking"
+                };
+                (function, limiter.to_token_stream())
+            }
+            None => {
+                let naming = self.policy_name(layer);
+                let value = crate::rate_limit::limiter(&layer.settings, &naming, &runtime());
+                let limiter = self.declare("RATE_LIMIT", "RateLimiter", value);
+                let function = if self.is_async {
+                    "rate_limit"
+                } else {
+                    "rate_limit_blocking"
+                };
+                (function, quote!(&#limiter))
+            }
+        };
+        let function = self.private(function);
+        self.blocking_layer(quote_spanned!(self.output=> #function(#limiter, #call)))
     }
 
     fn atomic(&mut self, call: &Ident) -> TokenStream {

@@ -30,6 +30,7 @@ mod expand;
 mod fallback;
 mod function;
 mod parse;
+mod rate_limit;
 mod retry;
 #[cfg(test)]
 mod snapshots;
@@ -81,6 +82,17 @@ pub fn timeout(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn fallback(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(stack::Kind::Fallback, args.into(), item.into()).into()
+}
+
+#[doc = include_str!("../docs/rate_limit.md")]
+#[doc = "\n# What it expands to\n\nThis function\n\n```rust,ignore"]
+#[doc = include_str!("../snapshots/only_rate_limit.rs")]
+#[doc = "```\n\nbecomes (the snapshot `snapshots/only_rate_limit.expanded.rs`):\n\n```rust,ignore"]
+#[doc = include_str!("../snapshots/only_rate_limit.expanded.rs")]
+#[doc = "```"]
+#[proc_macro_attribute]
+pub fn rate_limit(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(stack::Kind::RateLimit, args.into(), item.into()).into()
 }
 
 #[doc = include_str!("../docs/atomic.md")]

@@ -40,6 +40,8 @@ pub(crate) enum ValueKind {
     Rate,
     /// A duration literal, longer than zero.
     Duration,
+    /// A duration literal that may be zero (a wait: zero waits not at all).
+    Wait,
     /// A number of calls or a period.
     Window,
     /// The backoff grammar.
@@ -385,6 +387,7 @@ fn read_value(
         ValueKind::SmallCount => count_of(&expr, key, u32::from(u16::MAX)).map(Value::Count),
         ValueKind::Rate => fraction_of(&expr, key, is_rate, RATE_RULE).map(Value::Rate),
         ValueKind::Duration => duration_of(&expr, key).map(Value::Duration),
+        ValueKind::Wait => wait_of(&expr, key).map(Value::Duration),
         ValueKind::Window => window_of(&expr, key).map(Value::Window),
         ValueKind::Name => string_of(&expr, key).map(Value::Name),
         ValueKind::Predicate => callable_of(expr.clone(), key).map(Value::Expr),
@@ -407,6 +410,7 @@ fn example_value(kind: ValueKind) -> &'static str {
         ValueKind::Count | ValueKind::SmallCount => "3",
         ValueKind::Rate => "0.5",
         ValueKind::Duration => "\"30s\"",
+        ValueKind::Wait => "\"100ms\"",
         ValueKind::Window => "20",
         ValueKind::Backoff => "exponential(max = \"10s\")",
         ValueKind::Name => "\"payments\"",
@@ -499,6 +503,17 @@ pub(crate) fn duration_of(expr: &Expr, key: &dyn std::fmt::Display) -> Result<Du
             Ok(d) => Ok(d),
             Err(message) => Err(message),
         },
+        _ => Err(format!(
+            "`{key}` takes a duration in quotes: {}",
+            resilient_duration::EXPECTED
+        )),
+    }
+}
+
+/// A duration literal that may be zero.
+fn wait_of(expr: &Expr, key: &dyn std::fmt::Display) -> Result<Duration, String> {
+    match literal(expr) {
+        Some(Lit::Str(text)) => resilient_duration::parse(&text.value()),
         _ => Err(format!(
             "`{key}` takes a duration in quotes: {}",
             resilient_duration::EXPECTED

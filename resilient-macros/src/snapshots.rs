@@ -38,15 +38,7 @@ fn expand_file(source: &str) -> String {
 
 fn kind_of(attr: &syn::Attribute) -> Option<Kind> {
     let name = attr.path().segments.last()?.ident.to_string();
-    [
-        Kind::CircuitBreaker,
-        Kind::Retry,
-        Kind::Timeout,
-        Kind::Fallback,
-        Kind::Atomic,
-    ]
-    .into_iter()
-    .find(|k| k.name() == name)
+    Kind::ALL.into_iter().find(|k| k.name() == name)
 }
 
 #[test]

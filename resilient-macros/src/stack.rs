@@ -14,15 +14,17 @@ pub(crate) enum Kind {
     Timeout,
     Fallback,
     Atomic,
+    RateLimit,
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [
+    pub(crate) const ALL: [Kind; 6] = [
         Kind::CircuitBreaker,
         Kind::Retry,
         Kind::Timeout,
         Kind::Fallback,
         Kind::Atomic,
+        Kind::RateLimit,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -32,6 +34,7 @@ impl Kind {
             Kind::Timeout => "timeout",
             Kind::Fallback => "fallback",
             Kind::Atomic => "atomic",
+            Kind::RateLimit => "rate_limit",
         }
     }
 
@@ -72,6 +75,13 @@ impl Layer {
             Kind::CircuitBreaker => parse::settings(args, name, crate::breaker::KEYS, errors),
             Kind::Retry => parse::settings(args, name, crate::retry::KEYS, errors),
             Kind::Atomic => parse::settings(args, name, crate::atomic::KEYS, errors),
+            Kind::RateLimit => {
+                let settings = parse::settings(args, name, crate::rate_limit::KEYS, errors);
+                if !settings.written("rate") && !settings.written("limiter") {
+                    errors.at_span(at, "`#[rate_limit]` needs its `rate`: `#[rate_limit(rate = 100, per = \"1s\")]`, or a limiter of yours with `limiter = EXPR`");
+                }
+                settings
+            }
             Kind::Timeout => {
                 let (parsed, settings) = crate::timeout::parse(args, at, errors);
                 limit = parsed;

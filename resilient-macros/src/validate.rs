@@ -61,6 +61,11 @@ const BREAKER_NEEDS: &[Needs] = &[
     },
 ];
 
+const RATE_LIMIT_WHOLE: Whole = Whole {
+    key: "limiter",
+    what: "the limiter's own settings apply",
+};
+
 const RETRY_WHOLE: Whole = Whole {
     key: "policy",
     what: "the policy's own settings apply",
@@ -93,6 +98,9 @@ pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
             if let Some(backoff) = settings.backoff("backoff") {
                 backoff.validate(Duration::from_secs(1), errors);
             }
+        }
+        Kind::RateLimit => {
+            whole(settings, &RATE_LIMIT_WHOLE, errors);
         }
         Kind::Timeout | Kind::Fallback | Kind::Atomic => {}
     }

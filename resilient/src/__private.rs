@@ -12,7 +12,8 @@ pub use crate::fallback::{FallbackAfter, FallbackCall};
 pub use crate::name::{Name, name};
 pub use crate::retry::{Attempt, Retrying};
 pub use crate::{
-    Backoff, BreakerConfig, CircuitBreaker, FallbackPolicy, Rejected, RetryPolicy, TimeoutPolicy,
+    Backoff, BreakerConfig, CircuitBreaker, FallbackPolicy, RateLimiter, Rejected, RetryPolicy,
+    TimeoutPolicy,
 };
 pub use std::time::Duration;
 
@@ -99,6 +100,51 @@ where
     E: From<Rejected>,
 {
     breaker.call(fut)
+}
+
+/// `#[rate_limit]`: `fut` in its turn.
+#[inline]
+pub fn rate_limit<F, T, E>(
+    limiter: &'static RateLimiter,
+    fut: F,
+) -> impl Future<Output = Result<T, E>>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejected>,
+{
+    limiter.generated(fut)
+}
+
+/// `#[rate_limit(limiter = EXPR)]`: the user's limiter, which registers itself as its owner
+/// decides.
+#[inline]
+pub fn shared_rate_limit<F, T, E>(
+    limiter: &RateLimiter,
+    fut: F,
+) -> impl Future<Output = Result<T, E>> + use<'_, F, T, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejected>,
+{
+    limiter.call(fut)
+}
+
+/// `#[rate_limit]` on a blocking function: the thread sleeps until the call's turn.
+#[inline]
+pub fn rate_limit_blocking<T, E: From<Rejected>>(
+    limiter: &'static RateLimiter,
+    inner: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    on_first_use(limiter).call_blocking(inner)
+}
+
+/// [`rate_limit_blocking`] with the user's limiter.
+#[inline]
+pub fn shared_rate_limit_blocking<T, E: From<Rejected>>(
+    limiter: &RateLimiter,
+    inner: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    limiter.call_blocking(inner)
 }
 
 /// `#[circuit_breaker]` on a blocking function; `inner` is a layer the attributes wrote or the

@@ -186,6 +186,6 @@ pub use config::ConfigError;
 pub use fallback::{FallbackMetrics, FallbackPolicy};
 pub use rate_limit::{LimitedCall, RateLimiter, RateLimiterMetrics};
 pub use rejected::{Rejected, RejectedKind};
-pub use resilient_macros::{atomic, circuit_breaker, fallback, retry, timeout};
+pub use resilient_macros::{atomic, circuit_breaker, fallback, rate_limit, retry, timeout};
 pub use retry::{Retry, RetryMetrics, RetryPolicy, retry, retry_when};
 pub use timeout::{Timeout, TimeoutMetrics, TimeoutPolicy, timeout, timeout_named};

@@ -13,7 +13,7 @@
 use crate::Rejected;
 use crate::clock::{Epoch, nanos};
 use crate::config::{ConfigError, ConfigValue, Live, check_count, check_nonzero, or_panic};
-use crate::name::PolicyName;
+use crate::name::{Name, PolicyName};
 use crate::rejected::{Origin, reject, set_mark, take_mark};
 use crate::striped::StripedCounter;
 use crate::sync::maybe_const;
@@ -148,8 +148,23 @@ impl RateLimiter {
     /// ```
     pub fn new(name: &'static str, rate: u32, per: Duration) -> Self {
         or_panic!(check_rate(rate, per));
+        Self::with(PolicyName::given(name), rate, per)
+    }
+    }
+
+    maybe_const! {
+    /// [`new`](Self::new) for `#[rate_limit]`: named after the annotated function.
+    #[doc(hidden)]
+    pub fn for_function(name: Name, rate: u32, per: Duration) -> Self {
+        or_panic!(check_rate(rate, per));
+        Self::with(PolicyName::of_function(name), rate, per)
+    }
+    }
+
+    maybe_const! {
+    fn with(name: PolicyName, rate: u32, per: Duration) -> Self {
         Self {
-            name: PolicyName::given(name),
+            name,
             settings: Live::new(RateSettings::new(rate, per)),
             registration: crate::registry::sealed::Registration::new(),
             tat: crate::sync::AtomicU64::new(0),
@@ -244,14 +259,39 @@ impl RateLimiter {
 
     /// Lets one call through now, or says when it could go: never waits.
     pub fn try_acquire(&self) -> Result<(), Rejected> {
-        match self.take_turn(self.epoch.now(), 0) {
-            Turn::Now => {
-                self.stats.admitted.increment();
-                Ok(())
+        self.acquire_blocking(Duration::ZERO)
+    }
+
+    /// Lets one call through, after putting the thread to sleep until its turn if that comes
+    /// within `max_wait`; else says when it would come. For blocking callers.
+    pub(crate) fn acquire_blocking(&self, max_wait: Duration) -> Result<(), Rejected> {
+        match self.take_turn(self.epoch.now(), nanos(max_wait)) {
+            Turn::Now => {}
+            Turn::At { at, .. } => {
+                self.stats.waited.fetch_add(1, Relaxed);
+                let now = self.epoch.now();
+                std::thread::sleep(Duration::from_nanos(at.saturating_sub(now)));
             }
-            Turn::At { .. } => unreachable!("a call that may not wait reserves no turn"),
-            Turn::Refused { wait } => Err(self.refuse(wait)),
+            Turn::Refused { wait } => return Err(self.refuse(wait)),
         }
+        self.stats.admitted.increment();
+        Ok(())
+    }
+
+    /// The blocking `f` in its turn (see [`acquire_blocking`](Self::acquire_blocking)), under
+    /// the limiter's own `max_wait`.
+    pub(crate) fn call_blocking<T, E: From<Rejected>>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        let blocking = Origin::BLOCKING;
+        self.acquire_blocking(self.settings().max_wait)
+            .map_err(|r| reject(r, blocking))?;
+        let result = f();
+        if result.is_err() {
+            set_mark(take_mark(None), blocking);
+        }
+        result
     }
 
     /// Runs `fut` in its turn: at once within the limit, after waiting up to `max_wait` over it,
@@ -264,6 +304,19 @@ impl RateLimiter {
         LimitedCall {
             limiter: self,
             stage: Stage::Asking,
+            registers: None,
+            timer: None,
+            fut,
+        }
+    }
+
+    /// [`call`](Self::call) of an annotated function: the limiter registers on the first poll
+    /// (see [`BreakerCall`](crate::BreakerCall)'s `registers`).
+    pub(crate) fn generated<F>(&'static self, fut: F) -> LimitedCall<'static, F> {
+        LimitedCall {
+            limiter: self,
+            stage: Stage::Asking,
+            registers: Some(self),
             timer: None,
             fut,
         }
@@ -393,6 +446,8 @@ enum Stage {
 pub struct LimitedCall<'a, F> {
     limiter: &'a RateLimiter,
     stage: Stage,
+    /// A limiter the attributes built, to register on the first poll.
+    registers: Option<&'static RateLimiter>,
     #[pin]
     timer: Option<Sleep>,
     #[pin]
@@ -410,6 +465,9 @@ where
         let me = Origin::of(self.as_ref().get_ref());
         let mut this = self.project();
         let limiter = *this.limiter;
+        if let Some(limiter) = this.registers.take() {
+            crate::registry::on_first_use(limiter);
+        }
         if *this.stage == Stage::Asking {
             let now = limiter.epoch.now();
             let max_wait = nanos(limiter.settings().max_wait);
