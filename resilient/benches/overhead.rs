@@ -17,6 +17,7 @@
 //! | `two_threads_shared_breaker` | two threads each making `iters` successful calls through one shared breaker; time per call is (time for both threads to finish) / `iters` | `plain`, `resilient`, `failsafe`, `recloser` |
 //! | `many_threads_shared_breaker` | 1, 2, 4, 8 and 16 threads making successful calls through one shared breaker; time per call in CPU time (see [`on_threads`]) | `resilient_NN`, `failsafe_NN` (NN threads) |
 //! | `many_threads_stack` | 1, 2, 4, 8 and 16 threads, each on its own current-thread runtime, calling the README stack shared by all; CPU time per call | `annotated_NN`, `glued_NN` (backon › failsafe, one breaker shared › tokio) |
+//! | `rate_limiter` | a sync call let through by a rate limiter far from its limit | `plain`, `resilient` (`try_acquire`), `governor` (`check`, its default clock) |
 //! | `stacked` | an async call that succeeds at once through retry › circuit breaker › timeout | `plain`, `resilient` (composed by hand: `retry(&P, \|\| B.call(timeout(d, op())))`), `annotated` (`#[retry] #[circuit_breaker] #[timeout]` async fn), `glued` (the same stack glued from the crates users would otherwise pick: backon's retry around failsafe's breaker around `tokio::time::timeout`) |
 //!
 //! An `annotated` variant is the same policy written as attributes on the function: compared with
@@ -36,8 +37,8 @@ use criterion::{
 use failsafe::CircuitBreaker as _;
 use recloser::Recloser;
 use resilient::{
-    Backoff, BreakerConfig, CircuitBreaker, Rejected, RejectedKind, RetryPolicy, circuit_breaker,
-    retry, timeout,
+    Backoff, BreakerConfig, CircuitBreaker, RateLimiter, Rejected, RejectedKind, RetryPolicy,
+    circuit_breaker, retry, timeout,
 };
 use std::future::Future;
 use std::hint::black_box;
@@ -429,12 +430,33 @@ fn stacked(c: &mut Criterion) {
     g.finish();
 }
 
+/// One call let through by a rate limiter that never runs out (`u32::MAX` a second): the cost of
+/// a decision, our GCRA against governor's.
+fn rate_limiter(c: &mut Criterion) {
+    static NEVER_FULL: RateLimiter =
+        RateLimiter::new("bench.rate", u32::MAX, Duration::from_secs(1)).burst(u32::MAX);
+    let quota = governor::Quota::per_second(std::num::NonZeroU32::MAX);
+    let governor = governor::RateLimiter::direct(quota);
+    let mut g = c.benchmark_group("rate_limiter");
+    sync_bench(&mut g, "plain", ok);
+    sync_bench(&mut g, "resilient", || {
+        NEVER_FULL.try_acquire()?;
+        ok()
+    });
+    sync_bench(&mut g, "governor", || {
+        governor.check().map_err(|_| BenchError::Failed)?;
+        ok()
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     targets = closed_breaker, open_breaker_rejection, successful_retry, ready_timeout,
-        two_threads_shared_breaker, many_threads_shared_breaker, many_threads_stack, stacked
+        two_threads_shared_breaker, many_threads_shared_breaker, many_threads_stack, stacked,
+        rate_limiter
 }
 criterion_main!(benches);
