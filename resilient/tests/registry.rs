@@ -395,6 +395,7 @@ fn environment_and_file_with_precedence_and_reload() {
     static B: CircuitBreaker = CircuitBreaker::new("reg::env.breaker", BreakerConfig::new());
     static R: RetryPolicy = RetryPolicy::new().name("reg::env.breaker");
     static T: TimeoutPolicy = TimeoutPolicy::new("reg::env.timeout", Duration::from_secs(1));
+    static L: RateLimiter = RateLimiter::new("reg::env.limiter", 10, Duration::from_secs(1));
     let dir = temp_dir("registry-env");
     let file = dir.join("resilient.toml");
     std::fs::write(
@@ -404,6 +405,12 @@ fn environment_and_file_with_precedence_and_reload() {
 failure_threshold = 7
 recovery_timeout = "5s"
 max_attempts = 6
+
+["reg::env.limiter"]
+rate = 50
+per = "2s"
+burst = 4
+max_wait = "20ms"
 "#,
     )
     .unwrap();
@@ -411,13 +418,27 @@ max_attempts = 6
     unsafe {
         std::env::set_var("RESILIENT_REG_ENV_BREAKER__FAILURE_THRESHOLD", "9");
         std::env::set_var("RESILIENT_REG_ENV_TIMEOUT__TIMEOUT", "250ms");
+        std::env::set_var("RESILIENT_REG_ENV_LIMITER__BURST", "8");
     }
     registry::register(&B);
     registry::register(&R);
     registry::register(&T);
+    registry::register(&L);
     registry::load_file(&file).unwrap();
     // The environment was read when the first policy registered: read it again.
     registry::reload().unwrap();
+    let limiter = info("reg::env.limiter", PolicyKind::RateLimit).config;
+    let limiter: Vec<_> = limiter.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        limiter,
+        [
+            ("burst", "8"),
+            ("max_wait", "20ms"),
+            ("per", "2s"),
+            ("rate", "50")
+        ],
+        "the file's rate, period and wait, the environment's burst"
+    );
     // The environment wins over the file, the file over the code.
     let with = |threshold: u32| {
         BreakerConfig::new()
@@ -440,6 +461,7 @@ max_attempts = 6
     unsafe {
         std::env::remove_var("RESILIENT_REG_ENV_BREAKER__FAILURE_THRESHOLD");
         std::env::remove_var("RESILIENT_REG_ENV_TIMEOUT__TIMEOUT");
+        std::env::remove_var("RESILIENT_REG_ENV_LIMITER__BURST");
     }
     let (capture, _guard) = Capture::start();
     let errors = registry::reload().unwrap_err();
