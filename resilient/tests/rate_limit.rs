@@ -192,3 +192,39 @@ async fn a_retry_waits_at_least_the_refusals_retry_after() {
     let m = BREAKER.metrics();
     assert_eq!((m.successes, m.failures, m.released), (1, 1, 1));
 }
+
+/// Many tasks on a multi-thread runtime, on the real clock (a multi-thread runtime cannot pause
+/// it): whatever the interleaving, no more calls get through than the burst plus one per interval
+/// of the time that passed. A bound, not a timing: it cannot fail by the machine being slow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_tasks_never_get_more_than_the_rate() {
+    static LIMITER: RateLimiter =
+        RateLimiter::new("rl.many", 1000, Duration::from_secs(1)).burst(5);
+    let start = std::time::Instant::now();
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            tokio::spawn(async {
+                let mut admitted = 0u64;
+                for _ in 0..200 {
+                    if LIMITER.call(async { Ok::<_, TestError>(()) }).await.is_ok() {
+                        admitted += 1;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                admitted
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for task in tasks {
+        admitted += task.await.unwrap();
+    }
+    let elapsed = start.elapsed();
+    let allowed = 5 + elapsed.as_millis() as u64 + 1;
+    assert!(
+        admitted <= allowed,
+        "{admitted} admitted in {elapsed:?}, at most {allowed}"
+    );
+    assert_eq!(LIMITER.metrics().admitted, admitted);
+    assert_eq!(LIMITER.metrics().rejected, 64 * 200 - admitted);
+}
