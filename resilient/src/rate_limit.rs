@@ -265,12 +265,13 @@ impl RateLimiter {
     /// Lets one call through, after putting the thread to sleep until its turn if that comes
     /// within `max_wait`; else says when it would come. For blocking callers.
     pub(crate) fn acquire_blocking(&self, max_wait: Duration) -> Result<(), Rejected> {
-        match self.take_turn(self.epoch.now(), nanos(max_wait)) {
+        let now = self.epoch.now();
+        match self.take_turn(now, nanos(max_wait)) {
             Turn::Now => {}
             Turn::At { at, .. } => {
                 self.stats.waited.fetch_add(1, Relaxed);
-                let now = self.epoch.now();
-                std::thread::sleep(Duration::from_nanos(at.saturating_sub(now)));
+                // From the reading the turn was taken at: a sleep from it never ends early.
+                std::thread::sleep(Duration::from_nanos(at - now));
             }
             Turn::Refused { wait } => return Err(self.refuse(wait)),
         }
@@ -312,14 +313,14 @@ impl RateLimiter {
 
     /// [`call`](Self::call) of an annotated function: the limiter registers on the first poll
     /// (see [`BreakerCall`](crate::BreakerCall)'s `registers`).
-    pub(crate) fn generated<F>(&'static self, fut: F) -> LimitedCall<'static, F> {
-        LimitedCall {
-            limiter: self,
-            stage: Stage::Asking,
-            registers: Some(self),
-            timer: None,
-            fut,
-        }
+    pub(crate) fn generated<F, T, E>(&'static self, fut: F) -> LimitedCall<'static, F>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: From<Rejected>,
+    {
+        let mut call = self.call(fut);
+        call.registers = Some(self);
+        call
     }
 
     /// What it counted so far.

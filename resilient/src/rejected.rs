@@ -84,50 +84,41 @@ impl Rejected {
     /// An open breaker's refusal: calls may go through again at `until` (none when forced open).
     #[inline]
     pub(crate) fn circuit_open(policy: &'static str, until: Option<Deadline>) -> Self {
-        Self::refused(policy, until.map_or(NONE, Deadline::to_bits), Detail::None)
+        let until = until.map_or(NONE, Deadline::to_bits);
+        Self::new(RejectedKind::CircuitOpen, Detail::None, policy, until)
     }
 
     /// A half-open breaker's refusal: every trial slot is taken.
     #[inline]
     pub(crate) fn trials_busy(policy: &'static str, retry_after_nanos: Option<u64>) -> Self {
         let nanos = retry_after_nanos.map_or(NONE, |n| n.min(NONE - 1));
-        Self::refused(policy, nanos, Detail::TrialsBusy)
+        Self::new(RejectedKind::CircuitOpen, Detail::TrialsBusy, policy, nanos)
     }
 
+    /// `nanos` is what the kind and detail say it is, [`NONE`] for none; the correlation id is
+    /// the current one.
     #[inline]
-    fn refused(policy: &'static str, nanos: u64, detail: Detail) -> Self {
-        let correlation_id = crate::correlation::current();
+    fn new(kind: RejectedKind, detail: Detail, policy: &'static str, nanos: u64) -> Self {
         Self {
-            kind: RejectedKind::CircuitOpen,
+            kind,
             detail,
             policy,
             nanos,
-            correlation_id,
+            correlation_id: crate::correlation::current(),
         }
     }
 
     /// A rate limiter's refusal: the call's turn comes in `wait_nanos`.
     pub(crate) fn rate_limited(policy: &'static str, wait_nanos: u64) -> Self {
-        Self {
-            kind: RejectedKind::RateLimited,
-            detail: Detail::None,
-            policy,
-            nanos: wait_nanos.min(NONE - 1),
-            correlation_id: crate::correlation::current(),
-        }
+        let wait = wait_nanos.min(NONE - 1);
+        Self::new(RejectedKind::RateLimited, Detail::None, policy, wait)
     }
 
     /// `named`: the policy has a name of its own (else it is the unnamed [`timeout`](crate::timeout)).
     pub(crate) fn timed_out(policy: &'static str, limit: Duration, named: bool) -> Self {
         let nanos = crate::clock::nanos(limit).min(NONE - 1);
-        let correlation_id = crate::correlation::current();
-        Self {
-            kind: RejectedKind::TimedOut,
-            detail: if named { Detail::None } else { Detail::Unnamed },
-            policy,
-            nanos,
-            correlation_id,
-        }
+        let detail = if named { Detail::None } else { Detail::Unnamed };
+        Self::new(RejectedKind::TimedOut, detail, policy, nanos)
     }
 
     fn duration(&self) -> Option<Duration> {
