@@ -374,6 +374,8 @@ impl RateLimiter {
 
     fn refuse(&self, wait: u64) -> Rejected {
         self.stats.rejected.fetch_add(1, Relaxed);
+        // For a retry around, which waits at least this long (see `rejected::refusal_wait`).
+        crate::rejected::set_refusal_wait(Duration::from_nanos(wait));
         let rejected = Rejected::rate_limited(self.name(), wait);
         if tracing::level_filters::LevelFilter::current() >= Level::DEBUG {
             report_rejection(&rejected);

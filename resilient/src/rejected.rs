@@ -349,11 +349,14 @@ pub(crate) fn take_mark(inner: Option<Origin>) -> Option<RejectedKind> {
 /// Turns a rejection by `layer` into the caller's error and marks it for the enclosing layer.
 #[inline]
 pub(crate) fn reject<E: From<Rejected>>(rejected: Rejected, layer: Origin) -> E {
-    if rejected.kind == RejectedKind::RateLimited {
-        REFUSAL_WAIT.set(rejected.retry_after().unwrap_or_default());
-    }
     set_mark(Some(rejected.kind), layer);
     E::from(rejected)
+}
+
+/// Notes the wait of a refusal that asks to come back later, made by the layer that refuses
+/// (not in [`reject`], which is on the path of every rejection of every layer).
+pub(crate) fn set_refusal_wait(wait: Duration) {
+    REFUSAL_WAIT.set(wait);
 }
 
 /// The `retry_after` of the refusal whose mark (of kind `RateLimited`) was just taken.

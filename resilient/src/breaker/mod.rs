@@ -285,6 +285,7 @@ impl CircuitBreaker {
     }
 
     /// The breaker's name.
+    #[inline]
     pub fn name(&self) -> &'static str {
         self.name.get()
     }
