@@ -77,6 +77,33 @@ enum Inner {
 
 /// One statement of the generated body, a `let`: the last can be folded into the expression that
 /// uses its binding (see [`Body::finish`]).
+/// What differs between the layers that limit calls: a rate limiter and a bulkhead.
+struct Limiting {
+    /// The key that takes the user's own policy.
+    shared_key: &'static str,
+    /// The `__private` function, before `_blocking` and after `shared_`.
+    function: &'static str,
+    prefix: &'static str,
+    runtime_type: &'static str,
+    build: fn(&crate::parse::Settings, &Naming, &TokenStream) -> TokenStream,
+}
+
+const RATE_LIMIT: Limiting = Limiting {
+    shared_key: "limiter",
+    function: "rate_limit",
+    prefix: "RATE_LIMIT",
+    runtime_type: "RateLimiter",
+    build: crate::rate_limit::limiter,
+};
+
+const BULKHEAD: Limiting = Limiting {
+    shared_key: "bulkhead",
+    function: "bulkhead",
+    prefix: "BULKHEAD",
+    runtime_type: "Bulkhead",
+    build: crate::bulkhead::bulkhead,
+};
+
 struct Stmt {
     name: Ident,
     mutable: bool,
@@ -157,7 +184,7 @@ fn generate(
     let rejects = layers.iter().any(|layer| {
         matches!(
             layer.kind,
-            Kind::CircuitBreaker | Kind::Timeout | Kind::RateLimit
+            Kind::CircuitBreaker | Kind::Timeout | Kind::RateLimit | Kind::Bulkhead
         )
     });
     let mut body = cx.body(&function.block, rejects);
@@ -397,13 +424,18 @@ impl Context {
                 self.fallback_after(body, layer);
             }
             Kind::Fallback => self.fallback(body, layer),
-            Kind::Timeout | Kind::CircuitBreaker | Kind::RateLimit | Kind::Atomic => {
+            Kind::Timeout
+            | Kind::CircuitBreaker
+            | Kind::RateLimit
+            | Kind::Bulkhead
+            | Kind::Atomic => {
                 self.as_call(body);
                 let call = local("__call");
                 let wrapped = match layer.kind {
                     Kind::Timeout => self.timeout(layer, &call),
                     Kind::CircuitBreaker => self.breaker(layer, &call),
-                    Kind::RateLimit => self.rate_limit(layer, &call),
+                    Kind::RateLimit => self.limiting(layer, &call, &RATE_LIMIT),
+                    Kind::Bulkhead => self.limiting(layer, &call, &BULKHEAD),
                     _ => self.atomic(&call),
                 };
                 body.push_let("__call", wrapped);
@@ -481,31 +513,24 @@ impl Context {
         self.blocking_layer(call)
     }
 
-    fn rate_limit(&mut self, layer: &Layer, call: &Ident) -> TokenStream {
-        let (function, limiter) = match layer.settings.expr("limiter") {
-            // With `limiter = ...` no other key is given (checked while validating).
-            Some(limiter) => {
-                let function = if self.is_async {
-                    "shared_rate_limit"
-                } else {
-                    "shared_rate_limit_blocking"
-                };
-                (function, limiter.to_token_stream())
-            }
+    /// A rate limiter or a bulkhead: the policy built from the keys, or the user's own.
+    fn limiting(&mut self, layer: &Layer, call: &Ident, kind: &Limiting) -> TokenStream {
+        let blocking = if self.is_async { "" } else { "_blocking" };
+        let (function, policy) = match layer.settings.expr(kind.shared_key) {
+            // With the shared key no other key is given (checked while validating).
+            Some(policy) => (
+                format!("shared_{}{blocking}", kind.function),
+                policy.to_token_stream(),
+            ),
             None => {
                 let naming = self.policy_name(layer);
-                let value = crate::rate_limit::limiter(&layer.settings, &naming, &runtime());
-                let limiter = self.declare("RATE_LIMIT", "RateLimiter", value);
-                let function = if self.is_async {
-                    "rate_limit"
-                } else {
-                    "rate_limit_blocking"
-                };
-                (function, quote!(&#limiter))
+                let value = (kind.build)(&layer.settings, &naming, &runtime());
+                let policy = self.declare(kind.prefix, kind.runtime_type, value);
+                (format!("{}{blocking}", kind.function), quote!(&#policy))
             }
         };
-        let function = self.private(function);
-        self.blocking_layer(quote_spanned!(self.output=> #function(#limiter, #call)))
+        let function = self.private(&function);
+        self.blocking_layer(quote_spanned!(self.output=> #function(#policy, #call)))
     }
 
     fn atomic(&mut self, call: &Ident) -> TokenStream {

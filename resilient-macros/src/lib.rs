@@ -25,6 +25,7 @@
 mod atomic;
 mod backoff;
 mod breaker;
+mod bulkhead;
 mod errors;
 mod expand;
 mod fallback;
@@ -93,6 +94,17 @@ pub fn fallback(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn rate_limit(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(stack::Kind::RateLimit, args.into(), item.into()).into()
+}
+
+#[doc = include_str!("../docs/bulkhead.md")]
+#[doc = "\n# What it expands to\n\nThis function\n\n```rust,ignore"]
+#[doc = include_str!("../snapshots/only_bulkhead.rs")]
+#[doc = "```\n\nbecomes (the snapshot `snapshots/only_bulkhead.expanded.rs`):\n\n```rust,ignore"]
+#[doc = include_str!("../snapshots/only_bulkhead.expanded.rs")]
+#[doc = "```"]
+#[proc_macro_attribute]
+pub fn bulkhead(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(stack::Kind::Bulkhead, args.into(), item.into()).into()
 }
 
 #[doc = include_str!("../docs/atomic.md")]

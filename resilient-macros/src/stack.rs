@@ -15,16 +15,18 @@ pub(crate) enum Kind {
     Fallback,
     Atomic,
     RateLimit,
+    Bulkhead,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 6] = [
+    pub(crate) const ALL: [Kind; 7] = [
         Kind::CircuitBreaker,
         Kind::Retry,
         Kind::Timeout,
         Kind::Fallback,
         Kind::Atomic,
         Kind::RateLimit,
+        Kind::Bulkhead,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -35,6 +37,7 @@ impl Kind {
             Kind::Fallback => "fallback",
             Kind::Atomic => "atomic",
             Kind::RateLimit => "rate_limit",
+            Kind::Bulkhead => "bulkhead",
         }
     }
 
@@ -79,6 +82,13 @@ impl Layer {
                 let settings = parse::settings(args, name, crate::rate_limit::KEYS, errors);
                 if !settings.written("rate") && !settings.written("limiter") {
                     errors.at_span(at, "`#[rate_limit]` needs its `rate`: `#[rate_limit(rate = 100, per = \"1s\")]`, or a limiter of yours with `limiter = EXPR`");
+                }
+                settings
+            }
+            Kind::Bulkhead => {
+                let settings = parse::settings(args, name, crate::bulkhead::KEYS, errors);
+                if !settings.written("max_concurrent") && !settings.written("bulkhead") {
+                    errors.at_span(at, "`#[bulkhead]` needs its `max_concurrent`: `#[bulkhead(max_concurrent = 10)]`, or a bulkhead of yours with `bulkhead = EXPR`");
                 }
                 settings
             }

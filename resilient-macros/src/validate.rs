@@ -61,6 +61,11 @@ const BREAKER_NEEDS: &[Needs] = &[
     },
 ];
 
+const BULKHEAD_WHOLE: Whole = Whole {
+    key: "bulkhead",
+    what: "the bulkhead's own configuration applies",
+};
+
 const RATE_LIMIT_WHOLE: Whole = Whole {
     key: "limiter",
     what: "the limiter's own settings apply",
@@ -101,6 +106,9 @@ pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
         }
         Kind::RateLimit => {
             whole(settings, &RATE_LIMIT_WHOLE, errors);
+        }
+        Kind::Bulkhead => {
+            whole(settings, &BULKHEAD_WHOLE, errors);
         }
         Kind::Timeout | Kind::Fallback | Kind::Atomic => {}
     }

@@ -18,6 +18,7 @@
 //! | `many_threads_shared_breaker` | 1, 2, 4, 8 and 16 threads making successful calls through one shared breaker; time per call in CPU time (see [`on_threads`]) | `resilient_NN`, `failsafe_NN` (NN threads) |
 //! | `many_threads_stack` | 1, 2, 4, 8 and 16 threads, each on its own current-thread runtime, calling the README stack shared by all; CPU time per call | `annotated_NN`, `glued_NN` (backon › failsafe, one breaker shared › tokio) |
 //! | `rate_limiter` | a sync call let through by a rate limiter far from its limit | `plain`, `resilient` (`try_acquire`), `governor` (`check`, its default clock) |
+//! | `bulkhead` | an async call through a bulkhead with slots to spare | `plain`, `resilient` (`call`), `annotated` (a `#[bulkhead]` async fn), `tokio_semaphore` (`acquire().await`, the permit dropped after the call) |
 //! | `stacked` | an async call that succeeds at once through retry › circuit breaker › timeout | `plain`, `resilient` (composed by hand: `retry(&P, \|\| B.call(timeout(d, op())))`), `annotated` (`#[retry] #[circuit_breaker] #[timeout]` async fn), `glued` (the same stack glued from the crates users would otherwise pick: backon's retry around failsafe's breaker around `tokio::time::timeout`) |
 //!
 //! An `annotated` variant is the same policy written as attributes on the function: compared with
@@ -37,14 +38,15 @@ use criterion::{
 use failsafe::CircuitBreaker as _;
 use recloser::Recloser;
 use resilient::{
-    Backoff, BreakerConfig, CircuitBreaker, RateLimiter, Rejected, RejectedKind, RetryPolicy,
-    circuit_breaker, retry, timeout,
+    Backoff, BreakerConfig, Bulkhead, CircuitBreaker, RateLimiter, Rejected, RejectedKind,
+    RetryPolicy, bulkhead, circuit_breaker, retry, timeout,
 };
 use std::future::Future;
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
+use tokio::sync::Semaphore;
 
 /// The wrapped function's error, with the `From<Rejected>` every `resilient` layer needs.
 #[derive(Debug)]
@@ -103,6 +105,11 @@ fn annotated_closed() -> Result<u64, BenchError> {
 /// `POLICY` as an attribute.
 #[retry(max_attempts = 3, backoff = exponential(base = "100ms", max = "5s"))]
 async fn annotated_retry() -> Result<u64, BenchError> {
+    ok()
+}
+
+#[bulkhead(max_concurrent = 16)]
+async fn annotated_bulkhead() -> Result<u64, BenchError> {
     ok()
 }
 
@@ -450,6 +457,23 @@ fn rate_limiter(c: &mut Criterion) {
     g.finish();
 }
 
+/// One async call through a bulkhead with slots to spare: taking a slot and giving it back, ours
+/// against tokio's semaphore (the primitive a hand-made bulkhead is built on).
+fn bulkhead(c: &mut Criterion) {
+    static BULKHEAD: Bulkhead = Bulkhead::new("bench.bulkhead", 16);
+    static SEMAPHORE: Semaphore = Semaphore::const_new(16);
+    let rt = current_thread_runtime();
+    let mut g = c.benchmark_group("bulkhead");
+    async_bench(&mut g, &rt, "plain", op);
+    async_bench(&mut g, &rt, "resilient", || BULKHEAD.call(op()));
+    async_bench(&mut g, &rt, "annotated", annotated_bulkhead);
+    async_bench(&mut g, &rt, "tokio_semaphore", || async {
+        let _slot = SEMAPHORE.acquire().await.map_err(|_| BenchError::Failed)?;
+        op().await
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
@@ -457,6 +481,6 @@ criterion_group! {
         .measurement_time(Duration::from_secs(3));
     targets = closed_breaker, open_breaker_rejection, successful_retry, ready_timeout,
         two_threads_shared_breaker, many_threads_shared_breaker, many_threads_stack, stacked,
-        rate_limiter
+        rate_limiter, bulkhead
 }
 criterion_main!(benches);

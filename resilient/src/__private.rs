@@ -12,8 +12,8 @@ pub use crate::fallback::{FallbackAfter, FallbackCall};
 pub use crate::name::{Name, name};
 pub use crate::retry::{Attempt, Retrying};
 pub use crate::{
-    Backoff, BreakerConfig, CircuitBreaker, FallbackPolicy, RateLimiter, Rejected, RetryPolicy,
-    TimeoutPolicy,
+    Backoff, BreakerConfig, Bulkhead, CircuitBreaker, FallbackPolicy, RateLimiter, Rejected,
+    RetryPolicy, TimeoutPolicy,
 };
 pub use std::time::Duration;
 
@@ -145,6 +145,48 @@ pub fn shared_rate_limit_blocking<T, E: From<Rejected>>(
     inner: impl FnOnce() -> Result<T, E>,
 ) -> Result<T, E> {
     limiter.call_blocking(inner)
+}
+
+/// `#[bulkhead]`: `fut` in a slot.
+#[inline]
+pub fn bulkhead<F, T, E>(bulkhead: &'static Bulkhead, fut: F) -> impl Future<Output = Result<T, E>>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejected>,
+{
+    bulkhead.generated(fut)
+}
+
+/// `#[bulkhead(bulkhead = EXPR)]`: the user's bulkhead, which registers itself as its owner
+/// decides.
+#[inline]
+pub fn shared_bulkhead<F, T, E>(
+    bulkhead: &Bulkhead,
+    fut: F,
+) -> impl Future<Output = Result<T, E>> + use<'_, F, T, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejected>,
+{
+    bulkhead.call(fut)
+}
+
+/// `#[bulkhead]` on a blocking function: the thread sleeps while it waits for a slot.
+#[inline]
+pub fn bulkhead_blocking<T, E: From<Rejected>>(
+    bulkhead: &'static Bulkhead,
+    inner: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    on_first_use(bulkhead).call_blocking(inner)
+}
+
+/// [`bulkhead_blocking`] with the user's bulkhead.
+#[inline]
+pub fn shared_bulkhead_blocking<T, E: From<Rejected>>(
+    bulkhead: &Bulkhead,
+    inner: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    bulkhead.call_blocking(inner)
 }
 
 /// `#[circuit_breaker]` on a blocking function; `inner` is a layer the attributes wrote or the

@@ -78,6 +78,7 @@ impl FallbackPolicy {
             Some(RejectedKind::CircuitOpen) => "circuit_open",
             Some(RejectedKind::TimedOut) => "timed_out",
             Some(RejectedKind::RateLimited) => "rate_limited",
+            Some(RejectedKind::BulkheadFull) => "bulkhead_full",
         };
         let name = self.name();
         tracing::event!(

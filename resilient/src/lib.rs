@@ -110,6 +110,7 @@
 //! | `retry.aborted` | WARN | `policy`, `attempt`, `reason`, `error` | a layer inside rejected the call (open circuit): no retry |
 //! | `timeout.elapsed` | WARN | `policy`, `timeout_ms` | a call ran out of time and was cancelled |
 //! | `rate_limit.rejected` | DEBUG | `policy`, `retry_after_ms` | a rate limiter refused a call: its turn was further away than it could wait |
+//! | `bulkhead.rejected` | DEBUG | `policy`, `max_concurrent` | a bulkhead refused a call: every slot was taken for as long as it could wait |
 //! | `atomic.rolled_back` | WARN | `compensations`, `reason` (`error`/`panic`/`cancelled`) | an atomic scope is undoing its work |
 //! | `atomic.compensation_failed` | ERROR | | a compensation panicked; the others still ran |
 //! | `atomic.rollback_incomplete` | ERROR | `compensations`, `critical = true`, `error` | compensations or commit hooks left to run had no runtime, and no thread could be started to run them |
@@ -127,7 +128,7 @@
 //! | `fs.backup_skipped` | WARN | `path`, `kind` | [`fs::backup`] met a socket, FIFO or device: not archived |
 //! | `fs.rollback_failed` | ERROR | `path`, `error` | an atomic scope could not put back a file that [`fs::write_atomic`] replaced |
 //! | `fs.restore_cleanup_failed` | WARN | `path`, `error` | [`fs::restore`] succeeded but could not remove the old content it moved aside |
-//! | `fallback.used` | INFO | `policy`, `reason` (`error`, `circuit_open`, `timed_out`) | `#[fallback]` answered instead of the function |
+//! | `fallback.used` | INFO | `policy`, `reason` (`error`, `circuit_open`, `timed_out`, `rate_limited`, `bulkhead_full`) | `#[fallback]` answered instead of the function |
 //! | `config.refused` | WARN | `policy`, `key`, `value` | a value from the environment or a file was refused at registration or on [`registry::reload`]; the policy keeps its configuration |
 //! | `registry.registered` | DEBUG | `policy`, `kind` | a policy joined the [`registry`] |
 //!
@@ -158,6 +159,7 @@ mod alarm;
 pub mod atomic;
 mod backoff;
 mod breaker;
+mod bulkhead;
 mod caught;
 mod clock;
 mod config;
@@ -182,10 +184,13 @@ pub use backoff::Backoff;
 pub use breaker::{
     BreakerCall, BreakerConfig, BreakerMetrics, BreakerState, CircuitBreaker, Permit,
 };
+pub use bulkhead::{Bulkhead, BulkheadCall, BulkheadMetrics, BulkheadPermit};
 pub use config::ConfigError;
 pub use fallback::{FallbackMetrics, FallbackPolicy};
 pub use rate_limit::{LimitedCall, RateLimiter, RateLimiterMetrics};
 pub use rejected::{Rejected, RejectedKind};
-pub use resilient_macros::{atomic, circuit_breaker, fallback, rate_limit, retry, timeout};
+pub use resilient_macros::{
+    atomic, bulkhead, circuit_breaker, fallback, rate_limit, retry, timeout,
+};
 pub use retry::{Retry, RetryMetrics, RetryPolicy, retry, retry_when};
 pub use timeout::{Timeout, TimeoutMetrics, TimeoutPolicy, timeout, timeout_named};

@@ -35,6 +35,7 @@
 //! | retry | `max_attempts`, `backoff` (`none`, `constant(1s)`, `exponential(100ms, 5s)`, `linear(1s, 10s)`, `decorrelated(100ms, 5s)`), `jitter`, `factor`, `budget` |
 //! | timeout | `timeout` |
 //! | rate limit | `rate`, `per`, `burst`, `max_wait` |
+//! | bulkhead | `max_concurrent`, `max_wait` |
 //!
 //! A `backoff` value replaces the backoff with its constructor's defaults, then `jitter` and
 //! `factor` refine it, from whichever source each comes. `factor` applies to an exponential
@@ -76,6 +77,7 @@
 //! What [`policies`] shows as a policy's configuration can be set again as it is.
 
 use crate::breaker::BreakerConfig;
+use crate::bulkhead::{Bulkhead, BulkheadMetrics, BulkheadSettings};
 use crate::config::ConfigError;
 use crate::fallback::{FallbackMetrics, FallbackPolicy};
 use crate::monitor::{AlertLevel, AlertThresholds, ErrorRateMonitor, Sample};
@@ -104,11 +106,13 @@ pub enum PolicyKind {
     Fallback,
     /// A [`RateLimiter`].
     RateLimit,
+    /// A [`Bulkhead`].
+    Bulkhead,
 }
 
 impl PolicyKind {
     /// The kind as written in metric labels: `circuit_breaker`, `retry`, `timeout`, `fallback`,
-    /// `rate_limit`.
+    /// `rate_limit`, `bulkhead`.
     pub fn as_str(self) -> &'static str {
         match self {
             PolicyKind::CircuitBreaker => "circuit_breaker",
@@ -116,6 +120,7 @@ impl PolicyKind {
             PolicyKind::Timeout => "timeout",
             PolicyKind::Fallback => "fallback",
             PolicyKind::RateLimit => "rate_limit",
+            PolicyKind::Bulkhead => "bulkhead",
         }
     }
 }
@@ -159,6 +164,8 @@ pub enum PolicyMetrics {
     Fallback(FallbackMetrics),
     /// [`RateLimiter::metrics`].
     RateLimit(RateLimiterMetrics),
+    /// [`Bulkhead::metrics`].
+    Bulkhead(BulkheadMetrics),
 }
 
 /// A policy type that can be registered: [`CircuitBreaker`], [`RetryPolicy`], [`TimeoutPolicy`]
@@ -170,6 +177,7 @@ impl Policy for RetryPolicy {}
 impl Policy for TimeoutPolicy {}
 impl Policy for FallbackPolicy {}
 impl Policy for RateLimiter {}
+impl Policy for Bulkhead {}
 
 /// What makes a type a [`Policy`]: public to name in the trait, out of reach outside the crate.
 pub(crate) mod sealed {
@@ -204,6 +212,7 @@ pub(crate) mod sealed {
         Timeout(&'static TimeoutPolicy),
         Fallback(&'static FallbackPolicy),
         RateLimit(&'static RateLimiter),
+        Bulkhead(&'static Bulkhead),
     }
 
     pub trait Sealed {
@@ -230,7 +239,8 @@ pub(crate) mod sealed {
         RetryPolicy => Retry,
         TimeoutPolicy => Timeout,
         FallbackPolicy => Fallback,
-        RateLimiter => RateLimit
+        RateLimiter => RateLimit,
+        Bulkhead => Bulkhead
     );
 }
 
@@ -253,6 +263,7 @@ impl Entry {
             Entry::Timeout(t) => t.name(),
             Entry::Fallback(f) => f.name(),
             Entry::RateLimit(l) => l.name(),
+            Entry::Bulkhead(b) => b.name(),
         }
     }
 
@@ -263,6 +274,7 @@ impl Entry {
             Entry::Timeout(_) => PolicyKind::Timeout,
             Entry::Fallback(_) => PolicyKind::Fallback,
             Entry::RateLimit(_) => PolicyKind::RateLimit,
+            Entry::Bulkhead(_) => PolicyKind::Bulkhead,
         }
     }
 
@@ -303,6 +315,14 @@ impl Entry {
                     unavailable: false,
                 }
             }
+            Entry::Bulkhead(b) => {
+                let m = b.metrics();
+                Sample {
+                    calls: m.admitted + m.rejected,
+                    failures: m.rejected,
+                    unavailable: false,
+                }
+            }
             Entry::Fallback(_) => return None,
         })
     }
@@ -332,6 +352,11 @@ impl Entry {
                 rate_settings(&l.settings()),
                 None,
                 PolicyMetrics::RateLimit(l.metrics()),
+            ),
+            Entry::Bulkhead(b) => (
+                bulkhead_settings(&b.settings()),
+                None,
+                PolicyMetrics::Bulkhead(b.metrics()),
             ),
         };
         PolicyInfo {
@@ -395,6 +420,14 @@ impl Entry {
                 }
                 l.reconfigure(settings).map_err(checked)
             }
+            Entry::Bulkhead(b) => {
+                let mut settings = *b.initial_settings();
+                for (key, value) in values {
+                    set_bulkhead(&mut settings, key, value)
+                        .map_err(|reason| SettingError::new(name, key, value, reason))?;
+                }
+                b.reconfigure(settings).map_err(checked)
+            }
         }
     }
 }
@@ -416,15 +449,17 @@ fn keys(kind: PolicyKind) -> &'static [&'static str] {
         PolicyKind::Timeout => &["timeout"],
         PolicyKind::Fallback => &[],
         PolicyKind::RateLimit => &["rate", "per", "burst", "max_wait"],
+        PolicyKind::Bulkhead => &["max_concurrent", "max_wait"],
     }
 }
 
-const KINDS: [PolicyKind; 5] = [
+const KINDS: [PolicyKind; 6] = [
     PolicyKind::CircuitBreaker,
     PolicyKind::Retry,
     PolicyKind::Timeout,
     PolicyKind::Fallback,
     PolicyKind::RateLimit,
+    PolicyKind::Bulkhead,
 ];
 
 fn known_key(key: &str) -> bool {
@@ -471,6 +506,15 @@ fn set_rate(s: &mut RateSettings, key: &str, value: &str) -> Result<(), String> 
         "burst" => s.burst = parse_count(value)?,
         "max_wait" => s.max_wait = parse_duration(value)?,
         _ => return Err(not_a_key(&[PolicyKind::RateLimit])),
+    }
+    Ok(())
+}
+
+fn set_bulkhead(s: &mut BulkheadSettings, key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "max_concurrent" => s.max_concurrent = parse_count(value)?,
+        "max_wait" => s.max_wait = parse_duration(value)?,
+        _ => return Err(not_a_key(&[PolicyKind::Bulkhead])),
     }
     Ok(())
 }
@@ -546,6 +590,13 @@ fn rate_settings(s: &RateSettings) -> BTreeMap<&'static str, String> {
         ("rate", s.rate.to_string()),
         ("per", show(s.per)),
         ("burst", s.burst.to_string()),
+        ("max_wait", show(s.max_wait)),
+    ])
+}
+
+fn bulkhead_settings(s: &BulkheadSettings) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("max_concurrent", s.max_concurrent.to_string()),
         ("max_wait", show(s.max_wait)),
     ])
 }
@@ -1024,6 +1075,8 @@ fn check_form(key: &str, value: &str) -> Result<(), String> {
             key,
             value,
         )
+    } else if key == "max_concurrent" {
+        parse_count(value).map(drop)
     } else {
         parse_duration(value).map(drop)
     }

@@ -19,6 +19,9 @@ pub enum RejectedKind {
     /// A rate limiter is at its limit and the call's turn would come later than it may wait: the
     /// call was refused without running.
     RateLimited,
+    /// A bulkhead has every slot taken and none came free while the call could wait: the call was
+    /// refused without running.
+    BulkheadFull,
 }
 
 /// A call that a policy refused or abandoned.
@@ -114,6 +117,12 @@ impl Rejected {
         Self::new(RejectedKind::RateLimited, Detail::None, policy, wait)
     }
 
+    /// A bulkhead's refusal, after waiting `waited` for a slot (zero: refused at once).
+    pub(crate) fn bulkhead_full(policy: &'static str, waited: Duration) -> Self {
+        let nanos = crate::clock::nanos(waited).min(NONE - 1);
+        Self::new(RejectedKind::BulkheadFull, Detail::None, policy, nanos)
+    }
+
     /// `named`: the policy has a name of its own (else it is the unnamed [`timeout`](crate::timeout)).
     pub(crate) fn timed_out(policy: &'static str, limit: Duration, named: bool) -> Self {
         let nanos = crate::clock::nanos(limit).min(NONE - 1);
@@ -148,12 +157,12 @@ impl Rejected {
     /// is zero once the trial is due); for a half-open breaker whose trial slots are all taken, the wait that
     /// follows if a running trial fails (an upper bound: a slot may free sooner). `None` when
     /// nothing is known (a breaker forced open stays open until reset; a timed-out call may be
-    /// retried at once).
+    /// retried at once; a full bulkhead frees a slot whenever a call in it ends).
     pub fn retry_after(&self) -> Option<Duration> {
         match self.kind {
             RejectedKind::CircuitOpen => self.wait(),
             RejectedKind::RateLimited => self.duration(),
-            RejectedKind::TimedOut => None,
+            RejectedKind::TimedOut | RejectedKind::BulkheadFull => None,
         }
     }
 
@@ -167,7 +176,9 @@ impl Rejected {
     pub fn time_limit(&self) -> Option<Duration> {
         match self.kind {
             RejectedKind::TimedOut => self.duration(),
-            RejectedKind::CircuitOpen | RejectedKind::RateLimited => None,
+            RejectedKind::CircuitOpen | RejectedKind::RateLimited | RejectedKind::BulkheadFull => {
+                None
+            }
         }
     }
 }
@@ -181,6 +192,7 @@ impl fmt::Debug for Rejected {
                 d.field("retry_after", &self.retry_after())
             }
             RejectedKind::TimedOut => d.field("time_limit", &self.time_limit()),
+            RejectedKind::BulkheadFull => d.field("waited", &self.duration()),
         };
         if let Some(id) = &self.correlation_id {
             d.field("correlation_id", id);
@@ -194,7 +206,9 @@ impl fmt::Display for Rejected {
         let policy = self.policy;
         let duration = match self.kind {
             RejectedKind::CircuitOpen => self.wait(),
-            RejectedKind::TimedOut | RejectedKind::RateLimited => self.duration(),
+            RejectedKind::TimedOut | RejectedKind::RateLimited | RejectedKind::BulkheadFull => {
+                self.duration()
+            }
         }
         .map(Rounded);
         match (self.kind, self.detail, duration) {
@@ -221,6 +235,14 @@ impl fmt::Display for Rejected {
             (RejectedKind::RateLimited, _, None) => write!(
                 f,
                 "rate limiter `{policy}` is at its limit: the call was rejected without running"
+            ),
+            (RejectedKind::BulkheadFull, _, Some(waited)) if waited.0 > Duration::ZERO => write!(
+                f,
+                "bulkhead `{policy}` is full: no slot came free in {waited}; the call was rejected without running"
+            ),
+            (RejectedKind::BulkheadFull, _, _) => write!(
+                f,
+                "bulkhead `{policy}` is full: the call was rejected without running"
             ),
             (RejectedKind::TimedOut, Detail::Unnamed, Some(limit)) => write!(
                 f,
@@ -251,7 +273,9 @@ impl From<Rejected> for std::io::Error {
     fn from(rejected: Rejected) -> Self {
         let kind = match rejected.kind {
             RejectedKind::TimedOut => std::io::ErrorKind::TimedOut,
-            RejectedKind::CircuitOpen | RejectedKind::RateLimited => std::io::ErrorKind::Other,
+            RejectedKind::CircuitOpen | RejectedKind::RateLimited | RejectedKind::BulkheadFull => {
+                std::io::ErrorKind::Other
+            }
         };
         std::io::Error::new(kind, rejected)
     }

@@ -682,11 +682,13 @@ fn decide<E: Debug>(
 ) -> Next {
     let (stats, name) = (&policy.stats, policy.policy_name());
     let policy = policy.settings();
-    // A refusal that names its wait (a rate limiter's) is retried, no sooner than that.
+    // A refusal by a rate limiter or a bulkhead is retried, no sooner than the wait it names.
     let mut at_least = Duration::ZERO;
     match mark {
         Some(RejectedKind::TimedOut) => {}
-        Some(RejectedKind::RateLimited) => at_least = crate::rejected::refusal_wait(),
+        Some(RejectedKind::RateLimited | RejectedKind::BulkheadFull) => {
+            at_least = crate::rejected::refusal_wait()
+        }
         Some(kind) => {
             tracing::event!(
                 name: "retry.aborted",

@@ -1,10 +1,14 @@
-//! Atomics the breaker's state machine uses, swapped for loom's under `--cfg loom` so the model
+//! Atomics and locks the policies' shared state uses, swapped for loom's under `--cfg loom` so the model
 //! test explores every interleaving of the real code.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, fence};
+#[cfg(loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, fence};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard};
 
 /// A `const fn`, but not under loom, whose atomics cannot be built in a const context.
 macro_rules! maybe_const {

@@ -3,7 +3,9 @@
 //! that every call adds to live in one table shared by all policies (a row per thread), not in
 //! the policies.
 
-use resilient::{CircuitBreaker, FallbackPolicy, RateLimiter, RetryPolicy, TimeoutPolicy};
+use resilient::{
+    Bulkhead, CircuitBreaker, FallbackPolicy, RateLimiter, RetryPolicy, TimeoutPolicy,
+};
 use std::mem::size_of;
 
 #[test]
@@ -15,6 +17,7 @@ fn each_policy_type_has_the_size_it_had_when_this_was_written() {
     assert_eq!(size_of::<TimeoutPolicy>(), 104);
     assert_eq!(size_of::<FallbackPolicy>(), 72);
     assert_eq!(size_of::<RateLimiter>(), 200);
+    assert_eq!(size_of::<Bulkhead>(), 192);
 }
 
 #[test]

@@ -591,3 +591,72 @@ fn a_turn_given_back_is_never_taken_twice() {
         }
     });
 }
+
+/// A bulkhead of `max` slots that waiters may wait in for ever, leaked so threads can share it.
+fn bulkhead(max: u32) -> &'static resilient::Bulkhead {
+    Box::leak(Box::new(
+        resilient::Bulkhead::new("loom.bulkhead", max).max_wait(Duration::from_secs(3600)),
+    ))
+}
+
+/// Takes a slot, waiting in the queue (yielding) until one is handed over.
+fn enter(bulkhead: &'static resilient::Bulkhead) {
+    if let Some(ticket) = bulkhead.loom_enter_or_queue() {
+        while !bulkhead.loom_look(ticket) {
+            thread::yield_now();
+        }
+    }
+}
+
+/// One slot, its holder leaving while a caller arrives (taking the slot at once, or queueing and
+/// being handed it): never two in the slot, the caller runs, and nothing is left in flight or
+/// waiting (a slot freed while the caller queues is not lost).
+#[test]
+fn one_slot_is_never_held_twice_and_no_caller_is_stranded() {
+    loom::model(|| {
+        let bulkhead = bulkhead(1);
+        enter(bulkhead);
+        let inside = Arc::new(AtomicUsize::new(1));
+        let holder = {
+            let inside = Arc::clone(&inside);
+            thread::spawn(move || {
+                inside.fetch_sub(1, SeqCst);
+                bulkhead.loom_exit();
+            })
+        };
+        let caller = {
+            let inside = Arc::clone(&inside);
+            thread::spawn(move || {
+                enter(bulkhead);
+                assert_eq!(inside.fetch_add(1, SeqCst), 0, "the slot was free");
+                inside.fetch_sub(1, SeqCst);
+                bulkhead.loom_exit();
+            })
+        };
+        holder.join().unwrap();
+        caller.join().unwrap();
+        let m = bulkhead.metrics();
+        assert_eq!((m.admitted, m.in_flight, m.waiting, m.peak), (2, 0, 0, 1));
+    });
+}
+
+/// Two waiters behind a held slot; the first is cancelled while the slot is given back: whatever
+/// the order, the slot ends with the second waiter, once, and the count of waiters is exact.
+#[test]
+fn a_cancelled_waiter_racing_a_release_passes_the_slot_to_the_next() {
+    loom::model(|| {
+        let bulkhead = bulkhead(1);
+        enter(bulkhead);
+        let first = bulkhead.loom_enter_or_queue().expect("queued");
+        let second = bulkhead.loom_enter_or_queue().expect("queued");
+        let canceller = thread::spawn(move || bulkhead.loom_cancel(first));
+        let releaser = thread::spawn(move || bulkhead.loom_exit());
+        canceller.join().unwrap();
+        releaser.join().unwrap();
+        let m = bulkhead.metrics();
+        assert_eq!((m.in_flight, m.waiting), (1, 0), "handed to the second");
+        assert!(bulkhead.loom_look(second));
+        bulkhead.loom_exit();
+        assert!(bulkhead.try_acquire().is_ok());
+    });
+}

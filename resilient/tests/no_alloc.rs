@@ -192,3 +192,39 @@ fn a_rate_limiter_allocates_nothing() {
     });
     assert_eq!(n, 0, "refused");
 }
+
+/// A bulkhead takes and gives back a slot with two atomic operations; a refusal allocates
+/// nothing; a call that waits and is handed a slot allocates nothing once the queue has held as
+/// many waiters before (the queue keeps its room).
+#[test]
+fn a_bulkhead_allocates_nothing() {
+    use resilient::Bulkhead;
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let bulkhead = Bulkhead::new("no_alloc.bulkhead", 1).max_wait(Duration::MAX);
+    let n = alloc::allocations_after_warm_up(|| {
+        drop(bulkhead.try_acquire().unwrap());
+        let result = alloc::poll_to_completion(bulkhead.call(async { Ok::<u32, Error>(1) }));
+        assert_eq!(result, Ok(1));
+    });
+    assert_eq!(n, 0, "let through");
+    let full = Bulkhead::new("no_alloc.bulkhead_full", 1);
+    let held = full.try_acquire().unwrap();
+    let n = alloc::allocations_after_warm_up(|| {
+        let rejected = full.try_acquire().unwrap_err();
+        assert_eq!(rejected.kind(), RejectedKind::BulkheadFull);
+        let result = alloc::poll_to_completion(full.call(async { Ok::<u32, Error>(1) }));
+        assert!(matches!(result, Err(Error::Rejected(_))));
+    });
+    assert_eq!(n, 0, "refused");
+    drop(held);
+    let n = alloc::allocations_after_warm_up(|| {
+        let held = bulkhead.try_acquire().unwrap();
+        let mut waiting = std::pin::pin!(bulkhead.call(async { Ok::<u32, Error>(2) }));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        drop(held);
+        assert_eq!(waiting.as_mut().poll(&mut cx), Poll::Ready(Ok(2)));
+    });
+    assert_eq!(n, 0, "waited, then handed a slot");
+}

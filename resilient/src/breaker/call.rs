@@ -106,7 +106,10 @@ pub(super) fn settle<T, E>(
         return;
     };
     let mark = take_mark(marks.inner);
-    if mark == Some(RejectedKind::RateLimited) {
+    if matches!(
+        mark,
+        Some(RejectedKind::RateLimited | RejectedKind::BulkheadFull)
+    ) {
         // Refused before it reached the dependency: neither a success nor a failure of it.
         drop(permit.released_when_dropped());
     } else if mark == Some(RejectedKind::TimedOut) {

@@ -96,6 +96,14 @@ fn publish(p: &PolicyInfo) {
             calls("rejected", m.rejected);
             count("resilient_rate_limit_waits_total", m.waited);
         }
+        PolicyMetrics::Bulkhead(m) => {
+            calls("success", m.admitted);
+            calls("rejected", m.rejected);
+            count("resilient_bulkhead_waits_total", m.waited);
+            set("resilient_bulkhead_in_flight", f64::from(m.in_flight));
+            set("resilient_bulkhead_waiting", f64::from(m.waiting));
+            set("resilient_bulkhead_peak_in_flight", f64::from(m.peak));
+        }
         PolicyMetrics::Fallback(m) => {
             for (reason, n) in [
                 ("error", m.fallbacks - m.after_rejection),
