@@ -35,7 +35,11 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
     function::check_signature(&function, kind, &mut errors);
     let mut taken = Vec::new();
     let layers = stack::stack(kind, args, &mut function.attrs, &mut taken, &mut errors);
-    if layers.iter().any(|layer| layer.kind == Kind::Retry) && function::instrumented(&function) {
+    if layers
+        .iter()
+        .any(|layer| matches!(layer.kind, Kind::Retry | Kind::Hedge))
+        && function::instrumented(&function)
+    {
         errors.at_span(
             Span::call_site(),
             "`#[tracing::instrument]` above `#[retry]` moves the body into a future of its own, which cannot run again: write it below the resilient attributes, where it records the whole call, retries included",
@@ -46,6 +50,12 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, item: TokenStream) -> Tok
         errors.at(
             function.sig.fn_token,
             "`#[timeout]` needs an `async fn`: a blocking function cannot be stopped while it runs",
+        );
+    }
+    if function.sig.asyncness.is_none() && layers.iter().any(|layer| layer.kind == Kind::Hedge) {
+        errors.at(
+            function.sig.fn_token,
+            "`#[hedge]` needs an `async fn`: its attempts run side by side on one task, which a blocking function cannot do",
         );
     }
     match (errors.into_result(), output) {
@@ -420,6 +430,7 @@ impl Context {
     fn wrap(&mut self, body: &mut Body, layer: &Layer) {
         match layer.kind {
             Kind::Retry => self.retry(body, layer),
+            Kind::Hedge => self.hedge(body, layer),
             Kind::Fallback if !self.is_async || body.inner == Inner::Result => {
                 self.fallback_after(body, layer);
             }
@@ -651,18 +662,34 @@ impl Context {
             let start = self.private(&format!("{start}_blocking"));
             quote_spanned!(self.output=> #start(#policy))
         };
+        let is_async = self.is_async;
+        self.attempt_loop(body, "__retry", start, |state, call, at| {
+            if is_async {
+                quote_spanned!(at=> #state.attempt(#call).await)
+            } else {
+                quote_spanned!(at=> #state.attempt_blocking(#call, #when))
+            }
+        });
+    }
+
+    /// The loop of a retry or a hedge: `state` (`let mut`, built by `start`) starts each attempt,
+    /// a new future of the layers so far, with `attempt(state, call, at the return type)`, until
+    /// it gives the result.
+    fn attempt_loop(
+        &mut self,
+        body: &mut Body,
+        state: &str,
+        start: TokenStream,
+        attempt: impl FnOnce(&Ident, &Ident, Span) -> TokenStream,
+    ) {
         self.as_call(body);
-        let (state, result, call) = (local("__retry"), local("__result"), local("__call"));
+        let (state, result, call) = (local(state), local("__result"), local("__call"));
         // Every token at the return type: a failed bound of the attempt is reported there, once.
         let (state_at, call_at) = (
             at_output(&state, self.output),
             at_output(&call, self.output),
         );
-        let attempt = if self.is_async {
-            quote_spanned!(self.output=> #state_at.attempt(#call_at).await)
-        } else {
-            quote_spanned!(self.output=> #state_at.attempt_blocking(#call_at, #when))
-        };
+        let attempt = attempt(&state_at, &call_at, self.output);
         let stmts = body.stmts.iter().map(Stmt::to_tokens);
         let run = quote!(loop {
             #(#stmts)*
@@ -683,6 +710,32 @@ impl Context {
             },
         ];
         body.inner = Inner::Result;
+    }
+
+    /// The hedge's attempts, pinned in the function's frame, and a loop that starts each one: the
+    /// body's future is built anew on each turn, as for a retry, so its attempts are of one type.
+    fn hedge(&mut self, body: &mut Body, layer: &Layer) {
+        let rt = runtime();
+        let when = self
+            .predicate_checked(layer.settings.expr("when"), false)
+            .unwrap_or_else(|| self.private("every_error"));
+        let (start, policy) = match layer.settings.expr("policy") {
+            Some(policy) => ("shared_hedge", policy.to_token_stream()),
+            None => {
+                let naming = self.policy_name(layer);
+                let policy = crate::hedge::policy(&layer.settings, &rt, &naming);
+                let policy = self.declare("HEDGE", "HedgePolicy", policy);
+                ("hedge", quote!(&#policy))
+            }
+        };
+        let start = self.private(start);
+        let start = quote_spanned!(self.output=> ::core::pin::pin!(#start(#policy, #when)));
+        self.attempt_loop(
+            body,
+            "__hedge",
+            start,
+            |state, call, at| quote_spanned!(at=> #state.as_mut().attempt(#call).await),
+        );
     }
 
     /// A blocking layer is a closure, run by the layer around it.

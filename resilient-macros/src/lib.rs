@@ -30,6 +30,7 @@ mod errors;
 mod expand;
 mod fallback;
 mod function;
+mod hedge;
 mod parse;
 mod rate_limit;
 mod retry;
@@ -105,6 +106,17 @@ pub fn rate_limit(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn bulkhead(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::attribute(stack::Kind::Bulkhead, args.into(), item.into()).into()
+}
+
+#[doc = include_str!("../docs/hedge.md")]
+#[doc = "\n# What it expands to\n\nThis function\n\n```rust,ignore"]
+#[doc = include_str!("../snapshots/only_hedge.rs")]
+#[doc = "```\n\nbecomes (the snapshot `snapshots/only_hedge.expanded.rs`):\n\n```rust,ignore"]
+#[doc = include_str!("../snapshots/only_hedge.expanded.rs")]
+#[doc = "```"]
+#[proc_macro_attribute]
+pub fn hedge(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::attribute(stack::Kind::Hedge, args.into(), item.into()).into()
 }
 
 #[doc = include_str!("../docs/atomic.md")]

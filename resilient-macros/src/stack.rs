@@ -16,10 +16,11 @@ pub(crate) enum Kind {
     Atomic,
     RateLimit,
     Bulkhead,
+    Hedge,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 7] = [
+    pub(crate) const ALL: [Kind; 8] = [
         Kind::CircuitBreaker,
         Kind::Retry,
         Kind::Timeout,
@@ -27,6 +28,7 @@ impl Kind {
         Kind::Atomic,
         Kind::RateLimit,
         Kind::Bulkhead,
+        Kind::Hedge,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -38,6 +40,7 @@ impl Kind {
             Kind::Atomic => "atomic",
             Kind::RateLimit => "rate_limit",
             Kind::Bulkhead => "bulkhead",
+            Kind::Hedge => "hedge",
         }
     }
 
@@ -77,6 +80,7 @@ impl Layer {
         let settings = match kind {
             Kind::CircuitBreaker => parse::settings(args, name, crate::breaker::KEYS, errors),
             Kind::Retry => parse::settings(args, name, crate::retry::KEYS, errors),
+            Kind::Hedge => parse::settings(args, name, crate::hedge::KEYS, errors),
             Kind::Atomic => parse::settings(args, name, crate::atomic::KEYS, errors),
             Kind::RateLimit => {
                 let settings = parse::settings(args, name, crate::rate_limit::KEYS, errors);

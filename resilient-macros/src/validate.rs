@@ -71,6 +71,11 @@ const RATE_LIMIT_WHOLE: Whole = Whole {
     what: "the limiter's own settings apply",
 };
 
+const HEDGE_WHOLE: Whole = Whole {
+    key: "policy",
+    what: "the policy's own settings apply",
+};
+
 const RETRY_WHOLE: Whole = Whole {
     key: "policy",
     what: "the policy's own settings apply",
@@ -109,6 +114,9 @@ pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
         }
         Kind::Bulkhead => {
             whole(settings, &BULKHEAD_WHOLE, errors);
+        }
+        Kind::Hedge => {
+            whole(settings, &HEDGE_WHOLE, errors);
         }
         Kind::Timeout | Kind::Fallback | Kind::Atomic => {}
     }

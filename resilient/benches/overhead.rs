@@ -19,6 +19,7 @@
 //! | `many_threads_stack` | 1, 2, 4, 8 and 16 threads, each on its own current-thread runtime, calling the README stack shared by all; CPU time per call | `annotated_NN`, `glued_NN` (backon › failsafe, one breaker shared › tokio) |
 //! | `rate_limiter` | a sync call let through by a rate limiter far from its limit | `plain`, `resilient` (`try_acquire`), `governor` (`check`, its default clock) |
 //! | `bulkhead` | an async call through a bulkhead with slots to spare | `plain`, `resilient` (`call`), `annotated` (a `#[bulkhead]` async fn), `tokio_semaphore` (`acquire().await`, the permit dropped after the call) |
+//! | `hedge` | an async call that answers at once, hedged after 50 ms | `plain`, `resilient` (`resilient::hedge`), `annotated` (a `#[hedge]` async fn), `select` (a hand-written `tokio::select!` of the call against a timer) |
 //! | `stacked` | an async call that succeeds at once through retry › circuit breaker › timeout | `plain`, `resilient` (composed by hand: `retry(&P, \|\| B.call(timeout(d, op())))`), `annotated` (`#[retry] #[circuit_breaker] #[timeout]` async fn), `glued` (the same stack glued from the crates users would otherwise pick: backon's retry around failsafe's breaker around `tokio::time::timeout`) |
 //!
 //! An `annotated` variant is the same policy written as attributes on the function: compared with
@@ -38,8 +39,8 @@ use criterion::{
 use failsafe::CircuitBreaker as _;
 use recloser::Recloser;
 use resilient::{
-    Backoff, BreakerConfig, Bulkhead, CircuitBreaker, RateLimiter, Rejected, RejectedKind,
-    RetryPolicy, bulkhead, circuit_breaker, retry, timeout,
+    Backoff, BreakerConfig, Bulkhead, CircuitBreaker, HedgePolicy, RateLimiter, Rejected,
+    RejectedKind, RetryPolicy, bulkhead, circuit_breaker, hedge, retry, timeout,
 };
 use std::future::Future;
 use std::hint::black_box;
@@ -112,6 +113,31 @@ async fn annotated_retry() -> Result<u64, BenchError> {
 async fn annotated_bulkhead() -> Result<u64, BenchError> {
     ok()
 }
+
+#[hedge(delay = "50ms", max_hedges = 1)]
+async fn annotated_hedge() -> Result<u64, BenchError> {
+    ok()
+}
+
+/// A hedge as users write it by hand: the first attempt against a timer, then the first attempt
+/// against a second one.
+async fn select_hedge() -> Result<u64, BenchError> {
+    let first = op();
+    tokio::pin!(first);
+    tokio::select! {
+        biased;
+        result = &mut first => result,
+        () = tokio::time::sleep(HEDGE_DELAY) => {
+            tokio::select! {
+                biased;
+                result = &mut first => result,
+                result = op() => result,
+            }
+        }
+    }
+}
+
+const HEDGE_DELAY: Duration = Duration::from_millis(50);
 
 #[timeout("5s")]
 async fn annotated_timeout() -> Result<u64, BenchError> {
@@ -474,6 +500,19 @@ fn bulkhead(c: &mut Criterion) {
     g.finish();
 }
 
+/// One async call hedged after 50 ms that answers at once: what hedging costs a call that needs
+/// none, ours against the `select!` users write by hand.
+fn hedged(c: &mut Criterion) {
+    static POLICY: HedgePolicy = HedgePolicy::new().delay(HEDGE_DELAY);
+    let rt = current_thread_runtime();
+    let mut g = c.benchmark_group("hedge");
+    async_bench(&mut g, &rt, "plain", op);
+    async_bench(&mut g, &rt, "resilient", || resilient::hedge(&POLICY, op));
+    async_bench(&mut g, &rt, "annotated", annotated_hedge);
+    async_bench(&mut g, &rt, "select", select_hedge);
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
@@ -481,6 +520,6 @@ criterion_group! {
         .measurement_time(Duration::from_secs(3));
     targets = closed_breaker, open_breaker_rejection, successful_retry, ready_timeout,
         two_threads_shared_breaker, many_threads_shared_breaker, many_threads_stack, stacked,
-        rate_limiter, bulkhead
+        rate_limiter, bulkhead, hedged
 }
 criterion_main!(benches);

@@ -9,11 +9,12 @@
 
 pub use crate::__resilient_function_name as name;
 pub use crate::fallback::{FallbackAfter, FallbackCall};
+pub use crate::hedge::Hedging;
 pub use crate::name::{Name, name};
 pub use crate::retry::{Attempt, Retrying};
 pub use crate::{
-    Backoff, BreakerConfig, Bulkhead, CircuitBreaker, FallbackPolicy, RateLimiter, Rejected,
-    RetryPolicy, TimeoutPolicy,
+    Backoff, BreakerConfig, Bulkhead, CircuitBreaker, FallbackPolicy, HedgePolicy, RateLimiter,
+    Rejected, RetryPolicy, TimeoutPolicy,
 };
 pub use std::time::Duration;
 
@@ -145,6 +146,19 @@ pub fn shared_rate_limit_blocking<T, E: From<Rejected>>(
     inner: impl FnOnce() -> Result<T, E>,
 ) -> Result<T, E> {
     limiter.call_blocking(inner)
+}
+
+/// `#[hedge]`: the attempts of one call, pinned in the function's frame; each loop of the
+/// generated code starts one with [`Hedging::attempt`](crate::Hedging::attempt).
+#[inline]
+pub fn hedge<F: Future, P>(policy: &'static HedgePolicy, when: P) -> Hedging<'static, F, P> {
+    Hedging::generated(policy, when)
+}
+
+/// `#[hedge(policy = EXPR)]`: the user's policy, which registers itself as its owner decides.
+#[inline]
+pub fn shared_hedge<F: Future, P>(policy: &HedgePolicy, when: P) -> Hedging<'_, F, P> {
+    Hedging::new(policy, when)
 }
 
 /// `#[bulkhead]`: `fut` in a slot.

@@ -110,6 +110,8 @@
 //! | `retry.aborted` | WARN | `policy`, `attempt`, `reason`, `error` | a layer inside rejected the call (open circuit): no retry |
 //! | `timeout.elapsed` | WARN | `policy`, `timeout_ms` | a call ran out of time and was cancelled |
 //! | `rate_limit.rejected` | DEBUG | `policy`, `retry_after_ms` | a rate limiter refused a call: its turn was further away than it could wait |
+//! | `hedge.started` | DEBUG | `policy`, `hedge` (its number), `max_hedges` | an attempt had not finished within the delay, or failed: another started beside it |
+//! | `hedge.failed` | WARN | `policy`, `attempts`, `error` | every attempt of a hedged call failed; the last error is returned |
 //! | `bulkhead.rejected` | DEBUG | `policy`, `max_concurrent` | a bulkhead refused a call: every slot was taken for as long as it could wait |
 //! | `atomic.rolled_back` | WARN | `compensations`, `reason` (`error`/`panic`/`cancelled`) | an atomic scope is undoing its work |
 //! | `atomic.compensation_failed` | ERROR | | a compensation panicked; the others still ran |
@@ -168,6 +170,7 @@ mod fallback;
 /// Crash-safe file writes, timestamped backups and restores, permission repair.
 pub mod fs;
 pub mod health;
+mod hedge;
 pub mod monitor;
 mod name;
 mod rate_limit;
@@ -187,10 +190,11 @@ pub use breaker::{
 pub use bulkhead::{Bulkhead, BulkheadCall, BulkheadMetrics, BulkheadPermit};
 pub use config::ConfigError;
 pub use fallback::{FallbackMetrics, FallbackPolicy};
+pub use hedge::{Hedge, HedgeAttempt, HedgeMetrics, HedgePolicy, Hedging, hedge, hedge_when};
 pub use rate_limit::{LimitedCall, RateLimiter, RateLimiterMetrics};
 pub use rejected::{Rejected, RejectedKind};
 pub use resilient_macros::{
-    atomic, bulkhead, circuit_breaker, fallback, rate_limit, retry, timeout,
+    atomic, bulkhead, circuit_breaker, fallback, hedge, rate_limit, retry, timeout,
 };
 pub use retry::{Retry, RetryMetrics, RetryPolicy, retry, retry_when};
 pub use timeout::{Timeout, TimeoutMetrics, TimeoutPolicy, timeout, timeout_named};

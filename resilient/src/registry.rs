@@ -36,6 +36,7 @@
 //! | timeout | `timeout` |
 //! | rate limit | `rate`, `per`, `burst`, `max_wait` |
 //! | bulkhead | `max_concurrent`, `max_wait` |
+//! | hedge | `delay`, `max_hedges` |
 //!
 //! A `backoff` value replaces the backoff with its constructor's defaults, then `jitter` and
 //! `factor` refine it, from whichever source each comes. `factor` applies to an exponential
@@ -80,6 +81,7 @@ use crate::breaker::BreakerConfig;
 use crate::bulkhead::{Bulkhead, BulkheadMetrics, BulkheadSettings};
 use crate::config::ConfigError;
 use crate::fallback::{FallbackMetrics, FallbackPolicy};
+use crate::hedge::{HedgeMetrics, HedgePolicy, HedgeSettings};
 use crate::monitor::{AlertLevel, AlertThresholds, ErrorRateMonitor, Sample};
 use crate::rate_limit::{RateLimiter, RateLimiterMetrics, RateSettings};
 use crate::retry::{RetryMetrics, RetrySettings};
@@ -108,11 +110,13 @@ pub enum PolicyKind {
     RateLimit,
     /// A [`Bulkhead`].
     Bulkhead,
+    /// A [`HedgePolicy`].
+    Hedge,
 }
 
 impl PolicyKind {
     /// The kind as written in metric labels: `circuit_breaker`, `retry`, `timeout`, `fallback`,
-    /// `rate_limit`, `bulkhead`.
+    /// `rate_limit`, `bulkhead`, `hedge`.
     pub fn as_str(self) -> &'static str {
         match self {
             PolicyKind::CircuitBreaker => "circuit_breaker",
@@ -121,6 +125,7 @@ impl PolicyKind {
             PolicyKind::Fallback => "fallback",
             PolicyKind::RateLimit => "rate_limit",
             PolicyKind::Bulkhead => "bulkhead",
+            PolicyKind::Hedge => "hedge",
         }
     }
 }
@@ -166,6 +171,8 @@ pub enum PolicyMetrics {
     RateLimit(RateLimiterMetrics),
     /// [`Bulkhead::metrics`].
     Bulkhead(BulkheadMetrics),
+    /// [`HedgePolicy::metrics`].
+    Hedge(HedgeMetrics),
 }
 
 /// A policy type that can be registered: [`CircuitBreaker`], [`RetryPolicy`], [`TimeoutPolicy`]
@@ -178,6 +185,7 @@ impl Policy for TimeoutPolicy {}
 impl Policy for FallbackPolicy {}
 impl Policy for RateLimiter {}
 impl Policy for Bulkhead {}
+impl Policy for HedgePolicy {}
 
 /// What makes a type a [`Policy`]: public to name in the trait, out of reach outside the crate.
 pub(crate) mod sealed {
@@ -213,6 +221,7 @@ pub(crate) mod sealed {
         Fallback(&'static FallbackPolicy),
         RateLimit(&'static RateLimiter),
         Bulkhead(&'static Bulkhead),
+        Hedge(&'static HedgePolicy),
     }
 
     pub trait Sealed {
@@ -240,7 +249,8 @@ pub(crate) mod sealed {
         TimeoutPolicy => Timeout,
         FallbackPolicy => Fallback,
         RateLimiter => RateLimit,
-        Bulkhead => Bulkhead
+        Bulkhead => Bulkhead,
+        HedgePolicy => Hedge
     );
 }
 
@@ -264,6 +274,7 @@ impl Entry {
             Entry::Fallback(f) => f.name(),
             Entry::RateLimit(l) => l.name(),
             Entry::Bulkhead(b) => b.name(),
+            Entry::Hedge(h) => h.policy_name(),
         }
     }
 
@@ -275,6 +286,7 @@ impl Entry {
             Entry::Fallback(_) => PolicyKind::Fallback,
             Entry::RateLimit(_) => PolicyKind::RateLimit,
             Entry::Bulkhead(_) => PolicyKind::Bulkhead,
+            Entry::Hedge(_) => PolicyKind::Hedge,
         }
     }
 
@@ -323,6 +335,14 @@ impl Entry {
                     unavailable: false,
                 }
             }
+            Entry::Hedge(h) => {
+                let m = h.metrics();
+                Sample {
+                    calls: m.calls(),
+                    failures: m.failures,
+                    unavailable: false,
+                }
+            }
             Entry::Fallback(_) => return None,
         })
     }
@@ -357,6 +377,11 @@ impl Entry {
                 bulkhead_settings(&b.settings()),
                 None,
                 PolicyMetrics::Bulkhead(b.metrics()),
+            ),
+            Entry::Hedge(h) => (
+                hedge_settings(&h.settings()),
+                None,
+                PolicyMetrics::Hedge(h.metrics()),
             ),
         };
         PolicyInfo {
@@ -428,6 +453,14 @@ impl Entry {
                 }
                 b.reconfigure(settings).map_err(checked)
             }
+            Entry::Hedge(h) => {
+                let mut settings = *h.initial_settings();
+                for (key, value) in values {
+                    set_hedge(&mut settings, key, value)
+                        .map_err(|reason| SettingError::new(name, key, value, reason))?;
+                }
+                h.reconfigure(settings).map_err(checked)
+            }
         }
     }
 }
@@ -450,16 +483,18 @@ fn keys(kind: PolicyKind) -> &'static [&'static str] {
         PolicyKind::Fallback => &[],
         PolicyKind::RateLimit => &["rate", "per", "burst", "max_wait"],
         PolicyKind::Bulkhead => &["max_concurrent", "max_wait"],
+        PolicyKind::Hedge => &["delay", "max_hedges"],
     }
 }
 
-const KINDS: [PolicyKind; 6] = [
+const KINDS: [PolicyKind; 7] = [
     PolicyKind::CircuitBreaker,
     PolicyKind::Retry,
     PolicyKind::Timeout,
     PolicyKind::Fallback,
     PolicyKind::RateLimit,
     PolicyKind::Bulkhead,
+    PolicyKind::Hedge,
 ];
 
 fn known_key(key: &str) -> bool {
@@ -515,6 +550,15 @@ fn set_bulkhead(s: &mut BulkheadSettings, key: &str, value: &str) -> Result<(), 
         "max_concurrent" => s.max_concurrent = parse_count(value)?,
         "max_wait" => s.max_wait = parse_duration(value)?,
         _ => return Err(not_a_key(&[PolicyKind::Bulkhead])),
+    }
+    Ok(())
+}
+
+fn set_hedge(s: &mut HedgeSettings, key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "delay" => s.delay = parse_duration(value)?,
+        "max_hedges" => s.max_hedges = parse_count(value)?,
+        _ => return Err(not_a_key(&[PolicyKind::Hedge])),
     }
     Ok(())
 }
@@ -598,6 +642,13 @@ fn bulkhead_settings(s: &BulkheadSettings) -> BTreeMap<&'static str, String> {
     BTreeMap::from([
         ("max_concurrent", s.max_concurrent.to_string()),
         ("max_wait", show(s.max_wait)),
+    ])
+}
+
+fn hedge_settings(s: &HedgeSettings) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("delay", show(s.delay)),
+        ("max_hedges", s.max_hedges.to_string()),
     ])
 }
 
@@ -1075,7 +1126,7 @@ fn check_form(key: &str, value: &str) -> Result<(), String> {
             key,
             value,
         )
-    } else if key == "max_concurrent" {
+    } else if key == "max_concurrent" || key == "max_hedges" {
         parse_count(value).map(drop)
     } else {
         parse_duration(value).map(drop)

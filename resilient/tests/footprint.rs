@@ -4,7 +4,7 @@
 //! the policies.
 
 use resilient::{
-    Bulkhead, CircuitBreaker, FallbackPolicy, RateLimiter, RetryPolicy, TimeoutPolicy,
+    Bulkhead, CircuitBreaker, FallbackPolicy, HedgePolicy, RateLimiter, RetryPolicy, TimeoutPolicy,
 };
 use std::mem::size_of;
 
@@ -18,6 +18,7 @@ fn each_policy_type_has_the_size_it_had_when_this_was_written() {
     assert_eq!(size_of::<FallbackPolicy>(), 72);
     assert_eq!(size_of::<RateLimiter>(), 200);
     assert_eq!(size_of::<Bulkhead>(), 192);
+    assert_eq!(size_of::<HedgePolicy>(), 136);
 }
 
 #[test]

@@ -228,3 +228,36 @@ fn a_bulkhead_allocates_nothing() {
     });
     assert_eq!(n, 0, "waited, then handed a slot");
 }
+
+/// A hedged call that answers before its delay allocates nothing, and neither does one with a
+/// single hedge (the first hedge has its place inline).
+#[test]
+fn a_hedged_call_allocates_nothing_up_to_one_hedge() {
+    use resilient::HedgePolicy;
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let policy = HedgePolicy::new().delay(Duration::MAX);
+    let n = alloc::allocations_after_warm_up(|| {
+        let result =
+            alloc::poll_to_completion(resilient::hedge(&policy, || async { Ok::<u32, Error>(1) }));
+        assert_eq!(result, Ok(1));
+    });
+    assert_eq!(n, 0, "answered at once");
+    // A delay of zero starts the hedge at once, without a timer: the first attempt waits on a
+    // flag, the hedge answers.
+    let racing = HedgePolicy::new().delay(Duration::ZERO);
+    let n = alloc::allocations_after_warm_up(|| {
+        let mut attempt = 0;
+        let mut hedged = std::pin::pin!(resilient::hedge(&racing, || {
+            attempt += 1;
+            let first = attempt == 1;
+            std::future::poll_fn(move |_| match first {
+                true => Poll::Pending,
+                false => Poll::Ready(Ok::<u32, Error>(2)),
+            })
+        }));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert_eq!(hedged.as_mut().poll(&mut cx), Poll::Ready(Ok(2)));
+    });
+    assert_eq!(n, 0, "won by the hedge");
+}

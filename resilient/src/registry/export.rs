@@ -96,6 +96,12 @@ fn publish(p: &PolicyInfo) {
             calls("rejected", m.rejected);
             count("resilient_rate_limit_waits_total", m.waited);
         }
+        PolicyMetrics::Hedge(m) => {
+            calls("success", m.successes);
+            calls("failure", m.failures);
+            count("resilient_hedges_total", m.hedges);
+            count("resilient_hedges_won_total", m.won);
+        }
         PolicyMetrics::Bulkhead(m) => {
             calls("success", m.admitted);
             calls("rejected", m.rejected);

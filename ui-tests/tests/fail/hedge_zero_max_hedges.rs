@@ -1,0 +1,21 @@
+// No hedge at all is no hedging.
+use resilient::hedge;
+
+#[derive(Debug)]
+pub struct ApiError;
+
+impl From<resilient::Rejected> for ApiError {
+    fn from(_: resilient::Rejected) -> Self {
+        ApiError
+    }
+}
+
+static SHARED: resilient::HedgePolicy = resilient::HedgePolicy::new();
+
+#[hedge(max_hedges = 0)]
+pub async fn lookup(id: u64) -> Result<u64, ApiError> {
+    let _ = &SHARED;
+    Ok(id)
+}
+
+fn main() {}
