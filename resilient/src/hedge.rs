@@ -246,7 +246,7 @@ const fn check_max_hedges(n: u32) -> Result<(), ConfigError> {
 /// ```
 ///
 /// A layer inside `op`'s futures (a breaker, a rate limiter) is recognised by its future's type,
-/// as [`retry`](crate::retry) does: `|| BREAKER.call(fetch())`, not `|| async { ... }` around it.
+/// as [`retry`](fn@crate::retry) does: `|| BREAKER.call(fetch())`, not `|| async { ... }` around it.
 pub fn hedge<F, Fut, T, E>(policy: &HedgePolicy, op: F) -> Hedge<'_, F, Fut, fn(&E) -> bool>
 where
     F: FnMut() -> Fut,

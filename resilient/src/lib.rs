@@ -1,8 +1,12 @@
 //! Declare, on the function itself, how it survives failure.
 //!
-//! `resilient` holds the policies — a circuit breaker, retries with backoff, timeouts — as small
-//! runtime types that compose, and (in a coming release) attribute macros that write the
-//! composition for you. Everything here is usable without macros:
+//! `resilient` holds the policies — a circuit breaker, retries with backoff, timeouts, fallbacks, a
+//! rate limiter ([`RateLimiter`]), a bulkhead ([`Bulkhead`]) and hedged calls ([`hedge`](fn@hedge)) — as
+//! small runtime types that compose, and attribute macros that write the composition for you
+//! (`#[circuit_breaker]`, `#[retry]`, `#[timeout]`, `#[fallback]`, `#[rate_limit]`, `#[bulkhead]`,
+//! `#[hedge]`, `#[atomic]`; the full recommended order, outermost first: `fallback` › `retry` (or
+//! `hedge`) › `circuit_breaker` › `rate_limit` › `bulkhead` › `timeout`). Everything here is usable
+//! without macros:
 //!
 //! ```
 //! use resilient::{Backoff, BreakerConfig, CircuitBreaker, Rejected, RetryPolicy};
@@ -55,7 +59,10 @@
 //!   retry, whatever their `when` predicates say (those judge only the function's own errors);
 //! - when a breaker inside a retry rejects an attempt, the retry ends at once with that rejection:
 //!   it never retries into an open circuit;
-//! - after the last attempt, the retry returns the last error unchanged.
+//! - after the last attempt, the retry returns the last error unchanged;
+//! - a refusal by a rate limiter or a bulkhead is not a failure of the dependency for an
+//!   enclosing breaker, and an enclosing retry retries it (after at least its `retry_after`);
+//! - a hedge starts its next attempt at once after a timed-out one, and none after a refusal.
 //!
 //! Recognition is exact, never a guess: a layer treats an error as a rejection only when the
 //! future it polls *is* the layer that rejected (its type says so), as in

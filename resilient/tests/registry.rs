@@ -396,6 +396,8 @@ fn environment_and_file_with_precedence_and_reload() {
     static R: RetryPolicy = RetryPolicy::new().name("reg::env.breaker");
     static T: TimeoutPolicy = TimeoutPolicy::new("reg::env.timeout", Duration::from_secs(1));
     static L: RateLimiter = RateLimiter::new("reg::env.limiter", 10, Duration::from_secs(1));
+    static BH: resilient::Bulkhead = resilient::Bulkhead::new("reg::env.bulkhead", 2);
+    static H: resilient::HedgePolicy = resilient::HedgePolicy::new().name("reg::env.hedge");
     let dir = temp_dir("registry-env");
     let file = dir.join("resilient.toml");
     std::fs::write(
@@ -411,6 +413,14 @@ rate = 50
 per = "2s"
 burst = 4
 max_wait = "20ms"
+
+["reg::env.bulkhead"]
+max_concurrent = 6
+max_wait = "1s"
+
+["reg::env.hedge"]
+delay = "30ms"
+max_hedges = 2
 "#,
     )
     .unwrap();
@@ -419,11 +429,15 @@ max_wait = "20ms"
         std::env::set_var("RESILIENT_REG_ENV_BREAKER__FAILURE_THRESHOLD", "9");
         std::env::set_var("RESILIENT_REG_ENV_TIMEOUT__TIMEOUT", "250ms");
         std::env::set_var("RESILIENT_REG_ENV_LIMITER__BURST", "8");
+        std::env::set_var("RESILIENT_REG_ENV_BULKHEAD__MAX_WAIT", "250ms");
+        std::env::set_var("RESILIENT_REG_ENV_HEDGE__MAX_HEDGES", "3");
     }
     registry::register(&B);
     registry::register(&R);
     registry::register(&T);
     registry::register(&L);
+    registry::register(&BH);
+    registry::register(&H);
     registry::load_file(&file).unwrap();
     // The environment was read when the first policy registered: read it again.
     registry::reload().unwrap();
@@ -438,6 +452,23 @@ max_wait = "20ms"
             ("rate", "50")
         ],
         "the file's rate, period and wait, the environment's burst"
+    );
+    let config = |name, kind| {
+        let config = info(name, kind).config;
+        config
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        config("reg::env.bulkhead", PolicyKind::Bulkhead),
+        ["max_concurrent=6", "max_wait=250ms"],
+        "the file's slots, the environment's wait"
+    );
+    assert_eq!(
+        config("reg::env.hedge", PolicyKind::Hedge),
+        ["delay=30ms", "max_hedges=3"],
+        "the file's delay, the environment's count"
     );
     // The environment wins over the file, the file over the code.
     let with = |threshold: u32| {
@@ -462,6 +493,8 @@ max_wait = "20ms"
         std::env::remove_var("RESILIENT_REG_ENV_BREAKER__FAILURE_THRESHOLD");
         std::env::remove_var("RESILIENT_REG_ENV_TIMEOUT__TIMEOUT");
         std::env::remove_var("RESILIENT_REG_ENV_LIMITER__BURST");
+        std::env::remove_var("RESILIENT_REG_ENV_BULKHEAD__MAX_WAIT");
+        std::env::remove_var("RESILIENT_REG_ENV_HEDGE__MAX_HEDGES");
     }
     let (capture, _guard) = Capture::start();
     let errors = registry::reload().unwrap_err();
