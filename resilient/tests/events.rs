@@ -301,3 +301,59 @@ async fn events_carry_the_correlation_id_of_the_request() {
         events[0].fields
     );
 }
+
+/// The events of the rate limiter, the bulkhead and the hedge: names, levels and fields.
+#[tokio::test(start_paused = true)]
+async fn rate_limit_bulkhead_and_hedge_events() {
+    use resilient::{Bulkhead, HedgePolicy, RateLimiter};
+    let (capture, _guard) = Capture::start();
+    let limiter = RateLimiter::new("ev.rate", 10, ms(1000)).burst(1);
+    assert!(limiter.try_acquire().is_ok());
+    assert!(limiter.try_acquire().is_err());
+    let events = capture.take();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].name, events[0].level),
+        ("rate_limit.rejected", Level::DEBUG)
+    );
+    assert_eq!(field(&events[0], "policy"), "ev.rate");
+    assert_eq!(field(&events[0], "retry_after_ms"), "100");
+
+    let bulkhead = Bulkhead::new("ev.bulkhead", 1);
+    let _held = bulkhead.try_acquire().unwrap();
+    assert!(bulkhead.try_acquire().is_err());
+    let events = capture.take();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].name, events[0].level),
+        ("bulkhead.rejected", Level::DEBUG)
+    );
+    assert_eq!(field(&events[0], "policy"), "ev.bulkhead");
+    assert_eq!(field(&events[0], "max_concurrent"), "1");
+    assert_eq!(
+        field(&events[0], "message"),
+        "bulkhead `ev.bulkhead` is full: the call was rejected without running"
+    );
+
+    let hedge = HedgePolicy::new().name("ev.hedge").delay(ms(10));
+    let result = resilient::hedge(&hedge, || async {
+        tokio::time::sleep(ms(20)).await;
+        Err::<(), _>(TestError::Failed(7))
+    })
+    .await;
+    assert_eq!(result, Err(TestError::Failed(7)));
+    let events = capture.take();
+    let names: Vec<_> = events.iter().map(|e| (e.name, e.level)).collect();
+    assert_eq!(
+        names,
+        [
+            ("hedge.started", Level::DEBUG),
+            ("hedge.failed", Level::WARN)
+        ]
+    );
+    assert_eq!(field(&events[0], "policy"), "ev.hedge");
+    assert_eq!(field(&events[0], "hedge"), "1");
+    assert_eq!(field(&events[0], "max_hedges"), "1");
+    assert_eq!(field(&events[1], "attempts"), "2");
+    assert_eq!(field(&events[1], "error"), "Failed(7)");
+}

@@ -125,6 +125,25 @@ async fn every_kind_of_policy_is_published_under_the_documented_names() {
     registry::register(&BREAKER);
     registry::register(&RETRY);
     registry::register(&TIMEOUT);
+    static BULKHEAD: resilient::Bulkhead = resilient::Bulkhead::new("export.bulkhead", 1);
+    static HEDGE: resilient::HedgePolicy = resilient::HedgePolicy::new()
+        .name("export.hedge")
+        .delay(Duration::from_millis(10));
+    registry::register(&BULKHEAD);
+    registry::register(&HEDGE);
+    let held = BULKHEAD.try_acquire().unwrap();
+    assert!(BULKHEAD.try_acquire().is_err());
+    let mut hedged = 0;
+    let won = resilient::hedge(&HEDGE, || {
+        hedged += 1;
+        let took = if hedged == 1 { 100 } else { 1 };
+        async move {
+            tokio::time::sleep(Duration::from_millis(took)).await;
+            Ok::<_, Rejected>(took)
+        }
+    })
+    .await;
+    assert_eq!(won, Ok(1));
 
     BREAKER.try_acquire().unwrap().success();
     BREAKER.try_acquire().unwrap().failure();
@@ -219,4 +238,31 @@ async fn every_kind_of_policy_is_published_under_the_documented_names() {
         published.get(&format!("resilient_fallbacks_total{{{f},reason=rejected}}")),
         0.0
     );
+
+    let bh = "policy=export.bulkhead,kind=bulkhead";
+    for (name, value) in [
+        ("resilient_calls_total{BH,outcome=success}", 1.0),
+        ("resilient_calls_total{BH,outcome=rejected}", 1.0),
+        ("resilient_bulkhead_waits_total{BH}", 0.0),
+        ("resilient_bulkhead_in_flight{BH}", 1.0),
+        ("resilient_bulkhead_waiting{BH}", 0.0),
+        ("resilient_bulkhead_peak_in_flight{BH}", 1.0),
+    ] {
+        assert_eq!(published.get(&name.replace("BH", bh)), value, "{name}");
+    }
+    drop(held);
+
+    let h = "policy=export.hedge,kind=hedge";
+    for (name, value) in [
+        ("resilient_calls_total{H,outcome=success}", 1.0),
+        ("resilient_calls_total{H,outcome=failure}", 0.0),
+        ("resilient_hedges_total{H}", 1.0),
+        ("resilient_hedges_won_total{H}", 1.0),
+    ] {
+        assert_eq!(
+            published.get(&name.replace("{H", &format!("{{{h}"))),
+            value,
+            "{name}"
+        );
+    }
 }

@@ -10,15 +10,22 @@ use metrics::{counter, gauge};
 /// The policies count in process, on the call path without a shared write; this copies their
 /// totals out. Call it before each scrape, or let [`watch`](super::watch) call it periodically.
 /// Every metric has the labels `policy` (the name) and `kind` (`circuit_breaker`, `retry`,
-/// `timeout`, `fallback`):
+/// `timeout`, `fallback`, `rate_limit`, `bulkhead`, `hedge`):
 ///
 /// | metric | type | labels | value |
 /// | --- | --- | --- | --- |
-/// | `resilient_calls_total` | counter | `outcome`: `success`, `failure`, `rejected` (breaker), `timeout` (timeout) | calls that ended that way |
+/// | `resilient_calls_total` | counter | `outcome`: `success`, `failure`, `rejected` (breaker, rate limit, bulkhead), `timeout` (timeout) | calls that ended that way (a rate limiter's and a bulkhead's `success` is a call let through) |
 /// | `resilient_failures_total` | counter | `failure`: `timeout`, `panic`, `slow` | a breaker's failures of that kind (also in `failure`; slow calls whatever their outcome) |
 /// | `resilient_retries_total` | counter | | waits between attempts |
 /// | `resilient_retries_exhausted_total` | counter | | retried calls that ran out of attempts or budget |
 /// | `resilient_retries_aborted_total` | counter | | retried calls stopped by a rejection inside |
+/// | `resilient_rate_limit_waits_total` | counter | | calls that waited for their turn |
+/// | `resilient_bulkhead_waits_total` | counter | | calls that waited for a slot |
+/// | `resilient_bulkhead_in_flight` | gauge | | calls holding a slot now |
+/// | `resilient_bulkhead_waiting` | gauge | | calls waiting for a slot now |
+/// | `resilient_bulkhead_peak_in_flight` | gauge | | the most calls ever in flight at once |
+/// | `resilient_hedges_total` | counter | | hedges started (attempts beyond the first) |
+/// | `resilient_hedges_won_total` | counter | | calls a hedge answered first |
 /// | `resilient_fallbacks_total` | counter | `reason`: `error`, `rejected` | calls the fallback answered, after the function's error or a rejection inside |
 /// | `resilient_breaker_state` | gauge | | 0 closed, 1 half-open, 2 open, 3 forced open, 4 disabled |
 /// | `resilient_breaker_openings_total` | counter | | times it opened |
