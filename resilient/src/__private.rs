@@ -19,7 +19,7 @@ pub use crate::{
 pub use std::time::Duration;
 
 use crate::breaker::BreakerCall;
-use crate::registry::on_first_use;
+use crate::policy::on_first_use;
 use crate::rejected::{Origin, clear_mark, set_mark, take_mark};
 use pin_project::pin_project;
 use std::future::Future;

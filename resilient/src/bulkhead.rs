@@ -14,11 +14,17 @@
 
 use crate::Rejected;
 use crate::config::{ConfigError, ConfigValue, Live, check_count, or_panic};
+use crate::monitor::Sample;
 use crate::name::{Name, PolicyName};
+use crate::policy::{
+    Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, not_a_key, parse_count,
+    parse_duration, set_each, show,
+};
 use crate::rejected::{Origin, reject, set_mark, take_mark};
 use crate::striped::StripedCounter;
 use crate::sync::{AtomicU32, AtomicU64, Mutex, maybe_const};
 use pin_project::{pin_project, pinned_drop};
+use std::collections::BTreeMap;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -50,7 +56,7 @@ pub struct Bulkhead {
     name: PolicyName,
     settings: Live<BulkheadSettings>,
     /// Whether it is in the [`crate::registry`] yet.
-    pub(crate) registration: crate::registry::sealed::Registration,
+    pub(crate) registration: crate::policy::Registration,
     /// Calls in flight (low 32 bits) and calls waiting (high 32 bits). Waiting calls change only
     /// under `queue`'s lock.
     slots: AtomicU64,
@@ -197,7 +203,7 @@ impl Bulkhead {
                 max_concurrent,
                 max_wait: Duration::ZERO,
             }),
-            registration: crate::registry::sealed::Registration::new(),
+            registration: crate::policy::Registration::new(),
             slots: AtomicU64::new(0),
             queue: Mutex::new(Queue {
                 next_ticket: 0,
@@ -643,7 +649,7 @@ where
         let mut this = self.project();
         let bulkhead = *this.bulkhead;
         if let Some(bulkhead) = this.registers.take() {
-            crate::registry::on_first_use(bulkhead);
+            crate::policy::on_first_use(bulkhead);
         }
         if *this.stage == Stage::Asking {
             if bulkhead.try_enter() {
@@ -700,5 +706,68 @@ impl<F> PinnedDrop for BulkheadCall<'_, F> {
             Stage::Running => self.bulkhead.exit(),
             Stage::Asking | Stage::Done => {}
         }
+    }
+}
+
+pub(crate) const KIND: Kind = Kind {
+    kind: PolicyKind::Bulkhead,
+    keys: &["max_concurrent", "max_wait"],
+    check_form: |key, value| {
+        let mut defaults = BulkheadSettings {
+            max_concurrent: 1,
+            max_wait: Duration::ZERO,
+        };
+        set(&mut defaults, key, value)
+    },
+};
+
+fn set(s: &mut BulkheadSettings, key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "max_concurrent" => s.max_concurrent = parse_count(value)?,
+        "max_wait" => s.max_wait = parse_duration(value)?,
+        _ => return Err(not_a_key(&[PolicyKind::Bulkhead])),
+    }
+    Ok(())
+}
+
+impl Registered for Bulkhead {
+    fn name(&self) -> &'static str {
+        Bulkhead::name(self)
+    }
+
+    fn kind(&self) -> PolicyKind {
+        PolicyKind::Bulkhead
+    }
+
+    fn registration(&self) -> &Registration {
+        &self.registration
+    }
+
+    fn config(&self) -> BTreeMap<&'static str, String> {
+        let s = *self.settings();
+        BTreeMap::from([
+            ("max_concurrent", s.max_concurrent.to_string()),
+            ("max_wait", show(s.max_wait)),
+        ])
+    }
+
+    fn metrics(&self) -> PolicyMetrics {
+        PolicyMetrics::Bulkhead(Bulkhead::metrics(self))
+    }
+
+    /// A refusal is a call that failed, for the caller as for the alert.
+    fn sample(&self) -> Option<Sample> {
+        let m = Bulkhead::metrics(self);
+        Some(Sample {
+            calls: m.admitted + m.rejected,
+            failures: m.rejected,
+            unavailable: false,
+        })
+    }
+
+    fn apply(&self, values: &[(&str, &str)]) -> Result<(), Refused> {
+        let mut settings = *self.initial_settings();
+        set_each(&mut settings, values, set)?;
+        Ok(self.reconfigure(settings)?)
     }
 }

@@ -1,9 +1,12 @@
 //! [`FallbackPolicy`]: the name and count of a `#[fallback]`, for the registry and metrics.
 
 use crate::RejectedKind;
+use crate::monitor::Sample;
 use crate::name::{Name, PolicyName};
+use crate::policy::{Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration};
 use crate::rejected::{Origin, clear_mark, set_mark, take_mark};
 use pin_project::pin_project;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
@@ -16,7 +19,7 @@ use tracing::Level;
 /// A fallback runs only after a failure, so counting it writes to one shared counter.
 pub struct FallbackPolicy {
     name: PolicyName,
-    pub(crate) registration: crate::registry::sealed::Registration,
+    pub(crate) registration: crate::policy::Registration,
     fallbacks: AtomicU64,
     after_rejection: AtomicU64,
 }
@@ -47,7 +50,7 @@ impl FallbackPolicy {
     const fn named(name: PolicyName) -> Self {
         Self {
             name,
-            registration: crate::registry::sealed::Registration::new(),
+            registration: crate::policy::Registration::new(),
             fallbacks: AtomicU64::new(0),
             after_rejection: AtomicU64::new(0),
         }
@@ -160,7 +163,7 @@ where
                 handler,
             } => {
                 // Registered here rather than where the future is built: see `BreakerCall`.
-                crate::registry::on_first_use(*policy);
+                crate::policy::on_first_use(*policy);
                 let inner = Origin::of(fut.as_ref().get_ref());
                 let error = match ready!(fut.poll(cx)) {
                     Ok(value) => return Poll::Ready(Ok(value)),
@@ -268,4 +271,41 @@ pub(crate) fn blocking<T, E>(
     let answer = handler(error);
     clear_mark();
     answer
+}
+
+pub(crate) const KIND: Kind = Kind {
+    kind: PolicyKind::Fallback,
+    keys: &[],
+    check_form: |_, _| Ok(()),
+};
+
+impl Registered for FallbackPolicy {
+    fn name(&self) -> &'static str {
+        FallbackPolicy::name(self)
+    }
+
+    fn kind(&self) -> PolicyKind {
+        PolicyKind::Fallback
+    }
+
+    fn registration(&self) -> &Registration {
+        &self.registration
+    }
+
+    fn config(&self) -> BTreeMap<&'static str, String> {
+        BTreeMap::new()
+    }
+
+    fn metrics(&self) -> PolicyMetrics {
+        PolicyMetrics::Fallback(FallbackPolicy::metrics(self))
+    }
+
+    /// A fallback answers for failures; it has no error rate of its own.
+    fn sample(&self) -> Option<Sample> {
+        None
+    }
+
+    fn apply(&self, _: &[(&str, &str)]) -> Result<(), Refused> {
+        Ok(())
+    }
 }

@@ -15,10 +15,16 @@
 
 use crate::RejectedKind;
 use crate::config::{ConfigError, ConfigValue, Live, check_count, or_panic};
+use crate::monitor::Sample;
 use crate::name::{Name, PolicyName};
+use crate::policy::{
+    Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, not_a_key, parse_count,
+    parse_duration, set_each, show,
+};
 use crate::rejected::{Origin, set_mark, take_mark};
 use crate::striped::StripedCounter;
 use pin_project::pin_project;
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
@@ -45,7 +51,7 @@ pub struct HedgePolicy {
     name: PolicyName,
     settings: Live<HedgeSettings>,
     /// Whether it is in the [`crate::registry`] yet.
-    pub(crate) registration: crate::registry::sealed::Registration,
+    pub(crate) registration: crate::policy::Registration,
     stats: HedgeStats,
 }
 
@@ -101,7 +107,7 @@ impl HedgePolicy {
                 delay: Duration::from_millis(50),
                 max_hedges: 1,
             }),
-            registration: crate::registry::sealed::Registration::new(),
+            registration: crate::policy::Registration::new(),
             stats: HedgeStats {
                 successes: StripedCounter::new(),
                 failures: AtomicU64::new(0),
@@ -395,7 +401,7 @@ impl<'p, F: Future, P> Hedging<'p, F, P> {
         let policy = *this.policy;
         if *this.started == 0 {
             if let Some(policy) = this.registers.take() {
-                crate::registry::on_first_use(policy);
+                crate::policy::on_first_use(policy);
             }
             let settings = policy.settings();
             (*this.max_hedges, *this.delay) = (settings.max_hedges, settings.delay);
@@ -596,4 +602,63 @@ fn report_failed(name: &str, attempts: u32, err: &dyn Debug) {
         error = ?err,
         "every attempt of `{name}` failed ({attempts}); the last error is returned"
     );
+}
+
+pub(crate) const KIND: Kind = Kind {
+    kind: PolicyKind::Hedge,
+    keys: &["delay", "max_hedges"],
+    check_form: |key, value| {
+        let mut defaults = *HedgePolicy::new().initial_settings();
+        set(&mut defaults, key, value)
+    },
+};
+
+fn set(s: &mut HedgeSettings, key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "delay" => s.delay = parse_duration(value)?,
+        "max_hedges" => s.max_hedges = parse_count(value)?,
+        _ => return Err(not_a_key(&[PolicyKind::Hedge])),
+    }
+    Ok(())
+}
+
+impl Registered for HedgePolicy {
+    fn name(&self) -> &'static str {
+        self.policy_name()
+    }
+
+    fn kind(&self) -> PolicyKind {
+        PolicyKind::Hedge
+    }
+
+    fn registration(&self) -> &Registration {
+        &self.registration
+    }
+
+    fn config(&self) -> BTreeMap<&'static str, String> {
+        let s = *self.settings();
+        BTreeMap::from([
+            ("delay", show(s.delay)),
+            ("max_hedges", s.max_hedges.to_string()),
+        ])
+    }
+
+    fn metrics(&self) -> PolicyMetrics {
+        PolicyMetrics::Hedge(HedgePolicy::metrics(self))
+    }
+
+    fn sample(&self) -> Option<Sample> {
+        let m = HedgePolicy::metrics(self);
+        Some(Sample {
+            calls: m.calls(),
+            failures: m.failures,
+            unavailable: false,
+        })
+    }
+
+    fn apply(&self, values: &[(&str, &str)]) -> Result<(), Refused> {
+        let mut settings = *self.initial_settings();
+        set_each(&mut settings, values, set)?;
+        Ok(self.reconfigure(settings)?)
+    }
 }

@@ -180,6 +180,7 @@ pub mod health;
 mod hedge;
 pub mod monitor;
 mod name;
+mod policy;
 mod rate_limit;
 pub mod registry;
 mod rejected;

@@ -13,11 +13,17 @@
 use crate::Rejected;
 use crate::clock::{Epoch, nanos};
 use crate::config::{ConfigError, ConfigValue, Live, check_count, check_nonzero, or_panic};
+use crate::monitor::Sample;
 use crate::name::{Name, PolicyName};
+use crate::policy::{
+    Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, not_a_key, parse_count,
+    parse_duration, set_each, show,
+};
 use crate::rejected::{Origin, reject, set_mark, take_mark};
 use crate::striped::StripedCounter;
 use crate::sync::maybe_const;
 use pin_project::{pin_project, pinned_drop};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
@@ -49,7 +55,7 @@ pub struct RateLimiter {
     name: PolicyName,
     settings: Live<RateSettings>,
     /// Whether it is in the [`crate::registry`] yet.
-    pub(crate) registration: crate::registry::sealed::Registration,
+    pub(crate) registration: crate::policy::Registration,
     /// The theoretical arrival time, in nanoseconds of `epoch`; 0 before the first call. Loom's
     /// under `--cfg loom`, so the model test explores the real decision.
     tat: crate::sync::AtomicU64,
@@ -166,7 +172,7 @@ impl RateLimiter {
         Self {
             name,
             settings: Live::new(RateSettings::new(rate, per)),
-            registration: crate::registry::sealed::Registration::new(),
+            registration: crate::policy::Registration::new(),
             tat: crate::sync::AtomicU64::new(0),
             epoch: Epoch::new(),
             stats: RateStats {
@@ -469,7 +475,7 @@ where
         let mut this = self.project();
         let limiter = *this.limiter;
         if let Some(limiter) = this.registers.take() {
-            crate::registry::on_first_use(limiter);
+            crate::policy::on_first_use(limiter);
         }
         if *this.stage == Stage::Asking {
             let now = limiter.epoch.now();
@@ -515,6 +521,73 @@ impl<F> PinnedDrop for LimitedCall<'_, F> {
         if let Stage::Waiting { reserved } = self.stage {
             self.limiter.give_back(reserved);
         }
+    }
+}
+
+pub(crate) const KIND: Kind = Kind {
+    kind: PolicyKind::RateLimit,
+    keys: &["rate", "per", "burst", "max_wait"],
+    check_form: |key, value| {
+        set(
+            &mut RateSettings::new(1, Duration::from_secs(1)),
+            key,
+            value,
+        )
+    },
+};
+
+fn set(s: &mut RateSettings, key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "rate" => s.rate = parse_count(value)?,
+        "per" => s.per = parse_duration(value)?,
+        "burst" => s.burst = parse_count(value)?,
+        "max_wait" => s.max_wait = parse_duration(value)?,
+        _ => return Err(not_a_key(&[PolicyKind::RateLimit])),
+    }
+    Ok(())
+}
+
+impl Registered for RateLimiter {
+    fn name(&self) -> &'static str {
+        RateLimiter::name(self)
+    }
+
+    fn kind(&self) -> PolicyKind {
+        PolicyKind::RateLimit
+    }
+
+    fn registration(&self) -> &Registration {
+        &self.registration
+    }
+
+    fn config(&self) -> BTreeMap<&'static str, String> {
+        let s = *self.settings();
+        BTreeMap::from([
+            ("rate", s.rate.to_string()),
+            ("per", show(s.per)),
+            ("burst", s.burst.to_string()),
+            ("max_wait", show(s.max_wait)),
+        ])
+    }
+
+    fn metrics(&self) -> PolicyMetrics {
+        PolicyMetrics::RateLimit(RateLimiter::metrics(self))
+    }
+
+    /// A refusal is a call that failed, for the caller as for the alert.
+    fn sample(&self) -> Option<Sample> {
+        let m = RateLimiter::metrics(self);
+        Some(Sample {
+            calls: m.admitted + m.rejected,
+            failures: m.rejected,
+            unavailable: false,
+        })
+    }
+
+    fn apply(&self, values: &[(&str, &str)]) -> Result<(), Refused> {
+        let mut settings = *self.initial_settings();
+        set_each(&mut settings, values, set)?;
+        Ok(self.reconfigure(settings)?)
     }
 }
 

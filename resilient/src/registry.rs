@@ -77,64 +77,19 @@
 //! logged as `config.refused`), and those values are forgotten: they refuse no later change.
 //! What [`policies`] shows as a policy's configuration can be set again as it is.
 
-use crate::breaker::BreakerConfig;
-use crate::bulkhead::{Bulkhead, BulkheadMetrics, BulkheadSettings};
 use crate::config::ConfigError;
-use crate::fallback::{FallbackMetrics, FallbackPolicy};
-use crate::hedge::{HedgeMetrics, HedgePolicy, HedgeSettings};
-use crate::monitor::{AlertLevel, AlertThresholds, ErrorRateMonitor, Sample};
-use crate::rate_limit::{RateLimiter, RateLimiterMetrics, RateSettings};
-use crate::retry::{RetryMetrics, RetrySettings};
-use crate::timeout::{TimeoutMetrics, TimeoutPolicy};
-use crate::{Backoff, BreakerMetrics, BreakerState, CircuitBreaker, RetryPolicy};
+use crate::monitor::{AlertLevel, AlertThresholds, ErrorRateMonitor};
+use crate::policy::{KINDS, Registered, not_a_key};
+pub use crate::policy::{PolicyKind, PolicyMetrics};
+use crate::{BreakerState, CircuitBreaker};
+#[cfg(doc)]
+use crate::{Bulkhead, FallbackPolicy, HedgePolicy, RateLimiter, RetryPolicy, TimeoutPolicy};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tracing::Level;
-
-/// What a policy does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum PolicyKind {
-    /// A [`CircuitBreaker`].
-    CircuitBreaker,
-    /// A [`RetryPolicy`].
-    Retry,
-    /// A [`TimeoutPolicy`].
-    Timeout,
-    /// A [`FallbackPolicy`].
-    Fallback,
-    /// A [`RateLimiter`].
-    RateLimit,
-    /// A [`Bulkhead`].
-    Bulkhead,
-    /// A [`HedgePolicy`].
-    Hedge,
-}
-
-impl PolicyKind {
-    /// The kind as written in metric labels: `circuit_breaker`, `retry`, `timeout`, `fallback`,
-    /// `rate_limit`, `bulkhead`, `hedge`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PolicyKind::CircuitBreaker => "circuit_breaker",
-            PolicyKind::Retry => "retry",
-            PolicyKind::Timeout => "timeout",
-            PolicyKind::Fallback => "fallback",
-            PolicyKind::RateLimit => "rate_limit",
-            PolicyKind::Bulkhead => "bulkhead",
-            PolicyKind::Hedge => "hedge",
-        }
-    }
-}
-
-impl fmt::Display for PolicyKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One registered policy, as [`policies`] saw it.
 #[derive(Clone, Debug)]
@@ -155,523 +110,66 @@ pub struct PolicyInfo {
     pub alert: Option<AlertLevel>,
 }
 
-/// The counters of a policy, by kind.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum PolicyMetrics {
-    /// [`CircuitBreaker::metrics`].
-    CircuitBreaker(BreakerMetrics),
-    /// [`RetryPolicy::metrics`].
-    Retry(RetryMetrics),
-    /// [`TimeoutPolicy::metrics`].
-    Timeout(TimeoutMetrics),
-    /// [`FallbackPolicy::metrics`].
-    Fallback(FallbackMetrics),
-    /// [`RateLimiter::metrics`].
-    RateLimit(RateLimiterMetrics),
-    /// [`Bulkhead::metrics`].
-    Bulkhead(BulkheadMetrics),
-    /// [`HedgePolicy::metrics`].
-    Hedge(HedgeMetrics),
-}
-
-/// A policy type that can be registered: [`CircuitBreaker`], [`RetryPolicy`], [`TimeoutPolicy`]
-/// and [`FallbackPolicy`].
+/// A policy type that can be registered: [`CircuitBreaker`], [`RetryPolicy`], [`TimeoutPolicy`],
+/// [`FallbackPolicy`], [`RateLimiter`], [`Bulkhead`] and [`HedgePolicy`].
 pub trait Policy: sealed::Sealed + Sync + 'static {}
 
-impl Policy for CircuitBreaker {}
-impl Policy for RetryPolicy {}
-impl Policy for TimeoutPolicy {}
-impl Policy for FallbackPolicy {}
-impl Policy for RateLimiter {}
-impl Policy for Bulkhead {}
-impl Policy for HedgePolicy {}
+impl<P: Registered> Policy for P {}
 
 /// What makes a type a [`Policy`]: public to name in the trait, out of reach outside the crate.
 pub(crate) mod sealed {
-    use super::*;
-    use std::sync::atomic::AtomicBool;
-    use std::sync::atomic::Ordering::{AcqRel, Relaxed};
-
-    /// Whether a policy is in the registry yet: read on every call, set once.
-    pub struct Registration(AtomicBool);
-
-    impl Registration {
-        pub const fn new() -> Self {
-            Self(AtomicBool::new(false))
-        }
-
-        #[inline]
-        pub(super) fn is_done(&self) -> bool {
-            self.0.load(Relaxed)
-        }
-
-        /// True for the one caller that gets to register the policy.
-        pub(super) fn claim(&self) -> bool {
-            !self.0.swap(true, AcqRel)
-        }
-    }
-
-    /// A registered policy, whatever its kind.
-    #[derive(Clone, Copy)]
-    pub enum Entry {
-        Breaker(&'static CircuitBreaker),
-        Retry(&'static RetryPolicy),
-        Timeout(&'static TimeoutPolicy),
-        Fallback(&'static FallbackPolicy),
-        RateLimit(&'static RateLimiter),
-        Bulkhead(&'static Bulkhead),
-        Hedge(&'static HedgePolicy),
-    }
+    use crate::policy::Registered;
 
     pub trait Sealed {
-        fn entry(&'static self) -> Entry;
-        fn registration(&self) -> &Registration;
+        fn entry(&'static self) -> &'static dyn Registered;
     }
 
-    macro_rules! sealed {
-        ($($policy:ty => $variant:ident),*) => {$(
-            impl Sealed for $policy {
-                fn entry(&'static self) -> Entry {
-                    Entry::$variant(self)
-                }
-                #[inline]
-                fn registration(&self) -> &Registration {
-                    &self.registration
-                }
-            }
-        )*};
-    }
-
-    sealed!(
-        CircuitBreaker => Breaker,
-        RetryPolicy => Retry,
-        TimeoutPolicy => Timeout,
-        FallbackPolicy => Fallback,
-        RateLimiter => RateLimit,
-        Bulkhead => Bulkhead,
-        HedgePolicy => Hedge
-    );
-}
-
-use sealed::Entry;
-
-/// Registers `policy` the first time it is used; after that one load. What generated code calls.
-#[inline]
-pub(crate) fn on_first_use<P: Policy>(policy: &'static P) -> &'static P {
-    if !policy.registration().is_done() {
-        register(policy);
-    }
-    policy
-}
-
-impl Entry {
-    fn name(self) -> &'static str {
-        match self {
-            Entry::Breaker(b) => b.name(),
-            Entry::Retry(r) => r.policy_name(),
-            Entry::Timeout(t) => t.name(),
-            Entry::Fallback(f) => f.name(),
-            Entry::RateLimit(l) => l.name(),
-            Entry::Bulkhead(b) => b.name(),
-            Entry::Hedge(h) => h.policy_name(),
-        }
-    }
-
-    fn kind(self) -> PolicyKind {
-        match self {
-            Entry::Breaker(_) => PolicyKind::CircuitBreaker,
-            Entry::Retry(_) => PolicyKind::Retry,
-            Entry::Timeout(_) => PolicyKind::Timeout,
-            Entry::Fallback(_) => PolicyKind::Fallback,
-            Entry::RateLimit(_) => PolicyKind::RateLimit,
-            Entry::Bulkhead(_) => PolicyKind::Bulkhead,
-            Entry::Hedge(_) => PolicyKind::Hedge,
-        }
-    }
-
-    /// The totals its alert monitor judges: a breaker's rejections are failed calls too, and
-    /// it is unavailable while not closed.
-    fn sample(self) -> Option<Sample> {
-        Some(match self {
-            Entry::Breaker(b) => {
-                let m = b.metrics();
-                Sample {
-                    calls: m.calls() + m.rejections,
-                    failures: m.failures + m.rejections,
-                    unavailable: !matches!(m.state, BreakerState::Closed | BreakerState::Disabled),
-                }
-            }
-            Entry::Retry(r) => {
-                let m = r.metrics();
-                Sample {
-                    calls: m.calls(),
-                    failures: m.failures,
-                    unavailable: false,
-                }
-            }
-            Entry::Timeout(t) => {
-                let m = t.metrics();
-                Sample {
-                    calls: m.calls(),
-                    failures: m.timeouts,
-                    unavailable: false,
-                }
-            }
-            // A refusal is a call that failed, for the caller as for the alert.
-            Entry::RateLimit(l) => {
-                let m = l.metrics();
-                Sample {
-                    calls: m.admitted + m.rejected,
-                    failures: m.rejected,
-                    unavailable: false,
-                }
-            }
-            Entry::Bulkhead(b) => {
-                let m = b.metrics();
-                Sample {
-                    calls: m.admitted + m.rejected,
-                    failures: m.rejected,
-                    unavailable: false,
-                }
-            }
-            Entry::Hedge(h) => {
-                let m = h.metrics();
-                Sample {
-                    calls: m.calls(),
-                    failures: m.failures,
-                    unavailable: false,
-                }
-            }
-            Entry::Fallback(_) => return None,
-        })
-    }
-
-    fn info(self, monitor: Option<&ErrorRateMonitor>) -> PolicyInfo {
-        let (config, state, metrics) = match self {
-            Entry::Breaker(b) => (
-                breaker_settings(&b.config()),
-                Some(b.state()),
-                PolicyMetrics::CircuitBreaker(b.metrics()),
-            ),
-            Entry::Retry(r) => (
-                retry_settings(&r.settings()),
-                None,
-                PolicyMetrics::Retry(r.metrics()),
-            ),
-            Entry::Timeout(t) => {
-                let limit = t.limit().map_or("set by each call".to_owned(), show);
-                (
-                    BTreeMap::from([("timeout", limit)]),
-                    None,
-                    PolicyMetrics::Timeout(t.metrics()),
-                )
-            }
-            Entry::Fallback(f) => (BTreeMap::new(), None, PolicyMetrics::Fallback(f.metrics())),
-            Entry::RateLimit(l) => (
-                rate_settings(&l.settings()),
-                None,
-                PolicyMetrics::RateLimit(l.metrics()),
-            ),
-            Entry::Bulkhead(b) => (
-                bulkhead_settings(&b.settings()),
-                None,
-                PolicyMetrics::Bulkhead(b.metrics()),
-            ),
-            Entry::Hedge(h) => (
-                hedge_settings(&h.settings()),
-                None,
-                PolicyMetrics::Hedge(h.metrics()),
-            ),
-        };
-        PolicyInfo {
-            name: self.name(),
-            kind: self.kind(),
-            config,
-            state,
-            metrics,
-            alert: monitor.map(ErrorRateMonitor::level),
-        }
-    }
-
-    /// Rebuilds its configuration from the code's and `values` (weakest first) and puts it in
-    /// force, or leaves the old one and says why.
-    fn apply(self, values: &[(&str, &str)]) -> Result<(), SettingError> {
-        let name = self.name();
-        let refused = |key: &str, reason: String| {
-            let value = values
-                .iter()
-                .rev()
-                .find(|(k, _)| *k == key)
-                .map_or("", |(_, v)| v);
-            SettingError::new(name, key, value, reason)
-        };
-        let checked = |e: ConfigError| refused(e.key(), e.to_string());
-        match self {
-            Entry::Breaker(b) => {
-                let mut config = *b.initial_config();
-                for (key, value) in values {
-                    config = set_breaker(config, key, value)
-                        .map_err(|reason| SettingError::new(name, key, value, reason))?;
-                }
-                b.reconfigure(config).map_err(checked)
-            }
-            Entry::Retry(r) => {
-                let mut settings = *r.initial_settings();
-                // A `backoff` replaces the whole backoff: it goes in first, so that a `jitter` or
-                // `factor` refines it, whichever source gave each and in whatever order.
-                let (backoffs, refinements): (Vec<_>, Vec<_>) =
-                    values.iter().partition(|(key, _)| *key == "backoff");
-                for (key, value) in backoffs.into_iter().chain(refinements) {
-                    set_retry(&mut settings, key, value)
-                        .map_err(|reason| SettingError::new(name, key, value, reason))?;
-                }
-                r.reconfigure(settings).map_err(checked)
-            }
-            Entry::Timeout(t) => match values.last() {
-                Some((key, value)) => {
-                    let limit = parse_duration(value)
-                        .map_err(|reason| SettingError::new(name, key, value, reason))?;
-                    t.reconfigure(limit).map_err(checked)
-                }
-                None => t.reset_limit().map_err(checked),
-            },
-            Entry::Fallback(_) => Ok(()),
-            Entry::RateLimit(l) => {
-                let mut settings = *l.initial_settings();
-                for (key, value) in values {
-                    set_rate(&mut settings, key, value)
-                        .map_err(|reason| SettingError::new(name, key, value, reason))?;
-                }
-                l.reconfigure(settings).map_err(checked)
-            }
-            Entry::Bulkhead(b) => {
-                let mut settings = *b.initial_settings();
-                for (key, value) in values {
-                    set_bulkhead(&mut settings, key, value)
-                        .map_err(|reason| SettingError::new(name, key, value, reason))?;
-                }
-                b.reconfigure(settings).map_err(checked)
-            }
-            Entry::Hedge(h) => {
-                let mut settings = *h.initial_settings();
-                for (key, value) in values {
-                    set_hedge(&mut settings, key, value)
-                        .map_err(|reason| SettingError::new(name, key, value, reason))?;
-                }
-                h.reconfigure(settings).map_err(checked)
-            }
+    impl<P: Registered> Sealed for P {
+        fn entry(&'static self) -> &'static dyn Registered {
+            self
         }
     }
 }
 
-/// The keys each kind takes; the others are not its.
-fn keys(kind: PolicyKind) -> &'static [&'static str] {
-    match kind {
-        PolicyKind::CircuitBreaker => &[
-            "failure_threshold",
-            "recovery_timeout",
-            "half_open_calls",
-            "success_threshold",
-            "failure_rate",
-            "minimum_calls",
-            "slow_call",
-            "slow_call_rate",
-        ],
-        PolicyKind::Retry => &["max_attempts", "backoff", "jitter", "factor", "budget"],
-        PolicyKind::Timeout => &["timeout"],
-        PolicyKind::Fallback => &[],
-        PolicyKind::RateLimit => &["rate", "per", "burst", "max_wait"],
-        PolicyKind::Bulkhead => &["max_concurrent", "max_wait"],
-        PolicyKind::Hedge => &["delay", "max_hedges"],
+/// A registered policy, whatever its kind.
+type Entry = &'static dyn Registered;
+
+/// What [`policies`] shows of a registered policy.
+fn info(entry: Entry, monitor: Option<&ErrorRateMonitor>) -> PolicyInfo {
+    PolicyInfo {
+        name: entry.name(),
+        kind: entry.kind(),
+        config: entry.config(),
+        state: entry.state(),
+        metrics: entry.metrics(),
+        alert: monitor.map(ErrorRateMonitor::level),
     }
 }
 
-const KINDS: [PolicyKind; 7] = [
-    PolicyKind::CircuitBreaker,
-    PolicyKind::Retry,
-    PolicyKind::Timeout,
-    PolicyKind::Fallback,
-    PolicyKind::RateLimit,
-    PolicyKind::Bulkhead,
-    PolicyKind::Hedge,
-];
-
-fn known_key(key: &str) -> bool {
-    KINDS.iter().any(|kind| keys(*kind).contains(&key))
-}
-
-fn all_keys() -> String {
-    let all: Vec<_> = KINDS.iter().flat_map(|kind| keys(*kind)).copied().collect();
-    all.join(", ")
-}
-
-fn set_breaker(c: BreakerConfig, key: &str, value: &str) -> Result<BreakerConfig, String> {
-    Ok(match key {
-        "failure_threshold" => c.failure_threshold(parse_count(value)?),
-        "recovery_timeout" => c.recovery_timeout(parse_duration(value)?),
-        "half_open_calls" => c.half_open_calls(parse_count(value)?),
-        "success_threshold" => c.success_threshold(parse_count(value)?),
-        "failure_rate" => c.failure_rate(parse_fraction(value)?),
-        "minimum_calls" => c.minimum_calls(parse_count(value)?),
-        "slow_call" => c.slow_call(parse_duration(value)?),
-        "slow_call_rate" => c.slow_call_rate(parse_fraction(value)?),
-        _ => return Err(not_a_key(&[PolicyKind::CircuitBreaker])),
+/// Rebuilds `entry`'s configuration from the code's and `values` (weakest first) and puts it in
+/// force, or leaves the old one and says why, naming the value refused.
+fn apply(entry: Entry, values: &[(&str, &str)]) -> Result<(), SettingError> {
+    entry.apply(values).map_err(|refused| {
+        let value = values
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == refused.key)
+            .map_or("", |(_, v)| v);
+        SettingError::new(entry.name(), &refused.key, value, refused.reason)
     })
 }
 
-fn set_retry(s: &mut RetrySettings, key: &str, value: &str) -> Result<(), String> {
-    match key {
-        "max_attempts" => s.max_attempts = parse_count(value)?,
-        "backoff" => s.backoff = Backoff::parse(value)?,
-        "jitter" if !s.backoff.takes_jitter() => return Err(inapplicable("jitter", &s.backoff)),
-        "factor" if !s.backoff.takes_factor() => return Err(inapplicable("factor", &s.backoff)),
-        "jitter" => s.backoff = s.backoff.jitter(parse_fraction(value)?),
-        "factor" => s.backoff = s.backoff.factor(parse_fraction(value)?),
-        "budget" => s.budget = Some(parse_duration(value)?),
-        _ => return Err(not_a_key(&[PolicyKind::Retry])),
-    }
-    Ok(())
+fn keys(kind: PolicyKind) -> &'static [&'static str] {
+    kind.keys()
 }
 
-fn set_rate(s: &mut RateSettings, key: &str, value: &str) -> Result<(), String> {
-    match key {
-        "rate" => s.rate = parse_count(value)?,
-        "per" => s.per = parse_duration(value)?,
-        "burst" => s.burst = parse_count(value)?,
-        "max_wait" => s.max_wait = parse_duration(value)?,
-        _ => return Err(not_a_key(&[PolicyKind::RateLimit])),
-    }
-    Ok(())
+fn known_key(key: &str) -> bool {
+    KINDS.iter().any(|kind| kind.keys.contains(&key))
 }
 
-fn set_bulkhead(s: &mut BulkheadSettings, key: &str, value: &str) -> Result<(), String> {
-    match key {
-        "max_concurrent" => s.max_concurrent = parse_count(value)?,
-        "max_wait" => s.max_wait = parse_duration(value)?,
-        _ => return Err(not_a_key(&[PolicyKind::Bulkhead])),
-    }
-    Ok(())
-}
-
-fn set_hedge(s: &mut HedgeSettings, key: &str, value: &str) -> Result<(), String> {
-    match key {
-        "delay" => s.delay = parse_duration(value)?,
-        "max_hedges" => s.max_hedges = parse_count(value)?,
-        _ => return Err(not_a_key(&[PolicyKind::Hedge])),
-    }
-    Ok(())
-}
-
-/// Why `key` does nothing to `backoff`.
-fn inapplicable(key: &str, backoff: &Backoff) -> String {
-    let applies = match key {
-        "factor" => "an exponential backoff",
-        _ => "an exponential, constant or linear backoff",
-    };
-    format!(
-        "`{key}` applies only to {applies}, and the backoff is {}",
-        backoff.describe()
-    )
-}
-
-/// Why a key that none of `kinds` takes is refused, with the keys they do take.
-fn not_a_key(kinds: &[PolicyKind]) -> String {
-    let names: Vec<String> = kinds.iter().map(|kind| format!("a {kind}")).collect();
-    let accepted: Vec<&str> = kinds.iter().flat_map(|kind| keys(*kind)).copied().collect();
-    let (its, accepted) = match accepted.is_empty() {
-        true => ("it takes", "no key".to_owned()),
-        false if kinds.len() == 1 => ("its keys are", accepted.join(", ")),
-        false => ("their keys are", accepted.join(", ")),
-    };
-    format!("not a key of {}; {its} {accepted}", names.join(" or "))
-}
-
-fn breaker_settings(c: &BreakerConfig) -> BTreeMap<&'static str, String> {
-    let mut settings = BTreeMap::from([
-        ("recovery_timeout", show(c.recovery_timeout)),
-        ("half_open_calls", c.half_open_calls.to_string()),
-        ("success_threshold", c.success_threshold.to_string()),
-    ]);
-    match c.failure_rate {
-        Some(rate) => {
-            settings.insert("failure_rate", rate.to_string());
-            settings.insert("minimum_calls", c.minimum_calls.to_string());
-        }
-        None => {
-            settings.insert("failure_threshold", c.failure_threshold.to_string());
-        }
-    }
-    if let Some(slow) = c.slow_call {
-        settings.insert("slow_call", show(slow));
-    }
-    if let Some(rate) = c.slow_call_rate {
-        settings.insert("slow_call_rate", rate.to_string());
-    }
-    settings
-}
-
-fn retry_settings(s: &RetrySettings) -> BTreeMap<&'static str, String> {
-    let mut settings = BTreeMap::from([
-        ("max_attempts", s.max_attempts.to_string()),
-        ("backoff", s.backoff.describe()),
-    ]);
-    let (factor, jitter) = s.backoff.refinements();
-    if let Some(factor) = factor {
-        settings.insert("factor", factor.to_string());
-    }
-    if let Some(jitter) = jitter {
-        settings.insert("jitter", jitter.to_string());
-    }
-    if let Some(budget) = s.budget {
-        settings.insert("budget", show(budget));
-    }
-    settings
-}
-
-fn rate_settings(s: &RateSettings) -> BTreeMap<&'static str, String> {
-    BTreeMap::from([
-        ("rate", s.rate.to_string()),
-        ("per", show(s.per)),
-        ("burst", s.burst.to_string()),
-        ("max_wait", show(s.max_wait)),
-    ])
-}
-
-fn bulkhead_settings(s: &BulkheadSettings) -> BTreeMap<&'static str, String> {
-    BTreeMap::from([
-        ("max_concurrent", s.max_concurrent.to_string()),
-        ("max_wait", show(s.max_wait)),
-    ])
-}
-
-fn hedge_settings(s: &HedgeSettings) -> BTreeMap<&'static str, String> {
-    BTreeMap::from([
-        ("delay", show(s.delay)),
-        ("max_hedges", s.max_hedges.to_string()),
-    ])
-}
-
-fn show(d: Duration) -> String {
-    resilient_duration::write(d)
-}
-
-fn parse_count(value: &str) -> Result<u32, String> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{value}` is not a whole number from 0 to {}", u32::MAX))
-}
-
-fn parse_fraction(value: &str) -> Result<f64, String> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{value}` is not a number like 0.5"))
-}
-
-fn parse_duration(value: &str) -> Result<Duration, String> {
-    resilient_duration::parse(value.trim())
+fn all_keys() -> String {
+    let all: Vec<_> = KINDS.iter().flat_map(|kind| kind.keys).copied().collect();
+    all.join(", ")
 }
 
 /// A value refused: which policy, which key, what value, and why.
@@ -764,14 +262,14 @@ fn env_name(name: &str) -> String {
 
 /// A registered policy and the monitor of its error rate.
 #[derive(Clone, Copy)]
-struct Registered {
+struct Member {
     entry: Entry,
     /// Leaked like the policy, which is `'static` and stays registered.
     monitor: Option<&'static ErrorRateMonitor>,
 }
 
 struct Registry {
-    policies: Vec<Registered>,
+    policies: Vec<Member>,
     /// Every value from every source, in the order of precedence once sorted by source.
     values: Vec<Value>,
     /// The file [`load_file`] read (or `RESILIENT_CONFIG` named), read again by [`reload`].
@@ -832,7 +330,7 @@ impl Registry {
     }
 
     fn apply(&self, entry: Entry) -> Result<(), SettingError> {
-        entry.apply(&self.values_for(entry.name(), entry.kind()))
+        apply(entry, &self.values_for(entry.name(), entry.kind()))
     }
 
     /// Puts every registered policy's configuration in force; the errors of those that keep
@@ -1018,16 +516,20 @@ fn refused(error: &SettingError) {
 /// Adds `policy` to the registry (once; again is harmless) and puts in force what the
 /// environment, the file and [`set`] say for it.
 pub fn register<P: Policy>(policy: &'static P) {
-    let entry = policy.entry();
+    register_policy(policy.entry());
+}
+
+/// [`register`] for a policy registering itself on first use.
+pub(crate) fn register_policy(entry: Entry) {
     let mut registry = registry();
-    if !policy.registration().claim() {
+    if !entry.registration().claim() {
         return;
     }
     let monitor = entry.sample().and_then(|_| {
         let monitor = ErrorRateMonitor::new(entry.name(), AlertThresholds::new()).ok()?;
         Some(&*Box::leak(Box::new(monitor)))
     });
-    registry.policies.push(Registered { entry, monitor });
+    registry.policies.push(Member { entry, monitor });
     let outcome = registry.apply(entry);
     if outcome.is_err() {
         registry.forget_values_of(entry, |_| true);
@@ -1054,7 +556,7 @@ pub fn policies() -> Vec<PolicyInfo> {
     let registered = registry().policies.clone();
     registered
         .into_iter()
-        .map(|p| p.entry.info(p.monitor))
+        .map(|p| info(p.entry, p.monitor))
         .collect()
 }
 
@@ -1063,10 +565,7 @@ pub fn breakers() -> Vec<&'static CircuitBreaker> {
     registry()
         .policies
         .iter()
-        .filter_map(|p| match p.entry {
-            Entry::Breaker(b) => Some(b),
-            _ => None,
-        })
+        .filter_map(|p| p.entry.as_breaker())
         .collect()
 }
 
@@ -1115,21 +614,9 @@ pub fn set(policy: &str, key: &str, value: &str) -> Result<(), SettingError> {
 
 /// Whether `value` has the form `key` takes, before any policy judges it.
 fn check_form(key: &str, value: &str) -> Result<(), String> {
-    if keys(PolicyKind::CircuitBreaker).contains(&key) {
-        set_breaker(BreakerConfig::new(), key, value).map(drop)
-    } else if keys(PolicyKind::Retry).contains(&key) {
-        let mut defaults = *RetryPolicy::new().initial_settings();
-        set_retry(&mut defaults, key, value)
-    } else if keys(PolicyKind::RateLimit).contains(&key) {
-        set_rate(
-            &mut RateSettings::new(1, Duration::from_secs(1)),
-            key,
-            value,
-        )
-    } else if key == "max_concurrent" || key == "max_hedges" {
-        parse_count(value).map(drop)
-    } else {
-        parse_duration(value).map(drop)
+    match KINDS.iter().find(|kind| kind.keys.contains(&key)) {
+        Some(kind) => (kind.check_form)(key, value),
+        None => Ok(()),
     }
 }
 

@@ -3,11 +3,17 @@
 use crate::config::{
     ConfigError, ConfigValue, Current, Live, check_count, check_nonzero, or_panic,
 };
+use crate::monitor::Sample;
 use crate::name::{Name, PolicyName};
+use crate::policy::{
+    Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, not_a_key, parse_count,
+    parse_duration, parse_fraction, set_each, show,
+};
 use crate::rejected::{Origin, set_mark, take_mark};
 use crate::striped::StripedCounter;
 use crate::{Backoff, RejectedKind};
 use pin_project::pin_project;
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -36,7 +42,7 @@ use tracing::Level;
 pub struct RetryPolicy {
     name: PolicyName,
     settings: Live<RetrySettings>,
-    pub(crate) registration: crate::registry::sealed::Registration,
+    pub(crate) registration: crate::policy::Registration,
     stats: RetryStats,
 }
 
@@ -68,7 +74,7 @@ impl RetryPolicy {
                 backoff: Backoff::exponential(Duration::from_secs(1), Duration::from_secs(60)),
                 budget: None,
             }),
-            registration: crate::registry::sealed::Registration::new(),
+            registration: crate::policy::Registration::new(),
             stats: RetryStats {
                 successes: StripedCounter::new(),
                 failures: AtomicU64::new(0),
@@ -763,4 +769,96 @@ fn succeeded(policy: &RetryPolicy, attempts: u32) {
         attempts,
         "retry `{name}` succeeded on attempt {attempts}"
     );
+}
+
+pub(crate) const KIND: Kind = Kind {
+    kind: PolicyKind::Retry,
+    keys: &["max_attempts", "backoff", "jitter", "factor", "budget"],
+    check_form: |key, value| {
+        let mut defaults = *RetryPolicy::new().initial_settings();
+        set(&mut defaults, key, value)
+    },
+};
+
+fn set(s: &mut RetrySettings, key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "max_attempts" => s.max_attempts = parse_count(value)?,
+        "backoff" => s.backoff = Backoff::parse(value)?,
+        "jitter" if !s.backoff.takes_jitter() => return Err(inapplicable("jitter", &s.backoff)),
+        "factor" if !s.backoff.takes_factor() => return Err(inapplicable("factor", &s.backoff)),
+        "jitter" => s.backoff = s.backoff.jitter(parse_fraction(value)?),
+        "factor" => s.backoff = s.backoff.factor(parse_fraction(value)?),
+        "budget" => s.budget = Some(parse_duration(value)?),
+        _ => return Err(not_a_key(&[PolicyKind::Retry])),
+    }
+    Ok(())
+}
+
+/// Why `key` does nothing to `backoff`.
+fn inapplicable(key: &str, backoff: &Backoff) -> String {
+    let applies = match key {
+        "factor" => "an exponential backoff",
+        _ => "an exponential, constant or linear backoff",
+    };
+    format!(
+        "`{key}` applies only to {applies}, and the backoff is {}",
+        backoff.describe()
+    )
+}
+
+impl Registered for RetryPolicy {
+    fn name(&self) -> &'static str {
+        self.policy_name()
+    }
+
+    fn kind(&self) -> PolicyKind {
+        PolicyKind::Retry
+    }
+
+    fn registration(&self) -> &Registration {
+        &self.registration
+    }
+
+    fn config(&self) -> BTreeMap<&'static str, String> {
+        let s = *self.settings();
+        let mut settings = BTreeMap::from([
+            ("max_attempts", s.max_attempts.to_string()),
+            ("backoff", s.backoff.describe()),
+        ]);
+        let (factor, jitter) = s.backoff.refinements();
+        if let Some(factor) = factor {
+            settings.insert("factor", factor.to_string());
+        }
+        if let Some(jitter) = jitter {
+            settings.insert("jitter", jitter.to_string());
+        }
+        if let Some(budget) = s.budget {
+            settings.insert("budget", show(budget));
+        }
+        settings
+    }
+
+    fn metrics(&self) -> PolicyMetrics {
+        PolicyMetrics::Retry(RetryPolicy::metrics(self))
+    }
+
+    fn sample(&self) -> Option<Sample> {
+        let m = RetryPolicy::metrics(self);
+        Some(Sample {
+            calls: m.calls(),
+            failures: m.failures,
+            unavailable: false,
+        })
+    }
+
+    fn apply(&self, values: &[(&str, &str)]) -> Result<(), Refused> {
+        let mut settings = *self.initial_settings();
+        // A `backoff` replaces the whole backoff: it goes in first, so that a `jitter` or
+        // `factor` refines it, whichever source gave each and in whatever order.
+        let (backoffs, refinements): (Vec<_>, Vec<_>) =
+            values.iter().partition(|(key, _)| *key == "backoff");
+        let ordered: Vec<(&str, &str)> = backoffs.into_iter().chain(refinements).copied().collect();
+        set_each(&mut settings, &ordered, set)?;
+        Ok(self.reconfigure(settings)?)
+    }
 }

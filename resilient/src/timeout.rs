@@ -3,10 +3,15 @@
 use crate::Rejected;
 use crate::clock::nanos;
 use crate::config::{ConfigError, ConfigValue, check_nonzero, or_panic};
+use crate::monitor::Sample;
 use crate::name::{Name, PolicyName};
+use crate::policy::{
+    Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, parse_duration, show,
+};
 use crate::rejected::{Origin, reject, set_mark, take_mark};
 use crate::striped::StripedCounter;
 use pin_project::pin_project;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
@@ -73,7 +78,7 @@ pub struct TimeoutPolicy {
     initial: Option<Duration>,
     /// A limit set at run time in nanoseconds, or 0 for `initial`.
     current: AtomicU64,
-    pub(crate) registration: crate::registry::sealed::Registration,
+    pub(crate) registration: crate::policy::Registration,
     stats: TimeoutStats,
 }
 
@@ -160,7 +165,7 @@ impl TimeoutPolicy {
             name,
             initial,
             current: AtomicU64::new(0),
-            registration: crate::registry::sealed::Registration::new(),
+            registration: crate::policy::Registration::new(),
             stats: TimeoutStats {
                 in_time: StripedCounter::new(),
                 timeouts: AtomicU64::new(0),
@@ -300,7 +305,7 @@ where
         let me = Origin::of(self.as_ref().get_ref());
         let mut this = self.project();
         if let Owner::Policy(policy) = *this.owner {
-            crate::registry::on_first_use(policy);
+            crate::policy::on_first_use(policy);
         }
         let inner = Some(Origin::of(this.fut.as_ref().get_ref()));
         if let Poll::Ready(result) = this.fut.poll(cx) {
@@ -352,4 +357,52 @@ fn timed_out(rejected: &Rejected) {
         timeout_ms = rejected.time_limit().map_or(0, |limit| limit.as_millis() as u64),
         "{rejected}"
     );
+}
+
+pub(crate) const KIND: Kind = Kind {
+    kind: PolicyKind::Timeout,
+    keys: &["timeout"],
+    check_form: |_, value| parse_duration(value).map(drop),
+};
+
+impl Registered for TimeoutPolicy {
+    fn name(&self) -> &'static str {
+        TimeoutPolicy::name(self)
+    }
+
+    fn kind(&self) -> PolicyKind {
+        PolicyKind::Timeout
+    }
+
+    fn registration(&self) -> &Registration {
+        &self.registration
+    }
+
+    fn config(&self) -> BTreeMap<&'static str, String> {
+        let limit = self.limit().map_or("set by each call".to_owned(), show);
+        BTreeMap::from([("timeout", limit)])
+    }
+
+    fn metrics(&self) -> PolicyMetrics {
+        PolicyMetrics::Timeout(TimeoutPolicy::metrics(self))
+    }
+
+    fn sample(&self) -> Option<Sample> {
+        let m = TimeoutPolicy::metrics(self);
+        Some(Sample {
+            calls: m.calls(),
+            failures: m.timeouts,
+            unavailable: false,
+        })
+    }
+
+    fn apply(&self, values: &[(&str, &str)]) -> Result<(), Refused> {
+        match values.last() {
+            Some((key, value)) => {
+                let limit = parse_duration(value).map_err(|reason| Refused::new(key, reason))?;
+                Ok(self.reconfigure(limit)?)
+            }
+            None => Ok(self.reset_limit()?),
+        }
+    }
 }

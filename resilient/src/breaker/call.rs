@@ -65,7 +65,7 @@ where
         if !*this.asked {
             *this.asked = true;
             if let Some(breaker) = this.registers.take() {
-                crate::registry::on_first_use(breaker);
+                crate::policy::on_first_use(breaker);
             }
             match this.breaker.try_acquire() {
                 Ok(permit) => *this.permit = Some(permit.released_when_dropped()),

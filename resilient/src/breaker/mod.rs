@@ -3,11 +3,13 @@
 
 mod call;
 mod config;
+mod registered;
 mod state;
 mod window;
 
 pub use call::BreakerCall;
 pub use config::BreakerConfig;
+pub(crate) use registered::KIND;
 
 use crate::clock::{Deadline, Epoch, nanos};
 use crate::config::{ConfigError, ConfigValue, Live};
@@ -97,7 +99,7 @@ pub struct CircuitBreaker {
     name: PolicyName,
     config: Live<BreakerConfig>,
     /// Whether it is in the [`crate::registry`] yet.
-    pub(crate) registration: crate::registry::sealed::Registration,
+    pub(crate) registration: crate::policy::Registration,
     word: AtomicU64,
     /// [`RATE_MODE`] and [`TIMED`] of the configuration in force, in one byte beside the state
     /// word: what a closed call's permit and its success need to know of the configuration.
@@ -249,7 +251,7 @@ impl CircuitBreaker {
             Self {
                 name,
                 config: Live::new(config),
-                registration: crate::registry::sealed::Registration::new(),
+                registration: crate::policy::Registration::new(),
                 word: AtomicU64::new(pack(CLOSED, 0)),
                 shape: std::sync::atomic::AtomicU8::new(shape_of(&config)),
                 open_until: AtomicU64::new(0),

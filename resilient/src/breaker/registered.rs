@@ -1,0 +1,107 @@
+//! The breaker in the registry: its keys, configuration, state, metrics and alert sample.
+
+use super::{BreakerConfig, BreakerState, CircuitBreaker};
+use crate::monitor::Sample;
+use crate::policy::{
+    Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, not_a_key, parse_count,
+    parse_duration, parse_fraction, show,
+};
+use std::collections::BTreeMap;
+
+pub(crate) const KIND: Kind = Kind {
+    kind: PolicyKind::CircuitBreaker,
+    keys: &[
+        "failure_threshold",
+        "recovery_timeout",
+        "half_open_calls",
+        "success_threshold",
+        "failure_rate",
+        "minimum_calls",
+        "slow_call",
+        "slow_call_rate",
+    ],
+    check_form: |key, value| set(BreakerConfig::new(), key, value).map(drop),
+};
+
+fn set(c: BreakerConfig, key: &str, value: &str) -> Result<BreakerConfig, String> {
+    Ok(match key {
+        "failure_threshold" => c.failure_threshold(parse_count(value)?),
+        "recovery_timeout" => c.recovery_timeout(parse_duration(value)?),
+        "half_open_calls" => c.half_open_calls(parse_count(value)?),
+        "success_threshold" => c.success_threshold(parse_count(value)?),
+        "failure_rate" => c.failure_rate(parse_fraction(value)?),
+        "minimum_calls" => c.minimum_calls(parse_count(value)?),
+        "slow_call" => c.slow_call(parse_duration(value)?),
+        "slow_call_rate" => c.slow_call_rate(parse_fraction(value)?),
+        _ => return Err(not_a_key(&[PolicyKind::CircuitBreaker])),
+    })
+}
+
+impl Registered for CircuitBreaker {
+    fn name(&self) -> &'static str {
+        CircuitBreaker::name(self)
+    }
+
+    fn kind(&self) -> PolicyKind {
+        PolicyKind::CircuitBreaker
+    }
+
+    fn registration(&self) -> &Registration {
+        &self.registration
+    }
+
+    fn config(&self) -> BTreeMap<&'static str, String> {
+        let c = *CircuitBreaker::config(self);
+        let mut settings = BTreeMap::from([
+            ("recovery_timeout", show(c.recovery_timeout)),
+            ("half_open_calls", c.half_open_calls.to_string()),
+            ("success_threshold", c.success_threshold.to_string()),
+        ]);
+        match c.failure_rate {
+            Some(rate) => {
+                settings.insert("failure_rate", rate.to_string());
+                settings.insert("minimum_calls", c.minimum_calls.to_string());
+            }
+            None => {
+                settings.insert("failure_threshold", c.failure_threshold.to_string());
+            }
+        }
+        if let Some(slow) = c.slow_call {
+            settings.insert("slow_call", show(slow));
+        }
+        if let Some(rate) = c.slow_call_rate {
+            settings.insert("slow_call_rate", rate.to_string());
+        }
+        settings
+    }
+
+    fn state(&self) -> Option<BreakerState> {
+        Some(CircuitBreaker::state(self))
+    }
+
+    fn metrics(&self) -> PolicyMetrics {
+        PolicyMetrics::CircuitBreaker(CircuitBreaker::metrics(self))
+    }
+
+    /// Its rejections are failed calls too, and it is unavailable while not closed.
+    fn sample(&self) -> Option<Sample> {
+        let m = CircuitBreaker::metrics(self);
+        Some(Sample {
+            calls: m.calls() + m.rejections,
+            failures: m.failures + m.rejections,
+            unavailable: !matches!(m.state, BreakerState::Closed | BreakerState::Disabled),
+        })
+    }
+
+    fn apply(&self, values: &[(&str, &str)]) -> Result<(), Refused> {
+        let mut config = *self.initial_config();
+        for (key, value) in values {
+            config = set(config, key, value).map_err(|reason| Refused::new(key, reason))?;
+        }
+        Ok(self.reconfigure(config)?)
+    }
+
+    fn as_breaker(&'static self) -> Option<&'static CircuitBreaker> {
+        Some(self)
+    }
+}
