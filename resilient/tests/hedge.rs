@@ -319,3 +319,40 @@ fn max_hedges_of_zero_is_refused() {
         "policy `hedge.zero`: `max_hedges` must be at least 1 (got 0)"
     );
 }
+
+/// Many tasks on a multi-thread runtime sharing one policy: each call races two attempts (a
+/// delay of zero), each attempt yields once, and the first attempt, polled first, wins every
+/// time; the shared counts are exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_tasks_share_one_policy_with_exact_counts() {
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+    static RACE: HedgePolicy = HedgePolicy::new().name("hedge.many").delay(ms(0));
+    static ATTEMPTS: AtomicU32 = AtomicU32::new(0);
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            tokio::spawn(async {
+                for _ in 0..20 {
+                    let mut attempt = 0;
+                    let result = hedge(&RACE, || {
+                        attempt += 1;
+                        ATTEMPTS.fetch_add(1, SeqCst);
+                        let n = attempt;
+                        async move {
+                            tokio::task::yield_now().await;
+                            Ok::<_, TestError>(n)
+                        }
+                    })
+                    .await;
+                    assert_eq!(result, Ok(1));
+                    assert_eq!(attempt, 2);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(ATTEMPTS.load(SeqCst), 640);
+    let m = RACE.metrics();
+    assert_eq!((m.successes, m.failures, m.hedges, m.won), (320, 0, 320, 0));
+}
