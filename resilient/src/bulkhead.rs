@@ -739,6 +739,7 @@ impl Registered for Bulkhead {
         PolicyKind::Bulkhead
     }
 
+    #[inline]
     fn registration(&self) -> &Registration {
         &self.registration
     }

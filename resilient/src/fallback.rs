@@ -288,6 +288,7 @@ impl Registered for FallbackPolicy {
         PolicyKind::Fallback
     }
 
+    #[inline]
     fn registration(&self) -> &Registration {
         &self.registration
     }

@@ -631,6 +631,7 @@ impl Registered for HedgePolicy {
         PolicyKind::Hedge
     }
 
+    #[inline]
     fn registration(&self) -> &Registration {
         &self.registration
     }

@@ -556,6 +556,7 @@ impl Registered for RateLimiter {
         PolicyKind::RateLimit
     }
 
+    #[inline]
     fn registration(&self) -> &Registration {
         &self.registration
     }

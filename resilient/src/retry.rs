@@ -815,6 +815,7 @@ impl Registered for RetryPolicy {
         PolicyKind::Retry
     }
 
+    #[inline]
     fn registration(&self) -> &Registration {
         &self.registration
     }

@@ -374,6 +374,7 @@ impl Registered for TimeoutPolicy {
         PolicyKind::Timeout
     }
 
+    #[inline]
     fn registration(&self) -> &Registration {
         &self.registration
     }

@@ -46,6 +46,7 @@ impl Registered for CircuitBreaker {
         PolicyKind::CircuitBreaker
     }
 
+    #[inline]
     fn registration(&self) -> &Registration {
         &self.registration
     }
