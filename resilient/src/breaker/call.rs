@@ -106,20 +106,27 @@ pub(super) fn settle<T, E>(
         return;
     };
     let mark = take_mark(marks.inner);
-    if matches!(
-        mark,
-        Some(RejectedKind::RateLimited | RejectedKind::BulkheadFull)
-    ) {
-        // Refused before it reached the dependency: neither a success nor a failure of it.
-        drop(permit.released_when_dropped());
-    } else if mark == Some(RejectedKind::TimedOut) {
-        permit.failure_of(FailureKind::Timeout);
-    } else if mark.is_some() || is_failure(err) {
-        permit.failure();
-    } else {
-        permit.success();
+    match mark {
+        None if is_failure(err) => permit.failure(),
+        None => permit.success(),
+        Some(kind) => settle_rejection(permit, kind),
     }
     set_mark(mark, marks.me);
+}
+
+/// A rejection from the layer inside: a timeout is a failure of its kind; a refusal by a rate
+/// limiter or a bulkhead never reached the dependency, so it is neither a success nor a failure
+/// of it; any other rejection is a failure. Out of line: rejections are the rare path.
+#[cold]
+#[inline(never)]
+fn settle_rejection(permit: Permit<'_>, kind: RejectedKind) {
+    match kind {
+        RejectedKind::TimedOut => permit.failure_of(FailureKind::Timeout),
+        RejectedKind::RateLimited | RejectedKind::BulkheadFull => {
+            drop(permit.released_when_dropped())
+        }
+        _ => permit.failure(),
+    }
 }
 
 /// Records a failure if the call panics while it runs (the panic then goes on unwinding). It is
