@@ -356,3 +356,48 @@ async fn many_tasks_share_one_policy_with_exact_counts() {
     let m = RACE.metrics();
     assert_eq!((m.successes, m.failures, m.hedges, m.won), (320, 0, 320, 0));
 }
+
+/// An attempt that panics: the panic goes on to the caller, and the other attempts are dropped
+/// with the hedged call, their breaker permits released.
+#[tokio::test(start_paused = true)]
+async fn a_panicking_attempt_unwinds_and_drops_the_others() {
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+    static BREAKER: CircuitBreaker = CircuitBreaker::new("hedge.panic", BreakerConfig::new());
+    static POLICY: HedgePolicy = HedgePolicy::new().name("hedge.panic").delay(ms(10));
+    static DROPPED: AtomicU32 = AtomicU32::new(0);
+    struct CountDrop;
+    impl Drop for CountDrop {
+        fn drop(&mut self) {
+            DROPPED.fetch_add(1, SeqCst);
+        }
+    }
+    let task = tokio::spawn(async {
+        let mut attempt = 0;
+        hedge(&POLICY, || {
+            attempt += 1;
+            let panics = attempt == 2;
+            BREAKER.call(async move {
+                let _guard = CountDrop;
+                sleep(ms(if panics { 5 } else { 1000 })).await;
+                if panics {
+                    panic!("the hedge panics");
+                }
+                Ok::<_, TestError>(())
+            })
+        })
+        .await
+    });
+    assert!(task.await.unwrap_err().is_panic());
+    assert_eq!(
+        DROPPED.load(SeqCst),
+        2,
+        "both attempts' futures were dropped"
+    );
+    let m = BREAKER.metrics();
+    assert_eq!(
+        (m.failures, m.released),
+        (1, 1),
+        "the panic a failure, the other released"
+    );
+    assert_eq!(POLICY.metrics().hedges, 1);
+}
