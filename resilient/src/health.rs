@@ -601,6 +601,42 @@ impl Future for Measuring {
     }
 }
 
+/// A check of every policy in the [`registry`](crate::registry) that shares its state through a
+/// backend ([`crate::shared`]): degraded while any backend's last command failed (the policy then
+/// decides as its `on_redis_failure` says), naming the policies and the servers; healthy
+/// otherwise.
+#[cfg(feature = "redis")]
+pub fn shared_backends() -> SharedBackends {
+    SharedBackends
+}
+
+/// The check of [`shared_backends`].
+#[cfg(feature = "redis")]
+#[derive(Clone, Copy, Debug)]
+pub struct SharedBackends;
+
+#[cfg(feature = "redis")]
+impl Check for SharedBackends {
+    type Future = Ready<CheckOutcome>;
+
+    fn check(&self) -> Self::Future {
+        let shared = crate::registry::shared_backends();
+        let failing: Vec<String> = shared
+            .iter()
+            .filter(|(_, backend)| backend.is_degraded())
+            .map(|(name, backend)| format!("`{name}` ({})", backend.url()))
+            .collect();
+        ready(if failing.is_empty() {
+            CheckOutcome::healthy(format!("{} shared, every backend answers", shared.len()))
+        } else {
+            CheckOutcome::degraded(format!(
+                "deciding locally, the backend failing: {}",
+                failing.join(", ")
+            ))
+        })
+    }
+}
+
 /// A check of every circuit breaker in the [`registry`](crate::registry): degraded while any is
 /// not closed (open, half-open or forced open), naming them; healthy otherwise. A disabled breaker
 /// is named too, as it no longer protects anything, but does not degrade the service.

@@ -119,6 +119,8 @@
 //! | `rate_limit.rejected` | DEBUG | `policy`, `retry_after_ms` | a rate limiter refused a call: its turn was further away than it could wait |
 //! | `hedge.started` | DEBUG | `policy`, `hedge` (its number), `max_hedges` | an attempt had not finished within the delay, or failed: another started beside it |
 //! | `hedge.failed` | WARN | `policy`, `attempts`, `error` | every attempt of a hedged call failed; the last error is returned |
+//! | `shared.degraded` | WARN | `policy`, `backend`, `error` | a shared backend ([`shared`], feature `redis`) failed: the policy decides as its `on_redis_failure` says until it answers |
+//! | `shared.restored` | INFO | `policy`, `backend` | the shared backend answers again |
 //! | `bulkhead.rejected` | DEBUG | `policy`, `max_concurrent` | a bulkhead refused a call: every slot was taken for as long as it could wait |
 //! | `atomic.rolled_back` | WARN | `compensations`, `reason` (`error`/`panic`/`cancelled`) | an atomic scope is undoing its work |
 //! | `atomic.compensation_failed` | ERROR | | a compensation panicked; the others still ran |
@@ -186,6 +188,8 @@ pub mod registry;
 mod rejected;
 mod retry;
 mod scoped;
+#[cfg(feature = "redis")]
+pub mod shared;
 mod striped;
 pub mod supervisor;
 mod sync;

@@ -151,6 +151,11 @@ pub trait Registered: Sync + 'static {
     fn as_breaker(&'static self) -> Option<&'static CircuitBreaker> {
         None
     }
+    /// The backend it shares its state through, if any.
+    #[cfg(feature = "redis")]
+    fn shared_backend(&self) -> Option<std::sync::Arc<crate::shared::Redis>> {
+        None
+    }
 }
 
 /// Whether a policy is in the registry yet: read on every call, set once.

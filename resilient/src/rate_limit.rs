@@ -61,6 +61,9 @@ pub struct RateLimiter {
     tat: crate::sync::AtomicU64,
     epoch: Epoch,
     stats: RateStats,
+    /// The backend shared with the other replicas, if any.
+    #[cfg(feature = "redis")]
+    sharing: crate::shared::Sharing,
 }
 
 /// What a [`RateLimiter`] is configured with, and what follows from it.
@@ -175,6 +178,8 @@ impl RateLimiter {
             registration: crate::policy::Registration::new(),
             tat: crate::sync::AtomicU64::new(0),
             epoch: Epoch::new(),
+            #[cfg(feature = "redis")]
+            sharing: crate::shared::Sharing::new(),
             stats: RateStats {
                 admitted: StripedCounter::new(),
                 waited: AtomicU64::new(0),
@@ -263,6 +268,20 @@ impl RateLimiter {
         Ok(())
     }
 
+    /// Decides every [`call`](Self::call) with `backend`, shared by the replicas that give it the
+    /// same limiter name: together they stay within the rate (see [`crate::shared`]); while the
+    /// backend fails, `on_failure` decides. A backend named by the configuration (`redis_url`)
+    /// takes precedence. [`try_acquire`](Self::try_acquire) and blocking functions, which cannot
+    /// wait for the network, still decide locally.
+    #[cfg(feature = "redis")]
+    pub fn share_through(
+        &self,
+        backend: std::sync::Arc<crate::shared::Redis>,
+        on_failure: crate::shared::OnFailure,
+    ) {
+        self.sharing.set_from_code(backend, on_failure);
+    }
+
     /// Lets one call through now, or says when it could go: never waits.
     pub fn try_acquire(&self) -> Result<(), Rejected> {
         self.acquire_blocking(Duration::ZERO)
@@ -313,6 +332,8 @@ impl RateLimiter {
             stage: Stage::Asking,
             registers: None,
             timer: None,
+            #[cfg(feature = "redis")]
+            consulting: None,
             fut,
         }
     }
@@ -445,6 +466,12 @@ enum Stage {
     Asking,
     /// Waiting for the turn that moved the TAT to `reserved`.
     Waiting { reserved: u64 },
+    /// Waiting for the answer of the shared backend.
+    #[cfg(feature = "redis")]
+    Consulting,
+    /// Waiting for a turn the shared backend gave (a turn on the server is not given back).
+    #[cfg(feature = "redis")]
+    WaitingShared,
     /// Through: running the call.
     Running,
 }
@@ -459,9 +486,15 @@ pub struct LimitedCall<'a, F> {
     registers: Option<&'static RateLimiter>,
     #[pin]
     timer: Option<Sleep>,
+    /// The shared backend's decision under way.
+    #[cfg(feature = "redis")]
+    consulting: Option<Pin<Box<dyn Future<Output = SharedDecision> + Send>>>,
     #[pin]
     fut: F,
 }
+
+#[cfg(feature = "redis")]
+type SharedDecision = Result<crate::shared::SharedTurn, crate::shared::SharedError>;
 
 impl<F, T, E> Future for LimitedCall<'_, F>
 where
@@ -476,6 +509,64 @@ where
         let limiter = *this.limiter;
         if let Some(limiter) = this.registers.take() {
             crate::policy::on_first_use(limiter);
+        }
+        #[cfg(feature = "redis")]
+        if *this.stage == Stage::Asking {
+            if let Some(backend) = limiter.sharing.backend() {
+                let name = limiter.name();
+                let s = *limiter.settings();
+                let max_wait = nanos(s.max_wait);
+                *this.consulting = Some(Box::pin(async move {
+                    backend
+                        .rate_limit(name, s.interval, s.window, max_wait)
+                        .await
+                }));
+                *this.stage = Stage::Consulting;
+            }
+        }
+        #[cfg(feature = "redis")]
+        if *this.stage == Stage::Consulting {
+            let decision = this.consulting.as_mut().expect("set with the stage");
+            let decision = ready!(decision.as_mut().poll(cx));
+            *this.consulting = None;
+            match decision {
+                Ok(crate::shared::SharedTurn::Granted { wait: 0 }) => {
+                    limiter.stats.admitted.increment();
+                    *this.stage = Stage::Running;
+                }
+                Ok(crate::shared::SharedTurn::Granted { wait }) => {
+                    limiter.stats.waited.fetch_add(1, Relaxed);
+                    let sleep = tokio::time::sleep(Duration::from_nanos(wait));
+                    this.timer.set(Some(sleep));
+                    *this.stage = Stage::WaitingShared;
+                }
+                Ok(crate::shared::SharedTurn::Refused { wait }) => {
+                    *this.stage = Stage::Running;
+                    return Poll::Ready(Err(reject(limiter.refuse(wait), me)));
+                }
+                Err(_) => match limiter.sharing.on_failure() {
+                    // This replica keeps the rate on its own.
+                    crate::shared::OnFailure::Local => *this.stage = Stage::Asking,
+                    crate::shared::OnFailure::Open => {
+                        limiter.stats.admitted.increment();
+                        *this.stage = Stage::Running;
+                    }
+                    crate::shared::OnFailure::Closed => {
+                        *this.stage = Stage::Running;
+                        let wait = limiter.settings().interval;
+                        return Poll::Ready(Err(reject(limiter.refuse(wait), me)));
+                    }
+                },
+            }
+        }
+        #[cfg(feature = "redis")]
+        if *this.stage == Stage::WaitingShared {
+            if let Some(timer) = this.timer.as_mut().as_pin_mut() {
+                ready!(timer.poll(cx));
+            }
+            this.timer.set(None);
+            limiter.stats.admitted.increment();
+            *this.stage = Stage::Running;
         }
         if *this.stage == Stage::Asking {
             let now = limiter.epoch.now();
@@ -526,8 +617,23 @@ impl<F> PinnedDrop for LimitedCall<'_, F> {
 
 pub(crate) const KIND: Kind = Kind {
     kind: PolicyKind::RateLimit,
+    #[cfg(not(feature = "redis"))]
     keys: &["rate", "per", "burst", "max_wait"],
+    #[cfg(feature = "redis")]
+    keys: &[
+        "rate",
+        "per",
+        "burst",
+        "max_wait",
+        "redis_url",
+        "redis_prefix",
+        "on_redis_failure",
+    ],
     check_form: |key, value| {
+        #[cfg(feature = "redis")]
+        if crate::shared::KEYS.contains(&key) {
+            return crate::shared::check_form(key, value);
+        }
         set(
             &mut RateSettings::new(1, Duration::from_secs(1)),
             key,
@@ -563,12 +669,16 @@ impl Registered for RateLimiter {
 
     fn config(&self) -> BTreeMap<&'static str, String> {
         let s = *self.settings();
-        BTreeMap::from([
+        #[allow(unused_mut)] // extended with the `redis` feature
+        let mut config = BTreeMap::from([
             ("rate", s.rate.to_string()),
             ("per", show(s.per)),
             ("burst", s.burst.to_string()),
             ("max_wait", show(s.max_wait)),
-        ])
+        ]);
+        #[cfg(feature = "redis")]
+        config.extend(self.sharing.config());
+        config
     }
 
     fn metrics(&self) -> PolicyMetrics {
@@ -586,9 +696,21 @@ impl Registered for RateLimiter {
     }
 
     fn apply(&self, values: &[(&str, &str)]) -> Result<(), Refused> {
+        #[cfg(feature = "redis")]
+        let (shared, values) = crate::shared::split(values);
+        #[cfg(feature = "redis")]
+        let values = values.as_slice();
         let mut settings = *self.initial_settings();
         set_each(&mut settings, values, set)?;
+        settings.check()?;
+        #[cfg(feature = "redis")]
+        self.sharing.apply(&shared)?;
         Ok(self.reconfigure(settings)?)
+    }
+
+    #[cfg(feature = "redis")]
+    fn shared_backend(&self) -> Option<std::sync::Arc<crate::shared::Redis>> {
+        self.sharing.backend()
     }
 }
 

@@ -569,6 +569,15 @@ pub fn breakers() -> Vec<&'static CircuitBreaker> {
         .collect()
 }
 
+/// The registered policies that share their state through a backend, with it.
+#[cfg(feature = "redis")]
+pub(crate) fn shared_backends() -> Vec<(&'static str, std::sync::Arc<crate::shared::Redis>)> {
+    let registered = registry().policies.clone();
+    (registered.iter())
+        .filter_map(|p| Some((p.entry.name(), p.entry.shared_backend()?)))
+        .collect()
+}
+
 /// Sets `key` of the policies named `policy` from code, above every other source, and puts it in
 /// force now. Refused, nothing changes.
 ///

@@ -1,0 +1,411 @@
+//! Policies that hold across replicas, through Redis (feature `redis`).
+//!
+//! A [`Redis`] backend is a connection to the server every replica shares, and a key prefix. A
+//! [`RateLimiter`](crate::RateLimiter) given one with
+//! [`share_through`](crate::RateLimiter::share_through) decides each call with one Lua script
+//! run atomically on the server: the same GCRA as the local limiter, on the server's clock, so
+//! that all replicas together stay within the rate.
+//!
+//! The backend never holds a caller longer than its timeout (100 ms by default): a command that
+//! has no answer by then, and a server that cannot be reached, leave the decision to the local
+//! limiter (each replica then keeps the rate on its own), with a `shared.degraded` event the first
+//! time and `shared.restored` when the server answers again.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+
+use fred::clients::Client;
+use fred::prelude::{ClientLike, Config, LuaInterface, ReconnectPolicy};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use tracing::Level;
+
+/// The GCRA of [`RateLimiter`](crate::RateLimiter) on the server, in microseconds of the server's
+/// clock (a Lua number holds them exactly for the next 250 years; nanoseconds since 1970 it would
+/// round). KEYS[1] holds the theoretical arrival time; ARGV: the interval, the window (`burst`
+/// intervals) and the longest wait. Returns `{1, wait}` for a turn taken (now, or after `wait`
+/// microseconds), `{0, wait}` for a refusal. The key expires when the burst is back to full.
+const GCRA: &str = r"
+local interval = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local max_wait = tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local next = tat + interval
+local wait = next - window - now
+if wait < 0 then wait = 0 end
+if wait > max_wait then return {0, wait} end
+redis.call('SET', KEYS[1], string.format('%d', next), 'PX', math.floor((next - now) / 1000) + 1)
+return {1, wait}
+";
+
+/// A Redis server shared by every replica, and the prefix of the keys the policies keep there.
+pub struct Redis {
+    url: String,
+    prefix: String,
+    timeout: Duration,
+    client: Client,
+    /// The task that drives the connection (and reconnects), spawned on the runtime of the
+    /// first command; spawned again if it ended (that runtime shut down).
+    driver: Mutex<Option<fred::types::ConnectHandle>>,
+    /// The SHA-1 of [`GCRA`] on the server, once learnt.
+    gcra: OnceLock<String>,
+    degraded: AtomicBool,
+}
+
+/// Why the shared backend could not decide.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedError(String);
+
+impl fmt::Display for SharedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SharedError {}
+
+/// What the server decided for one call, in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SharedTurn {
+    /// Through now, or after `wait`.
+    Granted { wait: u64 },
+    /// Refused: its turn would come in `wait`.
+    Refused { wait: u64 },
+}
+
+impl Redis {
+    /// A backend at `url` (`redis://host:port/db`), its keys under `prefix`. Nothing is sent
+    /// until a policy first uses it; a bad URL is an error now.
+    pub fn new(url: &str, prefix: &str) -> Result<Self, SharedError> {
+        let config = Config::from_url(url)
+            .map_err(|e| SharedError(format!("`{url}` is not a Redis URL: {e}")))?;
+        let client = fred::types::Builder::from_config(config)
+            // Reconnect for ever, every 100 ms: a command meanwhile waits at most `timeout`.
+            .set_policy(ReconnectPolicy::new_constant(0, 100))
+            .build()
+            .map_err(|e| SharedError(format!("cannot use `{url}`: {e}")))?;
+        Ok(Self {
+            url: url.to_owned(),
+            prefix: prefix.to_owned(),
+            timeout: Duration::from_millis(100),
+            client,
+            driver: Mutex::new(None),
+            gcra: OnceLock::new(),
+            degraded: AtomicBool::new(false),
+        })
+    }
+
+    /// The longest a caller waits for the server before the local policy decides (default
+    /// 100 ms).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The server's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Whether the last command failed, so that the policies decide locally.
+    pub fn is_degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
+    }
+
+    /// The key of `policy`'s state of `kind`.
+    fn key(&self, kind: &str, policy: &str) -> String {
+        format!("{}{kind}:{policy}", self.prefix)
+    }
+
+    /// Starts the connection's task on this runtime, unless it runs already.
+    fn drive(&self) {
+        let mut driver = self.driver.lock().unwrap_or_else(PoisonError::into_inner);
+        if driver.as_ref().is_none_or(|task| task.is_finished()) {
+            *driver = Some(self.client.connect());
+        }
+    }
+
+    /// Runs [`GCRA`] by its SHA-1 once known, else (and when the server forgot it, after a
+    /// restart) by its text, which caches it on the server again.
+    async fn run_gcra(&self, key: &str, args: Vec<u64>) -> Result<(i64, i64), SharedError> {
+        let failed = |e: fred::error::Error| SharedError(e.to_string());
+        if let Some(sha) = self.gcra.get() {
+            match self.client.evalsha(sha.as_str(), key, args.clone()).await {
+                Err(e) if e.details().starts_with("NOSCRIPT") => {}
+                reply => return reply.map_err(failed),
+            }
+        }
+        let reply = self.client.eval(GCRA, key, args).await.map_err(failed)?;
+        if self.gcra.get().is_none() {
+            // Cached by the EVAL just made: this only learns its SHA-1.
+            let sha: String = self.client.script_load(GCRA).await.map_err(failed)?;
+            let _ = self.gcra.set(sha);
+        }
+        Ok(reply)
+    }
+
+    /// One GCRA decision on the server for the rate limiter `policy`, within the timeout.
+    pub(crate) async fn rate_limit(
+        &self,
+        policy: &str,
+        interval: u64,
+        window: u64,
+        max_wait: u64,
+    ) -> Result<SharedTurn, SharedError> {
+        let micros = |nanos: u64| nanos.div_ceil(1_000);
+        let key = self.key("rate_limit", policy);
+        // Rounded up, so that the shared limiter never lets more through than the rate; the
+        // window rounded down for the same reason.
+        let args = vec![micros(interval), window / 1_000, max_wait / 1_000];
+        self.drive();
+        let decide = async {
+            let (granted, wait) = self.run_gcra(&key, args).await?;
+            let wait = u64::try_from(wait).unwrap_or(0).saturating_mul(1_000);
+            Ok(match granted {
+                1 => SharedTurn::Granted { wait },
+                _ => SharedTurn::Refused { wait },
+            })
+        };
+        let outcome = match tokio::time::timeout(self.timeout, decide).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(SharedError(format!(
+                "no answer from {} within {:?}",
+                self.url, self.timeout
+            ))),
+        };
+        self.note(policy, &outcome);
+        outcome
+    }
+
+    /// Emits `shared.degraded` when the server stops answering and `shared.restored` when it
+    /// answers again.
+    fn note<T>(&self, policy: &str, outcome: &Result<T, SharedError>) {
+        let failed = outcome.is_err();
+        if self.degraded.swap(failed, Ordering::Relaxed) == failed {
+            return;
+        }
+        match outcome {
+            Err(error) => tracing::event!(
+                name: "shared.degraded",
+                target: "resilient",
+                Level::WARN,
+                policy,
+                backend = %self.url,
+                error = %error,
+                "the shared backend {} failed ({error}): `{policy}` decides locally until it answers again",
+                self.url
+            ),
+            Ok(_) => tracing::event!(
+                name: "shared.restored",
+                target: "resilient",
+                Level::INFO,
+                policy,
+                backend = %self.url,
+                "the shared backend {} answers again: `{policy}` decides with it",
+                self.url
+            ),
+        }
+    }
+}
+
+/// What a policy does while its shared backend fails (times out, cannot be reached).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OnFailure {
+    /// Its local state decides, as if it were not shared (the default): each replica keeps the
+    /// policy on its own.
+    #[default]
+    Local,
+    /// Every call goes through.
+    Open,
+    /// Every call is refused.
+    Closed,
+}
+
+impl OnFailure {
+    fn parse(value: &str) -> Result<Self, String> {
+        match value.trim() {
+            "local" => Ok(OnFailure::Local),
+            "open" => Ok(OnFailure::Open),
+            "closed" => Ok(OnFailure::Closed),
+            other => Err(format!("`{other}` is not one of `local`, `open`, `closed`")),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            OnFailure::Local => "local",
+            OnFailure::Open => "open",
+            OnFailure::Closed => "closed",
+        }
+    }
+}
+
+/// A policy's link to a shared backend: the one its code gave, or the one its configuration
+/// names (`redis_url`, `redis_prefix`), which wins; and what to do when it fails.
+pub(crate) struct Sharing {
+    /// Whether any backend is set: spares unshared calls the load of `from_code` and `from_config`.
+    is_on: AtomicBool,
+    from_code: ArcSwapOption<Redis>,
+    from_config: ArcSwapOption<Redis>,
+    on_failure: AtomicU8,
+    /// `on_failure` as the code set it, under the configuration's.
+    code_on_failure: AtomicU8,
+}
+
+/// The keys of a shared policy in the registry.
+pub(crate) const KEYS: [&str; 3] = ["redis_url", "redis_prefix", "on_redis_failure"];
+
+/// The key prefix when the configuration names none.
+const DEFAULT_PREFIX: &str = "resilient:";
+
+impl Sharing {
+    pub(crate) const fn new() -> Self {
+        Self {
+            is_on: AtomicBool::new(false),
+            from_code: ArcSwapOption::const_empty(),
+            from_config: ArcSwapOption::const_empty(),
+            on_failure: AtomicU8::new(OnFailure::Local as u8),
+            code_on_failure: AtomicU8::new(OnFailure::Local as u8),
+        }
+    }
+
+    /// The backend in force, if any.
+    #[inline]
+    pub(crate) fn backend(&self) -> Option<Arc<Redis>> {
+        if !self.is_on.load(Ordering::Acquire) {
+            return None;
+        }
+        self.from_config
+            .load_full()
+            .or_else(|| self.from_code.load_full())
+    }
+
+    pub(crate) fn on_failure(&self) -> OnFailure {
+        match self.on_failure.load(Ordering::Relaxed) {
+            1 => OnFailure::Open,
+            2 => OnFailure::Closed,
+            _ => OnFailure::Local,
+        }
+    }
+
+    /// What the code gives: a backend and what to do when it fails.
+    pub(crate) fn set_from_code(&self, backend: Arc<Redis>, on_failure: OnFailure) {
+        self.from_code.store(Some(backend));
+        self.code_on_failure
+            .store(on_failure as u8, Ordering::Relaxed);
+        if self.from_config.load().is_none() {
+            self.on_failure.store(on_failure as u8, Ordering::Relaxed);
+        }
+        self.is_on.store(true, Ordering::Release);
+    }
+
+    /// Puts in force what `values` (the registry's, weakest first) say of the shared keys; the
+    /// code's backend where they name none. A backend of the same URL and prefix is kept, with
+    /// its connection.
+    pub(crate) fn apply(&self, values: &[(&str, &str)]) -> Result<(), crate::policy::Refused> {
+        let value = |key: &str| {
+            values
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| *v)
+        };
+        let on_failure = match value("on_redis_failure") {
+            Some(v) => OnFailure::parse(v)
+                .map_err(|reason| crate::policy::Refused::new("on_redis_failure", reason))?,
+            None => match self.code_on_failure.load(Ordering::Relaxed) {
+                1 => OnFailure::Open,
+                2 => OnFailure::Closed,
+                _ => OnFailure::Local,
+            },
+        };
+        let prefix = value("redis_prefix").unwrap_or(DEFAULT_PREFIX);
+        let backend = match value("redis_url") {
+            Some(url) => {
+                let current = self.from_config.load_full();
+                match current {
+                    Some(current) if current.url == url && current.prefix == prefix => {
+                        Some(current)
+                    }
+                    _ => Some(Arc::new(Redis::new(url, prefix).map_err(|e| {
+                        crate::policy::Refused::new("redis_url", e.to_string())
+                    })?)),
+                }
+            }
+            None if value("redis_prefix").is_some() => {
+                return Err(crate::policy::Refused::new(
+                    "redis_prefix",
+                    "a prefix needs `redis_url`, the server it is on",
+                ));
+            }
+            None => None,
+        };
+        self.from_config.store(backend);
+        self.on_failure.store(on_failure as u8, Ordering::Relaxed);
+        let on = self.from_config.load().is_some() || self.from_code.load().is_some();
+        self.is_on.store(on, Ordering::Release);
+        Ok(())
+    }
+
+    /// The shared keys in force, for [`registry::policies`](crate::registry::policies).
+    pub(crate) fn config(&self) -> Vec<(&'static str, String)> {
+        match self.backend() {
+            Some(backend) => vec![
+                ("redis_url", backend.url.clone()),
+                ("redis_prefix", backend.prefix.clone()),
+                ("on_redis_failure", self.on_failure().as_str().to_owned()),
+            ],
+            None => Vec::new(),
+        }
+    }
+}
+
+/// A policy's values from the registry, key and value.
+pub(crate) type Values<'a> = Vec<(&'a str, &'a str)>;
+
+/// `values` split into those of the shared keys and the others.
+pub(crate) fn split<'a>(values: &[(&'a str, &'a str)]) -> (Values<'a>, Values<'a>) {
+    values.iter().partition(|(key, _)| KEYS.contains(key))
+}
+
+/// Whether `value` has the form the shared key `key` takes.
+pub(crate) fn check_form(key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "on_redis_failure" => OnFailure::parse(value).map(drop),
+        "redis_url" => Redis::new(value, DEFAULT_PREFIX)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        _ => Ok(()),
+    }
+}
+
+impl Drop for Redis {
+    /// Stops the connection's task, which would otherwise reconnect for ever.
+    fn drop(&mut self) {
+        let driver = self
+            .driver
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(task) = driver.take() {
+            task.abort();
+        }
+    }
+}
+
+impl fmt::Debug for Redis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redis")
+            .field("url", &self.url)
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("degraded", &self.is_degraded())
+            .finish()
+    }
+}

@@ -1,0 +1,247 @@
+//! The shared backend against a real `redis-server` on loopback, started by the test (the
+//! README's test command installs it where missing): replicas sharing one rate, and the
+//! server stopped, unreachable and restarted.
+
+use resilient::RateLimiter;
+use resilient::shared::{OnFailure, Redis};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A `redis-server` of this test's own on a free loopback port, killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self::on(port)
+    }
+
+    fn on(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server on the PATH (scripts/test-all installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Three replicas, each with its own runtime, client and limiter of the same name, call as fast
+/// as they can for 1.5 s: together they get no more than the burst plus one call per interval of
+/// the time that passed, where each alone would have got that much.
+#[test]
+fn three_replicas_share_one_rate() {
+    let server = Server::start();
+    let url = server.url();
+    let prefix = format!("test{}:", std::process::id());
+    let start = Instant::now();
+    let replicas: Vec<_> = (0..3)
+        .map(|_| {
+            let (url, prefix) = (url.clone(), prefix.clone());
+            std::thread::spawn(move || {
+                let limiter: &'static RateLimiter = Box::leak(Box::new(
+                    RateLimiter::new("shared.rate", 100, Duration::from_secs(1)).burst(5),
+                ));
+                // A generous timeout: the machine may be busy, and this test is about the rate.
+                let backend = Arc::new(
+                    Redis::new(&url, &prefix)
+                        .unwrap()
+                        .timeout(Duration::from_secs(1)),
+                );
+                limiter.share_through(Arc::clone(&backend), OnFailure::Local);
+                runtime().block_on(async {
+                    let mut admitted = 0u64;
+                    while start.elapsed() < Duration::from_millis(1500) {
+                        let call = limiter.call(async { Ok::<_, resilient::Rejected>(()) });
+                        if call.await.is_ok() {
+                            admitted += 1;
+                        }
+                    }
+                    assert!(!backend.is_degraded(), "the server answered throughout");
+                    admitted
+                })
+            })
+        })
+        .collect();
+    let admitted: u64 = replicas.into_iter().map(|r| r.join().unwrap()).sum();
+    let elapsed = start.elapsed();
+    // One call per 10 ms of the time that passed, the burst, and the turn at the very start.
+    let allowed = 5 + elapsed.as_millis() as u64 / 10 + 1;
+    assert!(
+        admitted <= allowed,
+        "{admitted} admitted in {elapsed:?}, at most {allowed}"
+    );
+    assert!(
+        admitted >= 100,
+        "{admitted} admitted in {elapsed:?}: the replicas were kept apart"
+    );
+}
+
+/// No server at the address: each call waits at most the backend's timeout, then the local
+/// limiter decides, and the backend says it is degraded.
+#[test]
+fn an_unreachable_server_leaves_the_decision_to_the_local_limiter() {
+    let free_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let backend = Arc::new(
+        Redis::new(&format!("redis://127.0.0.1:{free_port}"), "none:")
+            .unwrap()
+            .timeout(Duration::from_millis(50)),
+    );
+    let limiter: &'static RateLimiter = Box::leak(Box::new(
+        RateLimiter::new("shared.unreachable", 1, Duration::from_secs(3600)).burst(2),
+    ));
+    limiter.share_through(Arc::clone(&backend), OnFailure::Local);
+    runtime().block_on(async {
+        for expected in [true, true, false] {
+            let started = Instant::now();
+            let result = limiter
+                .call(async { Ok::<_, resilient::Rejected>(()) })
+                .await;
+            assert_eq!(result.is_ok(), expected);
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "waited {:?}",
+                started.elapsed()
+            );
+        }
+    });
+    assert!(backend.is_degraded());
+}
+
+/// The server stops, then comes back on the same port: the limiter decides locally meanwhile,
+/// and with the server again once it answers (its script loaded again).
+#[test]
+fn a_restarted_server_is_used_again() {
+    let server = Server::start();
+    let port = server.port;
+    let backend = Arc::new(
+        Redis::new(&server.url(), "restart:")
+            .unwrap()
+            .timeout(Duration::from_secs(1)),
+    );
+    let limiter: &'static RateLimiter = Box::leak(Box::new(RateLimiter::new(
+        "shared.restart",
+        1000,
+        Duration::from_secs(1),
+    )));
+    limiter.share_through(Arc::clone(&backend), OnFailure::Local);
+    resilient::registry::register(limiter);
+    let rt = runtime();
+    let call = || rt.block_on(limiter.call(async { Ok::<_, resilient::Rejected>(()) }));
+    let health = || {
+        use resilient::health::{self, HealthChecks};
+        let checks =
+            HealthChecks::new().add("shared", Duration::from_secs(1), health::shared_backends());
+        let report = rt.block_on(checks.run());
+        let check = &report.checks()[0];
+        (check.status(), check.message().to_owned())
+    };
+    assert!(call().is_ok());
+    assert!(!backend.is_degraded());
+    // The check covers every shared policy registered (other tests' too): read this one's part.
+    assert!(!health().1.contains("`shared.restart`"));
+    drop(server);
+    assert!(call().is_ok(), "decided locally");
+    assert!(backend.is_degraded());
+    let (status, message) = health();
+    assert_eq!(status, resilient::health::Status::Degraded);
+    assert!(message.contains("`shared.restart`"), "{message}");
+    let _server = Server::on(port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while backend.is_degraded() {
+        assert!(Instant::now() < deadline, "never used the server again");
+        assert!(call().is_ok());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!health().1.contains("`shared.restart`"));
+}
+
+/// The backend named by the configuration: two limiters of one name (two replicas in one
+/// process) each given `redis_url` through the registry share one burst; the server down with
+/// `on_redis_failure = closed`, every call is refused.
+#[test]
+fn a_backend_named_by_the_configuration_is_shared_and_can_fail_closed() {
+    use resilient::registry;
+    let server = Server::start();
+    let first: &'static RateLimiter = Box::leak(Box::new(RateLimiter::new(
+        "shared.configured",
+        1,
+        Duration::from_secs(3600),
+    )));
+    let second: &'static RateLimiter = Box::leak(Box::new(RateLimiter::new(
+        "shared.configured",
+        1,
+        Duration::from_secs(3600),
+    )));
+    registry::register(first);
+    registry::register(second);
+    let prefix = format!("configured{}:", std::process::id());
+    registry::set("shared.configured", "redis_url", &server.url()).unwrap();
+    registry::set("shared.configured", "redis_prefix", &prefix).unwrap();
+    let info = registry::policies()
+        .into_iter()
+        .find(|p| p.name == "shared.configured")
+        .unwrap();
+    assert_eq!(info.config["redis_url"], server.url());
+    assert_eq!(info.config["redis_prefix"], prefix);
+    assert_eq!(info.config["on_redis_failure"], "local");
+    let rt = runtime();
+    let ok = |limiter: &'static RateLimiter| {
+        rt.block_on(limiter.call(async { Ok::<_, resilient::Rejected>(()) }))
+            .is_ok()
+    };
+    assert!(ok(first));
+    assert!(!ok(second), "the one turn of the hour was the first's");
+
+    let err = registry::set("shared.configured", "on_redis_failure", "sometimes").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "policy `shared.configured`: cannot set `on_redis_failure` to `sometimes`: `sometimes` is not one of `local`, `open`, `closed`"
+    );
+    registry::set("shared.configured", "on_redis_failure", "closed").unwrap();
+    drop(server);
+    let fresh: &'static RateLimiter = Box::leak(Box::new(RateLimiter::new(
+        "shared.configured",
+        1000,
+        Duration::from_secs(1),
+    )));
+    registry::register(fresh);
+    assert!(!ok(fresh), "refused while the server is down");
+}
