@@ -47,6 +47,40 @@ async fn try_acquire_takes_free_slots_and_refuses_when_all_are_taken() {
     let m = bulkhead.metrics();
     assert_eq!(counts(m.clone()), (3, 0, 1, 0, 0));
     assert_eq!(m.peak, 2);
+    assert_eq!(
+        format!("{bulkhead:?}"),
+        "Bulkhead { name: \"bh.try\", max_concurrent: 2, max_wait: 0ns }"
+    );
+    let permit = bulkhead.try_acquire().unwrap();
+    assert_eq!(
+        format!("{permit:?}"),
+        "BulkheadPermit { bulkhead: \"bh.try\" }"
+    );
+}
+
+/// The registry's alert monitor sees a refusal as a failed call.
+#[tokio::test(start_paused = true)]
+async fn refusals_count_as_failed_calls_for_the_alert_monitor() {
+    use resilient::monitor::AlertLevel;
+    use resilient::registry;
+    static FULL: Bulkhead = Bulkhead::new("bh.alert", 1);
+    registry::register(&FULL);
+    registry::sample();
+    let _held = FULL.try_acquire().unwrap();
+    for _ in 0..99 {
+        assert!(FULL.try_acquire().is_err());
+    }
+    tokio::time::advance(ms(10_000)).await;
+    registry::sample();
+    let info = registry::policies()
+        .into_iter()
+        .find(|p| p.name == "bh.alert")
+        .unwrap();
+    assert_eq!(
+        info.alert,
+        Some(AlertLevel::Critical),
+        "99 of 100 calls failed"
+    );
 }
 
 /// One slot, each call 100 ms, every caller may wait 250 ms: the first runs at once, the next two
@@ -250,6 +284,11 @@ async fn max_concurrent_set_at_run_time_applies_to_waiters_and_newcomers() {
     assert!(poll_once(waiter.as_mut()).is_pending());
     resilient::registry::set("bh.reconfigured", "max_concurrent", "2").unwrap();
     assert_eq!(BULKHEAD.metrics().in_flight, 2, "the waiter was let in");
+    assert_eq!(
+        BULKHEAD.metrics().peak,
+        2,
+        "the waiter let in counts in the peak"
+    );
     assert_eq!(poll_once(waiter.as_mut()), Poll::Ready(Ok(())));
     resilient::registry::set("bh.reconfigured", "max_concurrent", "1").unwrap();
     assert!(BULKHEAD.try_acquire().is_err(), "one in flight: the limit");
