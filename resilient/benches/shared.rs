@@ -1,0 +1,140 @@
+//! What a rate limiter shared through Redis costs per call, against the physical limit: one
+//! round trip to the same server (an `INCR`), and the local limiter. Starts its own
+//! `redis-server` on a free loopback port (feature `redis`):
+//!
+//! ```text
+//! cargo bench -p resilient --features redis --bench shared
+//! ```
+//!
+//! | variant | measures |
+//! | --- | --- |
+//! | `local` | `RateLimiter::call` deciding locally (never full) |
+//! | `shared` | the same call decided by the Lua GCRA on the server (`share_through`) |
+//! | `incr` | one `INCR` through the same client: a round trip, the least a shared decision costs |
+
+use criterion::BenchmarkGroup;
+use criterion::measurement::WallTime;
+use criterion::{Criterion, criterion_group, criterion_main};
+use fred::prelude::LuaInterface;
+use resilient::RateLimiter;
+use resilient::shared::{OnFailure, Redis};
+use std::future::Future;
+use std::hint::black_box;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A `redis-server` on a free loopback port, killed when dropped.
+struct Server(Child, u16);
+
+impl Server {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server on the PATH");
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Server(child, port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn shared(c: &mut Criterion) {
+    let server = Server::start();
+    let url = format!("redis://127.0.0.1:{}", server.1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    static LOCAL: RateLimiter =
+        RateLimiter::new("bench.local", u32::MAX, Duration::from_secs(1)).burst(u32::MAX);
+    static SHARED: RateLimiter =
+        RateLimiter::new("bench.shared", u32::MAX, Duration::from_secs(1)).burst(u32::MAX);
+    let backend = Arc::new(
+        Redis::new(&url, "bench:")
+            .unwrap()
+            .timeout(Duration::from_secs(1)),
+    );
+    SHARED.share_through(Arc::clone(&backend), OnFailure::Local);
+    let client = fred::types::Builder::from_config(fred::prelude::Config::from_url(&url).unwrap())
+        .build()
+        .unwrap();
+    rt.block_on(fred::prelude::ClientLike::init(&client))
+        .unwrap();
+
+    let mut g = c.benchmark_group("shared_rate_limiter");
+    let ok = || async { Ok::<_, resilient::Rejected>(()) };
+    time(&mut g, &rt, "local", || async {
+        LOCAL.call(ok()).await.is_ok()
+    });
+    time(&mut g, &rt, "shared", || async {
+        SHARED.call(ok()).await.is_ok()
+    });
+    time(&mut g, &rt, "incr", || async {
+        let incr = "return redis.call('INCR', KEYS[1])";
+        client
+            .eval::<i64, _, _, _>(incr, "bench:incr", ())
+            .await
+            .is_ok()
+    });
+    g.finish();
+    assert!(
+        !backend.is_degraded(),
+        "every shared call was decided by the server"
+    );
+}
+
+/// Times `iters` awaited calls of `call` inside one `block_on`; each must succeed.
+fn time<F, Fut>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    call: F,
+) where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    assert!(black_box(call().await));
+                }
+                start.elapsed()
+            })
+        })
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = shared
+}
+criterion_main!(benches);
