@@ -175,6 +175,7 @@ async fn a_failure_starts_the_next_hedge_at_once_and_all_failing_returns_the_las
     );
     let m = policy.metrics();
     assert_eq!((m.successes, m.failures, m.hedges, m.won), (0, 1, 2, 0));
+    assert_eq!(m.calls(), 1);
 }
 
 /// An error `when` refuses starts no more hedges; the attempt still running goes on and wins.
@@ -355,6 +356,7 @@ async fn many_tasks_share_one_policy_with_exact_counts() {
     assert_eq!(ATTEMPTS.load(SeqCst), 640);
     let m = RACE.metrics();
     assert_eq!((m.successes, m.failures, m.hedges, m.won), (320, 0, 320, 0));
+    assert_eq!(m.calls(), 320);
 }
 
 /// An attempt that panics: the panic goes on to the caller, and the other attempts are dropped
@@ -400,4 +402,34 @@ async fn a_panicking_attempt_unwinds_and_drops_the_others() {
         "the panic a failure, the other released"
     );
     assert_eq!(POLICY.metrics().hedges, 1);
+}
+
+/// `hedge` (without `when`) starts the next hedge at once after any error; its policy prints
+/// its settings.
+#[tokio::test(start_paused = true)]
+async fn hedge_without_when_hedges_after_any_error() {
+    let policy = policy(100, 1);
+    let start = Instant::now();
+    let mut attempt = 0;
+    let result = hedge(&policy, || {
+        attempt += 1;
+        let first = attempt == 1;
+        async move {
+            sleep(ms(5)).await;
+            match first {
+                true => Err(TestError::Failed(1)),
+                false => Ok(start.elapsed()),
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        result,
+        Ok(ms(10)),
+        "the hedge started at 5 ms, not at 100 ms"
+    );
+    assert_eq!(
+        format!("{policy:?}"),
+        r#"HedgePolicy { name: "hedge.test", delay: 100ms, max_hedges: 1 }"#
+    );
 }
