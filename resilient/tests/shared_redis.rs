@@ -29,6 +29,8 @@ impl Server {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            // `DEBUG SLEEP` makes the server slow on purpose.
+            .args(["--enable-debug-command", "yes"])
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server on the PATH (scripts/test-all installs it)");
@@ -244,4 +246,55 @@ fn a_backend_named_by_the_configuration_is_shared_and_can_fail_closed() {
     )));
     registry::register(fresh);
     assert!(!ok(fresh), "refused while the server is down");
+}
+
+/// A slow server (busy for a second in `DEBUG SLEEP`): a call waits no longer than the backend's
+/// timeout, the local limiter decides, and the server is used again once it answers.
+#[test]
+fn a_slow_server_holds_no_caller_longer_than_the_timeout() {
+    let server = Server::start();
+    let backend = Arc::new(
+        Redis::new(&server.url(), "slow:")
+            .unwrap()
+            .timeout(Duration::from_millis(200)),
+    );
+    let limiter: &'static RateLimiter = Box::leak(Box::new(RateLimiter::new(
+        "shared.slow",
+        1000,
+        Duration::from_secs(1),
+    )));
+    limiter.share_through(Arc::clone(&backend), OnFailure::Local);
+    let rt = runtime();
+    let call = || rt.block_on(limiter.call(async { Ok::<_, resilient::Rejected>(()) }));
+    // Connected and answering first, with a timeout that a busy machine cannot miss.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while {
+        assert!(call().is_ok());
+        backend.is_degraded()
+    } {
+        assert!(Instant::now() < deadline, "the server never answered");
+    }
+    let port = server.port.to_string();
+    let sleeper = std::thread::spawn(move || {
+        Command::new("redis-cli")
+            .args(["-p", &port, "DEBUG", "SLEEP", "3"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("redis-cli beside redis-server")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    assert!(call().is_ok(), "decided locally");
+    let waited = started.elapsed();
+    assert!(backend.is_degraded());
+    assert!(
+        waited >= Duration::from_millis(200) && waited < Duration::from_millis(2500),
+        "waited {waited:?}: the timeout, not the server's three seconds"
+    );
+    assert!(sleeper.join().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while backend.is_degraded() {
+        assert!(Instant::now() < deadline, "never used the server again");
+        assert!(call().is_ok());
+    }
 }
