@@ -469,9 +469,10 @@ enum Stage {
     /// Waiting for the answer of the shared backend.
     #[cfg(feature = "redis")]
     Consulting,
-    /// Waiting for a turn the shared backend gave (a turn on the server is not given back).
+    /// Waiting for a turn the shared backend gave, which set the server's TAT to `reserved`
+    /// (microseconds).
     #[cfg(feature = "redis")]
-    WaitingShared,
+    WaitingShared { reserved: u64 },
     /// Through: running the call.
     Running,
 }
@@ -530,15 +531,15 @@ where
             let decision = ready!(decision.as_mut().poll(cx));
             *this.consulting = None;
             match decision {
-                Ok(crate::shared::SharedTurn::Granted { wait: 0 }) => {
+                Ok(crate::shared::SharedTurn::Granted { wait: 0, .. }) => {
                     limiter.stats.admitted.increment();
                     *this.stage = Stage::Running;
                 }
-                Ok(crate::shared::SharedTurn::Granted { wait }) => {
+                Ok(crate::shared::SharedTurn::Granted { wait, reserved }) => {
                     limiter.stats.waited.fetch_add(1, Relaxed);
                     let sleep = tokio::time::sleep(Duration::from_nanos(wait));
                     this.timer.set(Some(sleep));
-                    *this.stage = Stage::WaitingShared;
+                    *this.stage = Stage::WaitingShared { reserved };
                 }
                 Ok(crate::shared::SharedTurn::Refused { wait }) => {
                     *this.stage = Stage::Running;
@@ -560,7 +561,7 @@ where
             }
         }
         #[cfg(feature = "redis")]
-        if *this.stage == Stage::WaitingShared {
+        if let Stage::WaitingShared { .. } = *this.stage {
             if let Some(timer) = this.timer.as_mut().as_pin_mut() {
                 ready!(timer.poll(cx));
             }
@@ -609,8 +610,18 @@ where
 impl<F> PinnedDrop for LimitedCall<'_, F> {
     /// Cancelled while waiting: the turn goes back, when no later call reserved one since.
     fn drop(self: Pin<&mut Self>) {
-        if let Stage::Waiting { reserved } = self.stage {
-            self.limiter.give_back(reserved);
+        match self.stage {
+            Stage::Waiting { reserved } => {
+                self.limiter.give_back(reserved);
+            }
+            #[cfg(feature = "redis")]
+            Stage::WaitingShared { reserved } => {
+                if let Some(backend) = self.limiter.sharing.backend() {
+                    let interval = self.limiter.settings().interval;
+                    backend.give_back_turn(self.limiter.name(), reserved, interval);
+                }
+            }
+            _ => {}
         }
     }
 }

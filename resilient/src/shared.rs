@@ -27,7 +27,8 @@ use tracing::Level;
 /// clock (a Lua number holds them exactly for the next 250 years; nanoseconds since 1970 it would
 /// round). KEYS[1] holds the theoretical arrival time; ARGV: the interval, the window (`burst`
 /// intervals) and the longest wait. Returns `{1, wait}` for a turn taken (now, or after `wait`
-/// microseconds), `{0, wait}` for a refusal. The key expires when the burst is back to full.
+/// microseconds, the key then holding `reserved`), `{0, wait}` for a refusal. The key expires when
+/// the burst is back to full.
 const GCRA: &str = r"
 local interval = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -39,9 +40,19 @@ if tat < now then tat = now end
 local next = tat + interval
 local wait = next - window - now
 if wait < 0 then wait = 0 end
-if wait > max_wait then return {0, wait} end
+if wait > max_wait then return {0, wait, 0} end
 redis.call('SET', KEYS[1], string.format('%d', next), 'PX', math.floor((next - now) / 1000) + 1)
-return {1, wait}
+return {1, wait, next}
+";
+
+/// Gives back the turn that set KEYS[1] to ARGV[1] (microseconds), if no call reserved one since:
+/// the key goes back by one interval (ARGV[2]). Returns 1 if it did.
+const GIVE_BACK: &str = r"
+local held = redis.call('GET', KEYS[1])
+if held ~= ARGV[1] then return 0 end
+local earlier = tonumber(ARGV[1]) - tonumber(ARGV[2])
+redis.call('SET', KEYS[1], string.format('%d', earlier), 'KEEPTTL')
+return 1
 ";
 
 /// A Redis server shared by every replica, and the prefix of the keys the policies keep there.
@@ -73,8 +84,9 @@ impl std::error::Error for SharedError {}
 /// What the server decided for one call, in nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SharedTurn {
-    /// Through now, or after `wait`.
-    Granted { wait: u64 },
+    /// Through now, or after `wait`; `reserved` is the server's TAT this call set, to give back
+    /// if it is cancelled while it waits.
+    Granted { wait: u64, reserved: u64 },
     /// Refused: its turn would come in `wait`.
     Refused { wait: u64 },
 }
@@ -133,7 +145,7 @@ impl Redis {
 
     /// Runs [`GCRA`] by its SHA-1 once known, else (and when the server forgot it, after a
     /// restart) by its text, which caches it on the server again.
-    async fn run_gcra(&self, key: &str, args: Vec<u64>) -> Result<(i64, i64), SharedError> {
+    async fn run_gcra(&self, key: &str, args: Vec<u64>) -> Result<(i64, i64, i64), SharedError> {
         let failed = |e: fred::error::Error| SharedError(e.to_string());
         if let Some(sha) = self.gcra.get() {
             match self.client.evalsha(sha.as_str(), key, args.clone()).await {
@@ -165,10 +177,11 @@ impl Redis {
         let args = vec![micros(interval), window / 1_000, max_wait / 1_000];
         self.drive();
         let decide = async {
-            let (granted, wait) = self.run_gcra(&key, args).await?;
+            let (granted, wait, reserved) = self.run_gcra(&key, args).await?;
             let wait = u64::try_from(wait).unwrap_or(0).saturating_mul(1_000);
+            let reserved = u64::try_from(reserved).unwrap_or(0);
             Ok(match granted {
-                1 => SharedTurn::Granted { wait },
+                1 => SharedTurn::Granted { wait, reserved },
                 _ => SharedTurn::Refused { wait },
             })
         };
@@ -181,6 +194,21 @@ impl Redis {
         };
         self.note(policy, &outcome);
         outcome
+    }
+
+    /// Gives back, in the background, the turn a cancelled waiter of the rate limiter `policy`
+    /// reserved on the server (microseconds), if no call reserved one since. Without a runtime to
+    /// run on, or with no answer within the timeout, the turn stays taken: the rate is kept.
+    pub(crate) fn give_back_turn(self: &Arc<Self>, policy: &str, reserved: u64, interval: u64) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (backend, key) = (Arc::clone(self), self.key("rate_limit", policy));
+        let args = vec![reserved, interval.div_ceil(1_000)];
+        runtime.spawn(async move {
+            let give_back = backend.client.eval::<i64, _, _, _>(GIVE_BACK, key, args);
+            let _ = tokio::time::timeout(backend.timeout, give_back).await;
+        });
     }
 
     /// Emits `shared.degraded` when the server stops answering and `shared.restored` when it

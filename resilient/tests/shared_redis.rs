@@ -298,3 +298,48 @@ fn a_slow_server_holds_no_caller_longer_than_the_timeout() {
         assert!(call().is_ok());
     }
 }
+
+/// A call waiting for its shared turn and cancelled gives the turn back on the server, when no
+/// call reserved one since: the key goes back to what the call before it left.
+#[test]
+fn a_cancelled_shared_waiter_gives_its_turn_back() {
+    let server = Server::start();
+    let backend = Arc::new(
+        Redis::new(&server.url(), "giveback:")
+            .unwrap()
+            .timeout(Duration::from_secs(1)),
+    );
+    let limiter: &'static RateLimiter = Box::leak(Box::new(
+        RateLimiter::new("shared.giveback", 1, Duration::from_secs(10))
+            .burst(1)
+            .max_wait(Duration::from_secs(60)),
+    ));
+    limiter.share_through(Arc::clone(&backend), OnFailure::Local);
+    let tat = || {
+        let out = Command::new("redis-cli")
+            .args(["-p", &server.port.to_string(), "GET"])
+            .arg("giveback:rate_limit:shared.giveback")
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        let ok = || async { Ok::<_, resilient::Rejected>(()) };
+        assert!(limiter.call(ok()).await.is_ok());
+        let first = tat();
+        let waiting = tokio::time::timeout(Duration::from_millis(200), limiter.call(ok()));
+        assert!(waiting.await.is_err(), "its turn is ten seconds away");
+        assert!(!backend.is_degraded());
+        // The give-back runs in the background on this runtime.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tat() != first {
+            assert!(Instant::now() < deadline, "the turn never went back");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+}
