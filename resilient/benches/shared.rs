@@ -10,6 +10,7 @@
 //! | --- | --- |
 //! | `local` | `RateLimiter::call` deciding locally (never full) |
 //! | `shared` | the same call decided by the Lua GCRA on the server (`share_through`) |
+//! | `shared_lease_100` | a limiter of a million a second taking 100 turns per round trip (`lease_turns`): most calls take a leased turn here |
 //! | `incr` | one `INCR` through the same client: a round trip, the least a shared decision costs |
 
 use criterion::BenchmarkGroup;
@@ -73,12 +74,16 @@ fn shared(c: &mut Criterion) {
         RateLimiter::new("bench.local", u32::MAX, Duration::from_secs(1)).burst(u32::MAX);
     static SHARED: RateLimiter =
         RateLimiter::new("bench.shared", u32::MAX, Duration::from_secs(1)).burst(u32::MAX);
+    static LEASING: RateLimiter =
+        RateLimiter::new("bench.leasing", 1_000_000, Duration::from_secs(1)).burst(1_000_000);
     let backend = Arc::new(
         Redis::new(&url, "bench:")
             .unwrap()
             .timeout(Duration::from_secs(1)),
     );
     SHARED.share_through(Arc::clone(&backend), OnFailure::Local);
+    LEASING.share_through(Arc::clone(&backend), OnFailure::Local);
+    LEASING.lease_turns(100);
     let client = fred::types::Builder::from_config(fred::prelude::Config::from_url(&url).unwrap())
         .build()
         .unwrap();
@@ -92,6 +97,9 @@ fn shared(c: &mut Criterion) {
     });
     time(&mut g, &rt, "shared", || async {
         SHARED.call(ok()).await.is_ok()
+    });
+    time(&mut g, &rt, "shared_lease_100", || async {
+        LEASING.call(ok()).await.is_ok()
     });
     time(&mut g, &rt, "incr", || async {
         let incr = "return redis.call('INCR', KEYS[1])";

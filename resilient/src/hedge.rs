@@ -302,7 +302,8 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = Origin::of(self.as_ref().get_ref());
         let mut this = self.project();
-        let mut start = this.hedging.needs_attempt().then(|| (this.op)());
+        // With no attempt yet, the hedging asks for the first one at once.
+        let mut start = None;
         loop {
             match ready!(this.hedging.as_mut().drive(start.take(), cx)) {
                 Some(result) => {
@@ -379,11 +380,6 @@ impl<'p, F: Future, P> Hedging<'p, F, P> {
         let mut hedging = Hedging::new(policy, when);
         hedging.registers = Some(policy);
         hedging
-    }
-
-    /// Whether the next poll starts an attempt: none has started yet.
-    fn needs_attempt(&self) -> bool {
-        self.started == 0
     }
 
     /// Starts `fut` as the next attempt, then runs every attempt: the future resolves to what to

@@ -64,6 +64,9 @@ pub struct RateLimiter {
     /// The backend shared with the other replicas, if any.
     #[cfg(feature = "redis")]
     sharing: crate::shared::Sharing,
+    /// Turns taken from the shared backend ahead, handed out here one per interval.
+    #[cfg(feature = "redis")]
+    leased: std::sync::Mutex<Option<crate::shared::Lease>>,
 }
 
 /// What a [`RateLimiter`] is configured with, and what follows from it.
@@ -180,6 +183,8 @@ impl RateLimiter {
             epoch: Epoch::new(),
             #[cfg(feature = "redis")]
             sharing: crate::shared::Sharing::new(),
+            #[cfg(feature = "redis")]
+            leased: std::sync::Mutex::new(None),
             stats: RateStats {
                 admitted: StripedCounter::new(),
                 waited: AtomicU64::new(0),
@@ -280,6 +285,46 @@ impl RateLimiter {
         on_failure: crate::shared::OnFailure,
     ) {
         self.sharing.set_from_code(backend, on_failure);
+    }
+
+    /// Takes `turns` consecutive turns from the shared backend in one round trip (at least 1; 1,
+    /// the default, takes one per call) and hands the others out here, one per interval, so that
+    /// most calls need no round trip. The registry key `redis_lease` overrides it. Turns taken
+    /// ahead and not used within an interval of their time are dropped, never used late in a
+    /// burst; a turn of a lease is not given back when its call is cancelled.
+    #[cfg(feature = "redis")]
+    pub fn lease_turns(&self, turns: u32) {
+        self.sharing.set_lease_from_code(turns);
+    }
+
+    /// A turn of the current lease for a call at `now` that may wait up to `max_wait`.
+    #[cfg(feature = "redis")]
+    fn leased_turn(
+        &self,
+        now: tokio::time::Instant,
+        max_wait: Duration,
+    ) -> Option<tokio::time::Instant> {
+        let mut leased = self
+            .leased
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        crate::shared::Lease::take(&mut leased, now, max_wait)
+    }
+
+    /// Keeps the turns after the first of a lease the server gave at `now`, the first in `wait`.
+    #[cfg(feature = "redis")]
+    fn keep_lease(&self, now: tokio::time::Instant, wait: u64, turns: u32) {
+        let interval =
+            Duration::from_nanos(crate::shared::shared_interval(self.settings().interval));
+        let lease = crate::shared::Lease {
+            next_at: now + Duration::from_nanos(wait) + interval,
+            interval,
+            remaining: turns - 1,
+        };
+        *self
+            .leased
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(lease);
     }
 
     /// Lets one call through now, or says when it could go: never waits.
@@ -494,8 +539,13 @@ pub struct LimitedCall<'a, F> {
     fut: F,
 }
 
+/// When the shared backend was asked, for how many turns, and its answer.
 #[cfg(feature = "redis")]
-type SharedDecision = Result<crate::shared::SharedTurn, crate::shared::SharedError>;
+type SharedDecision = (
+    tokio::time::Instant,
+    u32,
+    Result<crate::shared::SharedTurn, crate::shared::SharedError>,
+);
 
 impl<F, T, E> Future for LimitedCall<'_, F>
 where
@@ -516,20 +566,44 @@ where
             if let Some(backend) = limiter.sharing.backend() {
                 let name = limiter.name();
                 let s = *limiter.settings();
-                let max_wait = nanos(s.max_wait);
-                *this.consulting = Some(Box::pin(async move {
-                    backend
-                        .rate_limit(name, s.interval, s.window, max_wait)
-                        .await
-                }));
-                *this.stage = Stage::Consulting;
+                let now = tokio::time::Instant::now();
+                let turns = limiter.sharing.lease();
+                match limiter.leased_turn(now, s.max_wait) {
+                    Some(at) if at <= now => {
+                        limiter.stats.admitted.increment();
+                        *this.stage = Stage::Running;
+                    }
+                    Some(at) => {
+                        limiter.stats.waited.fetch_add(1, Relaxed);
+                        this.timer.set(Some(tokio::time::sleep_until(at)));
+                        *this.stage = Stage::WaitingShared { reserved: 0 };
+                    }
+                    None => {
+                        let max_wait = nanos(s.max_wait);
+                        *this.consulting = Some(Box::pin(async move {
+                            let turn = backend
+                                .rate_limit(name, s.interval, s.window, max_wait, turns)
+                                .await;
+                            (now, turns, turn)
+                        }));
+                        *this.stage = Stage::Consulting;
+                    }
+                }
             }
         }
         #[cfg(feature = "redis")]
         if *this.stage == Stage::Consulting {
             let decision = this.consulting.as_mut().expect("set with the stage");
-            let decision = ready!(decision.as_mut().poll(cx));
+            let (asked_at, turns, decision) = ready!(decision.as_mut().poll(cx));
             *this.consulting = None;
+            let decision = decision.map(|turn| match turn {
+                crate::shared::SharedTurn::Granted { wait, .. } if turns > 1 => {
+                    limiter.keep_lease(asked_at, wait, turns);
+                    // A turn of a lease is not given back: the others stay here.
+                    crate::shared::SharedTurn::Granted { wait, reserved: 0 }
+                }
+                turn => turn,
+            });
             match decision {
                 Ok(crate::shared::SharedTurn::Granted { wait: 0, .. }) => {
                     limiter.stats.admitted.increment();
@@ -615,7 +689,7 @@ impl<F> PinnedDrop for LimitedCall<'_, F> {
                 self.limiter.give_back(reserved);
             }
             #[cfg(feature = "redis")]
-            Stage::WaitingShared { reserved } => {
+            Stage::WaitingShared { reserved } if reserved != 0 => {
                 if let Some(backend) = self.limiter.sharing.backend() {
                     let interval = self.limiter.settings().interval;
                     backend.give_back_turn(self.limiter.name(), reserved, interval);
@@ -639,6 +713,7 @@ pub(crate) const KIND: Kind = Kind {
         "redis_url",
         "redis_prefix",
         "on_redis_failure",
+        "redis_lease",
     ],
     check_form: |key, value| {
         #[cfg(feature = "redis")]

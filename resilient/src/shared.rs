@@ -13,7 +13,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
@@ -26,19 +26,21 @@ use tracing::Level;
 /// The GCRA of [`RateLimiter`](crate::RateLimiter) on the server, in microseconds of the server's
 /// clock (a Lua number holds them exactly for the next 250 years; nanoseconds since 1970 it would
 /// round). KEYS[1] holds the theoretical arrival time; ARGV: the interval, the window (`burst`
-/// intervals) and the longest wait. Returns `{1, wait}` for a turn taken (now, or after `wait`
+/// intervals), the longest wait, and how many consecutive turns to take (a lease: the first must
+/// come within the wait, each next one an interval later). Returns `{1, wait}` for a turn taken (now, or after `wait`
 /// microseconds, the key then holding `reserved`), `{0, wait}` for a refusal. The key expires when
 /// the burst is back to full.
 const GCRA: &str = r"
 local interval = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local max_wait = tonumber(ARGV[3])
+local turns = tonumber(ARGV[4])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-local next = tat + interval
-local wait = next - window - now
+local next = tat + interval * turns
+local wait = tat + interval - window - now
 if wait < 0 then wait = 0 end
 if wait > max_wait then return {0, wait, 0} end
 redis.call('SET', KEYS[1], string.format('%d', next), 'PX', math.floor((next - now) / 1000) + 1)
@@ -169,12 +171,16 @@ impl Redis {
         interval: u64,
         window: u64,
         max_wait: u64,
+        turns: u32,
     ) -> Result<SharedTurn, SharedError> {
-        let micros = |nanos: u64| nanos.div_ceil(1_000);
         let key = self.key("rate_limit", policy);
-        // Rounded up, so that the shared limiter never lets more through than the rate; the
-        // window rounded down for the same reason.
-        let args = vec![micros(interval), window / 1_000, max_wait / 1_000];
+        // The window rounded down, as the interval is rounded up: never more than the rate.
+        let args = vec![
+            shared_interval(interval) / 1_000,
+            window / 1_000,
+            max_wait / 1_000,
+            u64::from(turns),
+        ];
         self.drive();
         let decide = async {
             let (granted, wait, reserved) = self.run_gcra(&key, args).await?;
@@ -275,6 +281,44 @@ impl OnFailure {
     }
 }
 
+/// The interval the server counts in, in nanoseconds: `interval` rounded up to a microsecond.
+pub(crate) fn shared_interval(interval: u64) -> u64 {
+    interval.div_ceil(1_000).saturating_mul(1_000)
+}
+
+/// Turns a rate limiter took from the server at once and hands out locally, one per interval.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    /// When the next turn comes (after, it is due).
+    pub(crate) next_at: tokio::time::Instant,
+    pub(crate) interval: Duration,
+    pub(crate) remaining: u32,
+}
+
+impl Lease {
+    /// The next turn, for a call at `now` that may wait up to `max_wait`: its instant, or none
+    /// (the lease is spent, too far ahead, or stale: a turn more than an interval past its time
+    /// is dropped, so that an idle replica does not hoard a burst).
+    pub(crate) fn take(
+        slot: &mut Option<Lease>,
+        now: tokio::time::Instant,
+        max_wait: Duration,
+    ) -> Option<tokio::time::Instant> {
+        let lease = slot.as_mut()?;
+        if lease.remaining == 0 || now > lease.next_at + lease.interval {
+            *slot = None;
+            return None;
+        }
+        if lease.next_at > now + max_wait {
+            return None;
+        }
+        let at = lease.next_at;
+        lease.next_at += lease.interval;
+        lease.remaining -= 1;
+        Some(at)
+    }
+}
+
 /// A policy's link to a shared backend: the one its code gave, or the one its configuration
 /// names (`redis_url`, `redis_prefix`), which wins; and what to do when it fails.
 pub(crate) struct Sharing {
@@ -285,10 +329,18 @@ pub(crate) struct Sharing {
     on_failure: AtomicU8,
     /// `on_failure` as the code set it, under the configuration's.
     code_on_failure: AtomicU8,
+    /// Turns taken from the server at once (1: no lease), and as the code set it.
+    lease: AtomicU32,
+    code_lease: AtomicU32,
 }
 
 /// The keys of a shared policy in the registry.
-pub(crate) const KEYS: [&str; 3] = ["redis_url", "redis_prefix", "on_redis_failure"];
+pub(crate) const KEYS: [&str; 4] = [
+    "redis_url",
+    "redis_prefix",
+    "on_redis_failure",
+    "redis_lease",
+];
 
 /// The key prefix when the configuration names none.
 const DEFAULT_PREFIX: &str = "resilient:";
@@ -301,7 +353,21 @@ impl Sharing {
             from_config: ArcSwapOption::const_empty(),
             on_failure: AtomicU8::new(OnFailure::Local as u8),
             code_on_failure: AtomicU8::new(OnFailure::Local as u8),
+            lease: AtomicU32::new(1),
+            code_lease: AtomicU32::new(1),
         }
+    }
+
+    /// How many turns to take from the server at once.
+    pub(crate) fn lease(&self) -> u32 {
+        self.lease.load(Ordering::Relaxed)
+    }
+
+    /// What the code gives: turns to take at once (at least 1), under the configuration's.
+    pub(crate) fn set_lease_from_code(&self, turns: u32) {
+        let turns = turns.max(1);
+        self.code_lease.store(turns, Ordering::Relaxed);
+        self.lease.store(turns, Ordering::Relaxed);
     }
 
     /// The backend in force, if any.
@@ -354,6 +420,20 @@ impl Sharing {
                 _ => OnFailure::Local,
             },
         };
+        let lease = match value("redis_lease") {
+            Some(v) => match crate::policy::parse_count(v)
+                .map_err(|reason| crate::policy::Refused::new("redis_lease", reason))?
+            {
+                0 => {
+                    return Err(crate::policy::Refused::new(
+                        "redis_lease",
+                        "`redis_lease` must be at least 1 (1: no lease)",
+                    ));
+                }
+                n => n,
+            },
+            None => self.code_lease.load(Ordering::Relaxed),
+        };
         let prefix = value("redis_prefix").unwrap_or(DEFAULT_PREFIX);
         let backend = match value("redis_url") {
             Some(url) => {
@@ -377,6 +457,7 @@ impl Sharing {
         };
         self.from_config.store(backend);
         self.on_failure.store(on_failure as u8, Ordering::Relaxed);
+        self.lease.store(lease, Ordering::Relaxed);
         let on = self.from_config.load().is_some() || self.from_code.load().is_some();
         self.is_on.store(on, Ordering::Release);
         Ok(())
@@ -389,6 +470,7 @@ impl Sharing {
                 ("redis_url", backend.url.clone()),
                 ("redis_prefix", backend.prefix.clone()),
                 ("on_redis_failure", self.on_failure().as_str().to_owned()),
+                ("redis_lease", self.lease().to_string()),
             ],
             None => Vec::new(),
         }
@@ -407,6 +489,7 @@ pub(crate) fn split<'a>(values: &[(&'a str, &'a str)]) -> (Values<'a>, Values<'a
 pub(crate) fn check_form(key: &str, value: &str) -> Result<(), String> {
     match key {
         "on_redis_failure" => OnFailure::parse(value).map(drop),
+        "redis_lease" => crate::policy::parse_count(value).map(drop),
         "redis_url" => Redis::new(value, DEFAULT_PREFIX)
             .map(drop)
             .map_err(|e| e.to_string()),

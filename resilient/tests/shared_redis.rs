@@ -224,6 +224,12 @@ fn a_backend_named_by_the_configuration_is_shared_and_can_fail_closed() {
     assert_eq!(info.config["redis_url"], server.url());
     assert_eq!(info.config["redis_prefix"], prefix);
     assert_eq!(info.config["on_redis_failure"], "local");
+    assert_eq!(info.config["redis_lease"], "1");
+    let err = registry::set("shared.configured", "redis_lease", "0").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "policy `shared.configured`: cannot set `redis_lease` to `0`: `redis_lease` must be at least 1 (1: no lease)"
+    );
     let rt = runtime();
     let ok = |limiter: &'static RateLimiter| {
         rt.block_on(limiter.call(async { Ok::<_, resilient::Rejected>(()) }))
@@ -342,4 +348,89 @@ fn a_cancelled_shared_waiter_gives_its_turn_back() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
+}
+
+/// The GCRA scripts the server ran so far (`EVAL` and `EVALSHA` calls).
+fn scripts_run(port: u16) -> u64 {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "INFO", "commandstats"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|line| line.starts_with("cmdstat_eval:") || line.starts_with("cmdstat_evalsha:"))
+        .map(|line| {
+            let calls = line.split("calls=").nth(1).unwrap();
+            calls.split(',').next().unwrap().parse::<u64>().unwrap()
+        })
+        .sum()
+}
+
+/// With a lease of ten turns, a hundred calls need ten round trips, not a hundred, and each
+/// still waits for its own turn; three replicas leasing stay within the rate.
+#[test]
+fn a_lease_takes_turns_ten_at_a_time_within_the_rate() {
+    let server = Server::start();
+    let limiter: &'static RateLimiter = Box::leak(Box::new(
+        RateLimiter::new("shared.lease", 1000, Duration::from_secs(1))
+            .burst(10)
+            .max_wait(Duration::from_secs(1)),
+    ));
+    let backend = Arc::new(
+        Redis::new(&server.url(), "lease:")
+            .unwrap()
+            .timeout(Duration::from_secs(1)),
+    );
+    limiter.share_through(Arc::clone(&backend), OnFailure::Local);
+    limiter.lease_turns(10);
+    let before = scripts_run(server.port);
+    runtime().block_on(async {
+        for _ in 0..100 {
+            let call = limiter.call(async { Ok::<_, resilient::Rejected>(()) });
+            assert!(call.await.is_ok());
+        }
+    });
+    assert!(!backend.is_degraded());
+    let round_trips = scripts_run(server.port) - before;
+    assert!(
+        (10..=12).contains(&round_trips),
+        "{round_trips} scripts for 100 calls in leases of 10"
+    );
+
+    let start = Instant::now();
+    let replicas: Vec<_> = (0..3)
+        .map(|_| {
+            let url = server.url();
+            std::thread::spawn(move || {
+                let limiter: &'static RateLimiter = Box::leak(Box::new(
+                    RateLimiter::new("shared.leases", 100, Duration::from_secs(1)).burst(5),
+                ));
+                let backend = Arc::new(
+                    Redis::new(&url, "leases:")
+                        .unwrap()
+                        .timeout(Duration::from_secs(1)),
+                );
+                limiter.share_through(backend, OnFailure::Local);
+                limiter.lease_turns(5);
+                runtime().block_on(async {
+                    let mut admitted = 0u64;
+                    while start.elapsed() < Duration::from_millis(1000) {
+                        let call = limiter.call(async { Ok::<_, resilient::Rejected>(()) });
+                        if call.await.is_ok() {
+                            admitted += 1;
+                        }
+                    }
+                    admitted
+                })
+            })
+        })
+        .collect();
+    let admitted: u64 = replicas.into_iter().map(|r| r.join().unwrap()).sum();
+    let allowed = 5 + start.elapsed().as_millis() as u64 / 10 + 1;
+    assert!(
+        admitted <= allowed,
+        "{admitted} admitted, at most {allowed}"
+    );
+    assert!(admitted >= 50, "{admitted} admitted: the leases were lost");
 }
