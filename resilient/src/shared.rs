@@ -8,28 +8,29 @@
 //!
 //! The backend never holds a caller longer than its timeout (100 ms by default): a command that
 //! has no answer by then, and a server that cannot be reached, leave the decision to the local
-//! limiter (each replica then keeps the rate on its own), with a `shared.degraded` event the first
-//! time and `shared.restored` when the server answers again.
-
-use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
-use std::time::Duration;
+//! limiter (each replica then keeps the rate on its own; or every call goes through, or none, as
+//! [`OnFailure`] says), with a `shared.degraded` event the first time and `shared.restored` when
+//! the server answers again.
+//!
+//! The round trip's future is boxed: it cannot be named on stable Rust. Only the shared path
+//! pays for it; a limiter with no backend is unchanged.
 
 use arc_swap::ArcSwapOption;
-
 use fred::clients::Client;
 use fred::prelude::{ClientLike, Config, LuaInterface, ReconnectPolicy};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
 use tracing::Level;
 
 /// The GCRA of [`RateLimiter`](crate::RateLimiter) on the server, in microseconds of the server's
 /// clock (a Lua number holds them exactly for the next 250 years; nanoseconds since 1970 it would
 /// round). KEYS[1] holds the theoretical arrival time; ARGV: the interval, the window (`burst`
 /// intervals), the longest wait, and how many consecutive turns to take (a lease: the first must
-/// come within the wait, each next one an interval later). Returns `{1, wait}` for a turn taken (now, or after `wait`
-/// microseconds, the key then holding `reserved`), `{0, wait}` for a refusal. The key expires when
-/// the burst is back to full.
+/// come within the wait, each next one an interval later). Returns `{1, wait, reserved}` for turns
+/// taken (the first now, or after `wait` microseconds; the key then holds `reserved`), `{0, wait,
+/// 0}` for a refusal. The key expires when the burst is back to full.
 const GCRA: &str = r"
 local interval = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
