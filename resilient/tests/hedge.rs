@@ -433,3 +433,28 @@ async fn hedge_without_when_hedges_after_any_error() {
         r#"HedgePolicy { name: "hedge.test", delay: 100ms, max_hedges: 1 }"#
     );
 }
+
+/// The registry's alert monitor sees a hedged call whose every attempt failed as a failed call.
+#[tokio::test(start_paused = true)]
+async fn failed_hedged_calls_raise_the_alert_level() {
+    use resilient::monitor::AlertLevel;
+    use resilient::registry;
+    static FLAKY: HedgePolicy = HedgePolicy::new().name("hedge.alert").delay(ms(0));
+    registry::register(&FLAKY);
+    registry::sample();
+    for _ in 0..20 {
+        let failed = hedge(&FLAKY, || async { Err::<(), _>(TestError::Failed(1)) }).await;
+        assert!(failed.is_err());
+    }
+    sleep(ms(10_000)).await;
+    registry::sample();
+    let info = registry::policies()
+        .into_iter()
+        .find(|p| p.name == "hedge.alert")
+        .unwrap();
+    assert_eq!(
+        info.alert,
+        Some(AlertLevel::Critical),
+        "20 of 20 calls failed"
+    );
+}
