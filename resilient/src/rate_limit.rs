@@ -289,9 +289,10 @@ impl RateLimiter {
 
     /// Takes `turns` consecutive turns from the shared backend in one round trip (at least 1; 1,
     /// the default, takes one per call) and hands the others out here, one per interval, so that
-    /// most calls need no round trip. The registry key `redis_lease` overrides it. Turns taken
-    /// ahead and not used within an interval of their time are dropped, never used late in a
-    /// burst; a turn of a lease is not given back when its call is cancelled.
+    /// most calls need no round trip. The registry key `redis_lease` overrides it. A leased turn
+    /// may be used up to the burst's window after its time, so the replicas together may exceed
+    /// the burst by one more at most, never the rate; later it is dropped, so that an idle replica
+    /// does not hoard turns. A turn of a lease is not given back when its call is cancelled.
     #[cfg(feature = "redis")]
     pub fn lease_turns(&self, turns: u32) {
         self.sharing.set_lease_from_code(turns);
@@ -311,14 +312,17 @@ impl RateLimiter {
         crate::shared::Lease::take(&mut leased, now, max_wait)
     }
 
-    /// Keeps the turns after the first of a lease the server gave at `now`, the first in `wait`.
+    /// Keeps the turns after the first of a lease the server just gave, the first at `first`
+    /// nanoseconds from its now.
     #[cfg(feature = "redis")]
-    fn keep_lease(&self, now: tokio::time::Instant, wait: u64, turns: u32) {
-        let interval =
-            Duration::from_nanos(crate::shared::shared_interval(self.settings().interval));
+    fn keep_lease(&self, first: i64, turns: u32) {
+        let s = *self.settings();
+        let interval = Duration::from_nanos(crate::shared::shared_interval(s.interval));
         let lease = crate::shared::Lease {
-            next_at: now + Duration::from_nanos(wait) + interval,
+            base: tokio::time::Instant::now(),
+            offset: first.saturating_add(i64::try_from(interval.as_nanos()).unwrap_or(i64::MAX)),
             interval,
+            horizon: Duration::from_nanos(s.window).max(interval),
             remaining: turns - 1,
         };
         *self
@@ -539,10 +543,9 @@ pub struct LimitedCall<'a, F> {
     fut: F,
 }
 
-/// When the shared backend was asked, for how many turns, and its answer.
+/// How many turns the shared backend was asked for, and its answer.
 #[cfg(feature = "redis")]
 type SharedDecision = (
-    tokio::time::Instant,
     u32,
     Result<crate::shared::SharedTurn, crate::shared::SharedError>,
 );
@@ -584,7 +587,7 @@ where
                             let turn = backend
                                 .rate_limit(name, s.interval, s.window, max_wait, turns)
                                 .await;
-                            (now, turns, turn)
+                            (turns, turn)
                         }));
                         *this.stage = Stage::Consulting;
                     }
@@ -594,13 +597,17 @@ where
         #[cfg(feature = "redis")]
         if *this.stage == Stage::Consulting {
             let decision = this.consulting.as_mut().expect("set with the stage");
-            let (asked_at, turns, decision) = ready!(decision.as_mut().poll(cx));
+            let (turns, decision) = ready!(decision.as_mut().poll(cx));
             *this.consulting = None;
             let decision = decision.map(|turn| match turn {
-                crate::shared::SharedTurn::Granted { wait, .. } if turns > 1 => {
-                    limiter.keep_lease(asked_at, wait, turns);
+                crate::shared::SharedTurn::Granted { wait, first, .. } if turns > 1 => {
+                    limiter.keep_lease(first, turns);
                     // A turn of a lease is not given back: the others stay here.
-                    crate::shared::SharedTurn::Granted { wait, reserved: 0 }
+                    crate::shared::SharedTurn::Granted {
+                        wait,
+                        reserved: 0,
+                        first,
+                    }
                 }
                 turn => turn,
             });
@@ -609,7 +616,7 @@ where
                     limiter.stats.admitted.increment();
                     *this.stage = Stage::Running;
                 }
-                Ok(crate::shared::SharedTurn::Granted { wait, reserved }) => {
+                Ok(crate::shared::SharedTurn::Granted { wait, reserved, .. }) => {
                     limiter.stats.waited.fetch_add(1, Relaxed);
                     let sleep = tokio::time::sleep(Duration::from_nanos(wait));
                     this.timer.set(Some(sleep));

@@ -28,9 +28,11 @@ use tracing::Level;
 /// clock (a Lua number holds them exactly for the next 250 years; nanoseconds since 1970 it would
 /// round). KEYS[1] holds the theoretical arrival time; ARGV: the interval, the window (`burst`
 /// intervals), the longest wait, and how many consecutive turns to take (a lease: the first must
-/// come within the wait, each next one an interval later). Returns `{1, wait, reserved}` for turns
-/// taken (the first now, or after `wait` microseconds; the key then holds `reserved`), `{0, wait,
-/// 0}` for a refusal. The key expires when the burst is back to full.
+/// come within the wait, each next one an interval later). Returns `{1, wait, reserved, first}`
+/// for turns taken (the first now, or after `wait` microseconds; the key then holds `reserved`;
+/// `first` is the first turn's time from now, negative while the burst has room, each next turn
+/// an interval after it), `{0, wait, 0, 0}` for a refusal. The key expires when the burst is back
+/// to full.
 const GCRA: &str = r"
 local interval = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -41,11 +43,12 @@ local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local next = tat + interval * turns
-local wait = tat + interval - window - now
+local first = tat + interval - window - now
+local wait = first
 if wait < 0 then wait = 0 end
-if wait > max_wait then return {0, wait, 0} end
+if wait > max_wait then return {0, wait, 0, 0} end
 redis.call('SET', KEYS[1], string.format('%d', next), 'PX', math.floor((next - now) / 1000) + 1)
-return {1, wait, next}
+return {1, wait, next, first}
 ";
 
 /// Gives back the turn that set KEYS[1] to ARGV[1] (microseconds), if no call reserved one since:
@@ -88,8 +91,13 @@ impl std::error::Error for SharedError {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SharedTurn {
     /// Through now, or after `wait`; `reserved` is the server's TAT this call set, to give back
-    /// if it is cancelled while it waits.
-    Granted { wait: u64, reserved: u64 },
+    /// if it is cancelled while it waits; `first` the first turn's time from the server's now
+    /// (negative while the burst has room), for the turns of a lease after it.
+    Granted {
+        wait: u64,
+        reserved: u64,
+        first: i64,
+    },
     /// Refused: its turn would come in `wait`.
     Refused { wait: u64 },
 }
@@ -148,7 +156,11 @@ impl Redis {
 
     /// Runs [`GCRA`] by its SHA-1 once known, else (and when the server forgot it, after a
     /// restart) by its text, which caches it on the server again.
-    async fn run_gcra(&self, key: &str, args: Vec<u64>) -> Result<(i64, i64, i64), SharedError> {
+    async fn run_gcra(
+        &self,
+        key: &str,
+        args: Vec<u64>,
+    ) -> Result<(i64, i64, i64, i64), SharedError> {
         let failed = |e: fred::error::Error| SharedError(e.to_string());
         if let Some(sha) = self.gcra.get() {
             match self.client.evalsha(sha.as_str(), key, args.clone()).await {
@@ -184,11 +196,16 @@ impl Redis {
         ];
         self.drive();
         let decide = async {
-            let (granted, wait, reserved) = self.run_gcra(&key, args).await?;
+            let (granted, wait, reserved, first) = self.run_gcra(&key, args).await?;
             let wait = u64::try_from(wait).unwrap_or(0).saturating_mul(1_000);
             let reserved = u64::try_from(reserved).unwrap_or(0);
+            let first = first.saturating_mul(1_000);
             Ok(match granted {
-                1 => SharedTurn::Granted { wait, reserved },
+                1 => SharedTurn::Granted {
+                    wait,
+                    reserved,
+                    first,
+                },
                 _ => SharedTurn::Refused { wait },
             })
         };
@@ -287,34 +304,40 @@ pub(crate) fn shared_interval(interval: u64) -> u64 {
     interval.div_ceil(1_000).saturating_mul(1_000)
 }
 
-/// Turns a rate limiter took from the server at once and hands out locally, one per interval.
+/// Turns a rate limiter took from the server at once and hands out locally, each at its time.
 #[derive(Debug)]
 pub(crate) struct Lease {
-    /// When the next turn comes (after, it is due).
-    pub(crate) next_at: tokio::time::Instant,
+    /// When the server's answer came: the turns' times count from it (a little after the server
+    /// counted them, so never early).
+    pub(crate) base: tokio::time::Instant,
+    /// The next turn's time from `base`, in nanoseconds; negative while the burst had room.
+    pub(crate) offset: i64,
     pub(crate) interval: Duration,
+    /// How long past its time a turn may still be used: the burst's window. Later, the lease is
+    /// dropped, so that an idle replica does not hoard turns.
+    pub(crate) horizon: Duration,
     pub(crate) remaining: u32,
 }
 
 impl Lease {
     /// The next turn, for a call at `now` that may wait up to `max_wait`: its instant, or none
-    /// (the lease is spent, too far ahead, or stale: a turn more than an interval past its time
-    /// is dropped, so that an idle replica does not hoard a burst).
+    /// (the lease is spent, stale, or its next turn too far ahead).
     pub(crate) fn take(
         slot: &mut Option<Lease>,
         now: tokio::time::Instant,
         max_wait: Duration,
     ) -> Option<tokio::time::Instant> {
         let lease = slot.as_mut()?;
-        if lease.remaining == 0 || now > lease.next_at + lease.interval {
+        let at = lease.base + Duration::from_nanos(u64::try_from(lease.offset).unwrap_or(0));
+        if lease.remaining == 0 || now > at + lease.horizon {
             *slot = None;
             return None;
         }
-        if lease.next_at > now + max_wait {
+        if at > now + max_wait {
             return None;
         }
-        let at = lease.next_at;
-        lease.next_at += lease.interval;
+        let interval = i64::try_from(lease.interval.as_nanos()).unwrap_or(i64::MAX);
+        lease.offset = lease.offset.saturating_add(interval);
         lease.remaining -= 1;
         Some(at)
     }

@@ -427,7 +427,8 @@ fn a_lease_takes_turns_ten_at_a_time_within_the_rate() {
         })
         .collect();
     let admitted: u64 = replicas.into_iter().map(|r| r.join().unwrap()).sum();
-    let allowed = 5 + start.elapsed().as_millis() as u64 / 10 + 1;
+    // A leased turn may be used up to a window (the burst) after its time: one burst more.
+    let allowed = 2 * 5 + start.elapsed().as_millis() as u64 / 10 + 1;
     assert!(
         admitted <= allowed,
         "{admitted} admitted, at most {allowed}"
