@@ -435,3 +435,35 @@ fn a_lease_takes_turns_ten_at_a_time_within_the_rate() {
     );
     assert!(admitted >= 50, "{admitted} admitted: the leases were lost");
 }
+
+/// One backend used from one runtime, then, once that runtime is gone, from another (as a
+/// `static` backend is across `#[tokio::test]`s): its connection is driven again from the new
+/// runtime, and the server decides as before.
+#[test]
+fn a_backend_outlives_the_runtime_that_first_drove_it() {
+    let server = Server::start();
+    let backend = Arc::new(
+        Redis::new(&server.url(), "runtimes:")
+            .unwrap()
+            .timeout(Duration::from_secs(1)),
+    );
+    let limiter: &'static RateLimiter = Box::leak(Box::new(
+        RateLimiter::new("shared.runtimes", 2, Duration::from_secs(3600)).burst(2),
+    ));
+    limiter.share_through(Arc::clone(&backend), OnFailure::Local);
+    let call = |rt: &tokio::runtime::Runtime| {
+        rt.block_on(limiter.call(async { Ok::<_, resilient::Rejected>(()) }))
+            .is_ok()
+    };
+    let first = runtime();
+    assert!(call(&first));
+    drop(first);
+    let second = runtime();
+    assert!(
+        call(&second),
+        "the second turn of the burst, from the server"
+    );
+    assert!(!backend.is_degraded());
+    assert!(!call(&second), "the server counted both runtimes' calls");
+    assert!(!backend.is_degraded());
+}
