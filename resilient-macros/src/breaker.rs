@@ -93,6 +93,25 @@ pub(crate) fn config(settings: &Settings, root: &TokenStream) -> TokenStream {
 }
 
 /// A count, rate or duration as a constant expression.
+/// `policy` with a call of its builder method for each key of `keys` given in `settings`, in the
+/// keys' order: what every policy's constant expression ends with.
+pub(crate) fn with_methods(
+    mut policy: TokenStream,
+    keys: &[Key],
+    settings: &Settings,
+    root: &TokenStream,
+) -> TokenStream {
+    for key in keys {
+        let (Builder::Method(method), Some(value)) = (key.builder, settings.value(key.name)) else {
+            continue;
+        };
+        let method = Ident::new(method, Span::call_site());
+        let value = value_tokens(root, value);
+        policy = quote!(#policy.#method(#value));
+    }
+    policy
+}
+
 pub(crate) fn value_tokens(root: &TokenStream, value: &Value) -> TokenStream {
     match value {
         Value::Count(n) => lit_u32(*n),

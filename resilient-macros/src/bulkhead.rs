@@ -1,7 +1,7 @@
 //! `#[bulkhead(max_concurrent = 10, max_wait = "100ms")]`: its key table and the bulkhead's
 //! constant expression.
 
-use crate::backoff::duration;
+use crate::breaker::with_methods;
 use crate::expand::Naming;
 use crate::parse::{Builder, Key, Settings, ValueKind};
 use proc_macro2::TokenStream;
@@ -22,10 +22,6 @@ pub(crate) fn bulkhead(settings: &Settings, naming: &Naming, root: &TokenStream)
     let (new, name) = naming.constructor("new", "for_function");
     let max = settings.count("max_concurrent").unwrap_or(1);
     let max = proc_macro2::Literal::u32_unsuffixed(max);
-    let mut bulkhead = quote!(#root::Bulkhead::#new(#name, #max));
-    if let Some(wait) = settings.duration("max_wait") {
-        let wait = duration(root, wait);
-        bulkhead = quote!(#bulkhead.max_wait(#wait));
-    }
-    bulkhead
+    let bulkhead = quote!(#root::Bulkhead::#new(#name, #max));
+    with_methods(bulkhead, KEYS, settings, root)
 }

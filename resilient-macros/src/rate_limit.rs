@@ -2,6 +2,7 @@
 //! limiter's constant expression.
 
 use crate::backoff::duration;
+use crate::breaker::with_methods;
 use crate::expand::Naming;
 use crate::parse::{Builder, Key, Settings, ValueKind};
 use proc_macro2::TokenStream;
@@ -28,14 +29,6 @@ pub(crate) fn limiter(settings: &Settings, naming: &Naming, root: &TokenStream) 
     let (new, name) = naming.constructor("new", "for_function");
     let rate = proc_macro2::Literal::u32_unsuffixed(settings.count("rate").unwrap_or(1));
     let per = duration(root, settings.duration("per").unwrap_or(DEFAULT_PER));
-    let mut limiter = quote!(#root::RateLimiter::#new(#name, #rate, #per));
-    if let Some(burst) = settings.count("burst") {
-        let burst = proc_macro2::Literal::u32_unsuffixed(burst);
-        limiter = quote!(#limiter.burst(#burst));
-    }
-    if let Some(wait) = settings.duration("max_wait") {
-        let wait = duration(root, wait);
-        limiter = quote!(#limiter.max_wait(#wait));
-    }
-    limiter
+    let limiter = quote!(#root::RateLimiter::#new(#name, #rate, #per));
+    with_methods(limiter, KEYS, settings, root)
 }

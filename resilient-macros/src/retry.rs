@@ -1,11 +1,10 @@
 //! `#[retry(...)]`: its key table and the policy's constant expression.
 
-use crate::breaker::value_tokens;
+use crate::breaker::with_methods;
 use crate::expand::Naming;
 use crate::parse::{Builder, Key, Settings, ValueKind};
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::quote;
-use syn::Ident;
 
 /// Every key, in the order the policy is written.
 pub(crate) const KEYS: &[Key] = &[
@@ -25,14 +24,6 @@ pub(crate) const KEYS: &[Key] = &[
 /// `RetryPolicy::new()` named, with every setting given, as a constant expression.
 pub(crate) fn policy(settings: &Settings, root: &TokenStream, naming: &Naming) -> TokenStream {
     let (named, name) = naming.constructor("name", "for_function");
-    let mut policy = quote!(#root::RetryPolicy::new().#named(#name));
-    for key in KEYS {
-        let (Builder::Method(method), Some(value)) = (key.builder, settings.value(key.name)) else {
-            continue;
-        };
-        let method = Ident::new(method, Span::call_site());
-        let value = value_tokens(root, value);
-        policy = quote!(#policy.#method(#value));
-    }
-    policy
+    let policy = quote!(#root::RetryPolicy::new().#named(#name));
+    with_methods(policy, KEYS, settings, root)
 }
