@@ -24,6 +24,15 @@ pub enum RejectedKind {
     BulkheadFull,
 }
 
+impl RejectedKind {
+    /// A refusal for load, by a rate limiter or a bulkhead: the call never reached the dependency
+    /// (an enclosing breaker counts it as neither success nor failure) and may be tried again
+    /// later (an enclosing retry does, after at least its `retry_after`).
+    pub(crate) fn is_overload(self) -> bool {
+        matches!(self, RejectedKind::RateLimited | RejectedKind::BulkheadFull)
+    }
+}
+
 /// A call that a policy refused or abandoned.
 ///
 /// Every layer that can refuse a call returns `E::from(Rejected)`, so the function's own error type

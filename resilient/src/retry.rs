@@ -692,9 +692,7 @@ fn decide<E: Debug>(
     let mut at_least = Duration::ZERO;
     match mark {
         Some(RejectedKind::TimedOut) => {}
-        Some(RejectedKind::RateLimited | RejectedKind::BulkheadFull) => {
-            at_least = crate::rejected::refusal_wait()
-        }
+        Some(kind) if kind.is_overload() => at_least = crate::rejected::refusal_wait(),
         Some(kind) => {
             tracing::event!(
                 name: "retry.aborted",

@@ -122,9 +122,7 @@ pub(super) fn settle<T, E>(
 fn settle_rejection(permit: Permit<'_>, kind: RejectedKind) {
     match kind {
         RejectedKind::TimedOut => permit.failure_of(FailureKind::Timeout),
-        RejectedKind::RateLimited | RejectedKind::BulkheadFull => {
-            drop(permit.released_when_dropped())
-        }
+        kind if kind.is_overload() => drop(permit.released_when_dropped()),
         _ => permit.failure(),
     }
 }
