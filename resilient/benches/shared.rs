@@ -13,59 +13,24 @@
 //! | `shared_lease_100` | a limiter of a million a second taking 100 turns per round trip (`lease_turns`): most calls take a leased turn here |
 //! | `incr` | one `INCR` through the same client: a round trip, the least a shared decision costs |
 
+#[path = "../tests/support/redis_server.rs"]
+mod redis_server;
+
 use criterion::BenchmarkGroup;
 use criterion::measurement::WallTime;
 use criterion::{Criterion, criterion_group, criterion_main};
 use fred::prelude::LuaInterface;
+use redis_server::Server;
 use resilient::RateLimiter;
 use resilient::shared::{OnFailure, Redis};
 use std::future::Future;
 use std::hint::black_box;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A `redis-server` on a free loopback port, killed when dropped.
-struct Server(Child, u16);
-
-impl Server {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server on the PATH");
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Server(child, port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn shared(c: &mut Criterion) {
     let server = Server::start();
-    let url = format!("redis://127.0.0.1:{}", server.1);
+    let url = server.url();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

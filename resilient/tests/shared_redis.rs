@@ -2,57 +2,15 @@
 //! README's test command installs it where missing): replicas sharing one rate, and the
 //! server stopped, unreachable and restarted.
 
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use redis_server::{Server, free_port};
 use resilient::RateLimiter;
 use resilient::shared::{OnFailure, Redis};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// A `redis-server` of this test's own on a free loopback port, killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::on(port)
-    }
-
-    fn on(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            // `DEBUG SLEEP` makes the server slow on purpose.
-            .args(["--enable-debug-command", "yes"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server on the PATH (scripts/test-all installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -116,11 +74,7 @@ fn three_replicas_share_one_rate() {
 /// limiter decides, and the backend says it is degraded.
 #[test]
 fn an_unreachable_server_leaves_the_decision_to_the_local_limiter() {
-    let free_port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let free_port = free_port();
     let backend = Arc::new(
         Redis::new(&format!("redis://127.0.0.1:{free_port}"), "none:")
             .unwrap()
