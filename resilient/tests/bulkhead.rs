@@ -3,13 +3,11 @@
 
 mod common;
 
-use common::{TestError, ms};
+use common::{TestError, join_all, ms, poll_once};
 use resilient::{Bulkhead, BulkheadMetrics, RejectedKind};
 use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 use tokio::time::{Instant, sleep};
 
@@ -17,10 +15,6 @@ fn leaked(name: &'static str, max_concurrent: u32, max_wait: Duration) -> &'stat
     Box::leak(Box::new(
         Bulkhead::new(name, max_concurrent).max_wait(max_wait),
     ))
-}
-
-fn poll_once<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
-    future.poll(&mut Context::from_waker(Waker::noop()))
 }
 
 /// (admitted, waited, rejected, in_flight, waiting)
@@ -337,24 +331,4 @@ async fn many_tasks_never_exceed_max_concurrent() {
         (1600, 0, 0, 0)
     );
     assert!(m.peak <= 3);
-}
-
-/// Polls the futures together on this task until all are done, in order of creation.
-async fn join_all<F: Future + Unpin>(mut futures: Vec<F>) -> Vec<F::Output> {
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                if let Poll::Ready(value) = Pin::new(&mut *future).poll(cx) {
-                    *output = Some(value);
-                }
-            }
-        }
-        match outputs.iter().all(Option::is_some) {
-            true => Poll::Ready(()),
-            false => Poll::Pending,
-        }
-    })
-    .await;
-    outputs.into_iter().map(Option::unwrap).collect()
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestError, ms};
+use common::{TestError, join_all, ms, poll_once};
 use resilient::{BreakerConfig, BreakerState, CircuitBreaker, RateLimiter, RejectedKind};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -57,7 +57,7 @@ async fn waiting_callers_run_in_their_turns_and_the_rest_are_refused() {
             Ok::<_, TestError>(i)
         })
     });
-    let results = futures_join_all(calls.collect()).await;
+    let results = join_all(calls.collect()).await;
     assert_eq!(*ran.borrow(), vec![(0, ms(0)), (1, ms(100)), (2, ms(200))]);
     for refused in &results[3..] {
         let TestError::Rejected(r) = refused.as_ref().unwrap_err() else {
@@ -94,8 +94,8 @@ async fn a_cancelled_waiter_with_a_later_one_behind_it_keeps_the_order() {
     let mut first = Box::pin(limiter.call(async { Ok::<_, TestError>(()) }));
     let mut second = Box::pin(limiter.call(async { Ok::<_, TestError>(start.elapsed()) }));
     // Both reserve their turns (100 and 200 ms), then the first is dropped before its own.
-    assert!(futures_poll_once(first.as_mut()).is_pending());
-    assert!(futures_poll_once(second.as_mut()).is_pending());
+    assert!(poll_once(first.as_mut()).is_pending());
+    assert!(poll_once(second.as_mut()).is_pending());
     advance(ms(10)).await;
     drop(first);
     assert_eq!(
@@ -124,34 +124,6 @@ async fn a_breaker_does_not_count_a_refusal_as_a_failure() {
     let m = BREAKER.metrics();
     assert_eq!((m.successes, m.failures, m.released), (1, 0, 1));
     assert_eq!(BREAKER.state(), BreakerState::Closed);
-}
-
-/// Polls the futures together on this task until all are done, in order of creation.
-async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                if let std::task::Poll::Ready(value) = future.as_mut().poll(cx) {
-                    *output = Some(value);
-                }
-            }
-        }
-        if outputs.iter().all(Option::is_some) {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    outputs.into_iter().map(Option::unwrap).collect()
-}
-
-fn futures_poll_once<F: std::future::Future>(
-    future: std::pin::Pin<&mut F>,
-) -> std::task::Poll<F::Output> {
-    future.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
 }
 
 /// Inside a retry a refusal is retried like a failure, whatever `when` says, after at least its
