@@ -12,6 +12,10 @@
 //! | `shared` | the same call decided by the Lua GCRA on the server (`share_through`) |
 //! | `shared_lease_100` | a limiter of a million a second taking 100 turns per round trip (`lease_turns`): most calls take a leased turn here |
 //! | `incr` | one `INCR` through the same client: a round trip, the least a shared decision costs |
+//!
+//! And a closed circuit breaker's call (`shared_breaker`): `local` alone, `shared` taking part in
+//! the cluster's decision (`share_through`, its batches sent every 250 ms by a task on the
+//! runtime's worker thread). Nothing is sent per call, so the two should cost the same.
 
 #[path = "../tests/support/redis_server.rs"]
 mod redis_server;
@@ -21,8 +25,8 @@ use criterion::measurement::WallTime;
 use criterion::{Criterion, criterion_group, criterion_main};
 use fred::prelude::LuaInterface;
 use redis_server::Server;
-use resilient::RateLimiter;
 use resilient::shared::{OnFailure, Redis};
+use resilient::{BreakerConfig, CircuitBreaker, RateLimiter};
 use std::future::Future;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -78,6 +82,24 @@ fn shared(c: &mut Criterion) {
         !backend.is_degraded(),
         "every shared call was decided by the server"
     );
+
+    static LOCAL_BREAKER: CircuitBreaker = BreakerConfig::new().build("bench.breaker.local");
+    static SHARED_BREAKER: CircuitBreaker = BreakerConfig::new().build("bench.breaker.shared");
+    // The batch task runs on the worker, beside the calls made on this thread.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async { SHARED_BREAKER.share_through(Arc::clone(&backend), OnFailure::Local) });
+    let mut g = c.benchmark_group("shared_breaker");
+    time(&mut g, &rt, "local", || async {
+        LOCAL_BREAKER.call(ok()).await.is_ok()
+    });
+    time(&mut g, &rt, "shared", || async {
+        SHARED_BREAKER.call(ok()).await.is_ok()
+    });
+    g.finish();
 }
 
 /// Times `iters` awaited calls of `call` inside one `block_on`; each must succeed.

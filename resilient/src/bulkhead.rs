@@ -766,7 +766,7 @@ impl Registered for Bulkhead {
         })
     }
 
-    fn apply(&self, values: &[(&str, &str)]) -> Result<(), Refused> {
+    fn apply(&'static self, values: &[(&str, &str)]) -> Result<(), Refused> {
         let mut settings = *self.initial_settings();
         set_each(&mut settings, values, set)?;
         Ok(self.reconfigure(settings)?)

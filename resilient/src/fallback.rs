@@ -306,7 +306,7 @@ impl Registered for FallbackPolicy {
         None
     }
 
-    fn apply(&self, _: &[(&str, &str)]) -> Result<(), Refused> {
+    fn apply(&'static self, _: &[(&str, &str)]) -> Result<(), Refused> {
         Ok(())
     }
 }

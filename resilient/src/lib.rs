@@ -104,7 +104,7 @@
 //!
 //! | name | level | fields | when |
 //! | --- | --- | --- | --- |
-//! | `breaker.opened` | WARN | `policy`, `state`, `from` (`closed`/`half_open`), `openings_in_row`, `wait_ms` | a breaker opened |
+//! | `breaker.opened` | WARN | `policy`, `state`, `from` (`closed`/`half_open`; `cluster`: the cluster's breaker opened, see [`shared::breaker`], without `openings_in_row`), `openings_in_row`, `wait_ms` | a breaker opened |
 //! | `breaker.half_open` | DEBUG | `policy`, `state` | an open breaker let a trial through |
 //! | `breaker.closed` | INFO | `policy`, `state`, `outage_ms` (since it first opened) | trials succeeded: closed again |
 //! | `breaker.rejected` | DEBUG | `policy`, `retry_after_ms` | a call was rejected without running |

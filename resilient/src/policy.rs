@@ -147,7 +147,7 @@ pub trait Registered: Sync + 'static {
     fn sample(&self) -> Option<Sample>;
     /// Rebuilds its configuration from the code's and `values` (its own keys, weakest first) and
     /// puts it in force, or leaves the old one and says why.
-    fn apply(&self, values: &[(&str, &str)]) -> Result<(), Refused>;
+    fn apply(&'static self, values: &[(&str, &str)]) -> Result<(), Refused>;
     fn as_breaker(&'static self) -> Option<&'static CircuitBreaker> {
         None
     }

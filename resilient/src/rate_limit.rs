@@ -724,7 +724,7 @@ pub(crate) const KIND: Kind = Kind {
     ],
     check_form: |key, value| {
         #[cfg(feature = "redis")]
-        if crate::shared::KEYS.contains(&key) {
+        if crate::shared::LIMITER_KEYS.contains(&key) {
             return crate::shared::check_form(key, value);
         }
         set(
@@ -770,7 +770,10 @@ impl Registered for RateLimiter {
             ("max_wait", show(s.max_wait)),
         ]);
         #[cfg(feature = "redis")]
-        config.extend(self.sharing.config());
+        if self.sharing.backend().is_some() {
+            config.extend(self.sharing.config());
+            config.insert("redis_lease", self.sharing.lease().to_string());
+        }
         config
     }
 
@@ -788,9 +791,9 @@ impl Registered for RateLimiter {
         })
     }
 
-    fn apply(&self, values: &[(&str, &str)]) -> Result<(), Refused> {
+    fn apply(&'static self, values: &[(&str, &str)]) -> Result<(), Refused> {
         #[cfg(feature = "redis")]
-        let (shared, values) = crate::shared::split(values);
+        let (shared, values) = crate::shared::split(values, &crate::shared::LIMITER_KEYS);
         #[cfg(feature = "redis")]
         let values = values.as_slice();
         let mut settings = *self.initial_settings();

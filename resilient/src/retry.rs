@@ -850,7 +850,7 @@ impl Registered for RetryPolicy {
         })
     }
 
-    fn apply(&self, values: &[(&str, &str)]) -> Result<(), Refused> {
+    fn apply(&'static self, values: &[(&str, &str)]) -> Result<(), Refused> {
         let mut settings = *self.initial_settings();
         // A `backoff` replaces the whole backoff: it goes in first, so that a `jitter` or
         // `factor` refines it, whichever source gave each and in whatever order.

@@ -397,7 +397,7 @@ impl Registered for TimeoutPolicy {
         })
     }
 
-    fn apply(&self, values: &[(&str, &str)]) -> Result<(), Refused> {
+    fn apply(&'static self, values: &[(&str, &str)]) -> Result<(), Refused> {
         match values.last() {
             Some((key, value)) => {
                 let limit = parse_duration(value).map_err(|reason| Refused::new(key, reason))?;

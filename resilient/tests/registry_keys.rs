@@ -133,7 +133,11 @@ fn merge_tables(toml: &str) -> String {
         .collect()
 }
 
+#[cfg(not(feature = "redis"))]
 const BREAKER_KEYS: &str = "failure_threshold, recovery_timeout, half_open_calls, success_threshold, failure_rate, minimum_calls, slow_call, slow_call_rate";
+/// With `redis`, a breaker also takes the keys of its shared backend.
+#[cfg(feature = "redis")]
+const BREAKER_KEYS: &str = "failure_threshold, recovery_timeout, half_open_calls, success_threshold, failure_rate, minimum_calls, slow_call, slow_call_rate, redis_url, redis_prefix, on_redis_failure, redis_batch";
 const RETRY_KEYS: &str = "max_attempts, backoff, jitter, factor, budget";
 
 fn messages(errors: &[SettingError], policy: &str) -> Vec<String> {

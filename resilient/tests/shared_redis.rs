@@ -8,7 +8,7 @@ mod redis_server;
 use redis_server::{Server, free_port};
 use resilient::RateLimiter;
 use resilient::shared::{OnFailure, Redis};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -234,14 +234,7 @@ fn a_slow_server_holds_no_caller_longer_than_the_timeout() {
     } {
         assert!(Instant::now() < deadline, "the server never answered");
     }
-    let port = server.port.to_string();
-    let sleeper = std::thread::spawn(move || {
-        Command::new("redis-cli")
-            .args(["-p", &port, "DEBUG", "SLEEP", "3"])
-            .stdout(Stdio::null())
-            .status()
-            .expect("redis-cli beside redis-server")
-    });
+    let sleeper = server.busy_for(3);
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();
     assert!(call().is_ok(), "decided locally");
@@ -251,7 +244,7 @@ fn a_slow_server_holds_no_caller_longer_than_the_timeout() {
         waited >= Duration::from_millis(200) && waited < Duration::from_millis(2500),
         "waited {waited:?}: the timeout, not the server's three seconds"
     );
-    assert!(sleeper.join().unwrap().success());
+    sleeper.join().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while backend.is_degraded() {
         assert!(Instant::now() < deadline, "never used the server again");

@@ -2,6 +2,8 @@
 //! again.
 
 mod call;
+#[cfg(feature = "redis")]
+mod cluster;
 mod config;
 mod registered;
 mod state;
@@ -122,6 +124,10 @@ pub struct CircuitBreaker {
     epoch: Epoch,
     window: OnceLock<RateWindow>,
     stats: Stats,
+    /// The breaker's part in the cluster-wide decision, once it shares one through Redis: boxed,
+    /// so that a breaker that shares nothing holds one pointer for it.
+    #[cfg(feature = "redis")]
+    cluster: OnceLock<Box<crate::shared::breaker::Cluster>>,
 }
 
 /// Outcome counts. Successes and rejections go to per-thread rows (`StripedCounter`): they happen
@@ -282,6 +288,8 @@ impl CircuitBreaker {
                     recovery_nanos: std::sync::atomic::AtomicU64::new(0),
                     last_recovery_nanos: std::sync::atomic::AtomicU64::new(0),
                 },
+                #[cfg(feature = "redis")]
+                cluster: OnceLock::new(),
             }
         }
     }
@@ -831,6 +839,10 @@ impl CircuitBreaker {
     #[inline(never)]
     fn on_failure(&self, permit: &Permit<'_>) {
         self.stats.failures.fetch_add(1, Relaxed);
+        #[cfg(feature = "redis")]
+        if let Some(cluster) = self.cluster.get() {
+            cluster.keep_running();
+        }
         let slow = self.is_slow(permit.started);
         if permit.trial {
             self.on_trial_outcome(permit.generation, false);
@@ -989,16 +1001,17 @@ impl CircuitBreaker {
             self.outage_started.store(now, Relaxed);
         }
         let wait = self.config().open_wait(in_row);
-        let until = now.saturating_add(nanos(wait));
-        self.open_until.store(until, Relaxed);
-        let until_instant = self.epoch.instant(until);
-        let deadline = until_instant.map_or(NO_WAIT, |at| Deadline::at(at).to_bits());
-        self.open_until_deadline.store(deadline, Relaxed);
-        self.last_transition.store(now, Relaxed);
+        // A trial that failed while the cluster's breaker is open leaves the next to the cluster.
+        let until = if self.is_held_by_cluster() {
+            HELD
+        } else {
+            now.saturating_add(nanos(wait))
+        };
         self.stats.openings.fetch_add(1, Relaxed);
-        self.settled_generation.store(generation(word), Release);
-        if let Some(until) = until_instant {
-            self.stay_quiet_until_near(generation(word), until, wait);
+        self.publish_opening(word, now, until, Some(wait));
+        #[cfg(feature = "redis")]
+        if let (OpenedFrom::HalfOpen, Some(cluster)) = (from, self.cluster.get()) {
+            cluster.trial_ended(false);
         }
         tracing::event!(
             name: "breaker.opened",
@@ -1014,6 +1027,31 @@ impl CircuitBreaker {
             self.name(),
             crate::clock::Rounded(wait)
         );
+    }
+
+    /// Publishes the opening into `word`'s generation, made at `now`: a trial is allowed from
+    /// `until` (epoch nanoseconds, or [`HELD`]), and rejections tell callers to come back after
+    /// `wait`, if known.
+    fn publish_opening(&self, word: u64, now: u64, until: u64, wait: Option<Duration>) {
+        self.open_until.store(until, Relaxed);
+        let until_instant =
+            wait.and_then(|wait| self.epoch.instant(now.saturating_add(nanos(wait))));
+        let deadline = until_instant.map_or(NO_WAIT, |at| Deadline::at(at).to_bits());
+        self.open_until_deadline.store(deadline, Relaxed);
+        self.last_transition.store(now, Relaxed);
+        self.settled_generation.store(generation(word), Release);
+        if let (Some(until), Some(wait)) = (until_instant, wait) {
+            self.stay_quiet_until_near(generation(word), until, wait);
+        }
+    }
+
+    /// Whether the cluster's breaker holds this one open (never without the `redis` feature).
+    #[inline]
+    fn is_held_by_cluster(&self) -> bool {
+        #[cfg(feature = "redis")]
+        return self.cluster.get().is_some_and(|cluster| cluster.holds());
+        #[cfg(not(feature = "redis"))]
+        false
     }
 
     /// Raises the quiet flag for the opening of `generation`, to come down [`QUIET_MARGIN`] before
@@ -1055,6 +1093,10 @@ impl CircuitBreaker {
         s.recoveries.fetch_add(1, Relaxed);
         self.last_transition.store(now, Relaxed);
         self.settled_generation.store(generation(word), Release);
+        #[cfg(feature = "redis")]
+        if let Some(cluster) = self.cluster.get() {
+            cluster.trial_ended(true);
+        }
         let outage = Duration::from_nanos(outage);
         #[cfg(feature = "metrics")]
         metrics::histogram!("resilient_breaker_recovery_seconds", "policy" => self.name(), "kind" => "circuit_breaker")
@@ -1217,6 +1259,10 @@ const fn shape_of(config: &BreakerConfig) -> u8 {
 
 /// A rejection's `until` when there is no wait to give (forced open).
 const NO_WAIT: u64 = u64::MAX;
+
+/// `open_until` of an opening the cluster holds: no trial here until the cluster leases one to
+/// this replica or closes.
+const HELD: u64 = u64::MAX;
 
 /// How long before an opening's deadline its [`CircuitBreaker::quiet`] flag comes down: from then
 /// on rejections read the clock, so the first trial starts at the deadline exactly, however late

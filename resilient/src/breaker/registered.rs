@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 pub(crate) const KIND: Kind = Kind {
     kind: PolicyKind::CircuitBreaker,
+    #[cfg(not(feature = "redis"))]
     keys: &[
         "failure_threshold",
         "recovery_timeout",
@@ -20,7 +21,28 @@ pub(crate) const KIND: Kind = Kind {
         "slow_call",
         "slow_call_rate",
     ],
-    check_form: |key, value| set(BreakerConfig::new(), key, value).map(drop),
+    #[cfg(feature = "redis")]
+    keys: &[
+        "failure_threshold",
+        "recovery_timeout",
+        "half_open_calls",
+        "success_threshold",
+        "failure_rate",
+        "minimum_calls",
+        "slow_call",
+        "slow_call_rate",
+        "redis_url",
+        "redis_prefix",
+        "on_redis_failure",
+        "redis_batch",
+    ],
+    check_form: |key, value| {
+        #[cfg(feature = "redis")]
+        if crate::shared::breaker::BREAKER_KEYS.contains(&key) {
+            return crate::shared::check_form(key, value);
+        }
+        set(BreakerConfig::new(), key, value).map(drop)
+    },
 };
 
 fn set(c: BreakerConfig, key: &str, value: &str) -> Result<BreakerConfig, String> {
@@ -73,6 +95,10 @@ impl Registered for CircuitBreaker {
         if let Some(rate) = c.slow_call_rate {
             settings.insert("slow_call_rate", rate.to_string());
         }
+        #[cfg(feature = "redis")]
+        if let Some(cluster) = self.cluster() {
+            settings.extend(cluster.config());
+        }
         settings
     }
 
@@ -94,12 +120,26 @@ impl Registered for CircuitBreaker {
         })
     }
 
-    fn apply(&self, values: &[(&str, &str)]) -> Result<(), Refused> {
+    fn apply(&'static self, values: &[(&str, &str)]) -> Result<(), Refused> {
+        #[cfg(feature = "redis")]
+        let (shared, values) = crate::shared::split(values, &crate::shared::breaker::BREAKER_KEYS);
+        #[cfg(feature = "redis")]
+        let values = values.as_slice();
         let mut config = *self.initial_config();
         for (key, value) in values {
             config = set(config, key, value).map_err(|reason| Refused::new(key, reason))?;
         }
-        Ok(self.reconfigure(config)?)
+        self.reconfigure(config)?;
+        #[cfg(feature = "redis")]
+        if !shared.is_empty() || self.cluster().is_some() {
+            self.cluster_part().apply(self, &shared)?;
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "redis")]
+    fn shared_backend(&self) -> Option<std::sync::Arc<crate::shared::Redis>> {
+        self.cluster()?.sharing.backend()
     }
 
     fn as_breaker(&'static self) -> Option<&'static CircuitBreaker> {

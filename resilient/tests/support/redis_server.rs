@@ -44,6 +44,20 @@ impl Server {
     pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
+
+    /// Makes the server busy for `seconds` (`DEBUG SLEEP`), from a thread that ends with it.
+    pub(crate) fn busy_for(&self, seconds: u32) -> std::thread::JoinHandle<()> {
+        let port = self.port.to_string();
+        std::thread::spawn(move || {
+            let slept = Command::new("redis-cli")
+                .args(["-p", &port, "DEBUG", "SLEEP", &seconds.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("redis-cli beside redis-server");
+            assert!(slept.success(), "DEBUG SLEEP failed");
+        })
+    }
 }
 
 impl Drop for Server {

@@ -14,10 +14,19 @@
 //!
 //! The round trip's future is boxed: it cannot be named on stable Rust. Only the shared path
 //! pays for it; a limiter with no backend is unchanged.
+//!
+//! A [`CircuitBreaker`](crate::CircuitBreaker) given one with
+//! [`share_through`](crate::CircuitBreaker::share_through) takes part in a decision made for the
+//! whole cluster by quorum of outcomes, sent in batches: its calls never wait on the network (see
+//! [`breaker`]).
+
+pub mod breaker;
 
 use arc_swap::ArcSwapOption;
 use fred::clients::Client;
-use fred::prelude::{ClientLike, Config, LuaInterface, ReconnectPolicy};
+use fred::interfaces::{EventInterface, PubsubInterface};
+use fred::prelude::{ClientLike, Config, FromValue, LuaInterface, ReconnectPolicy};
+use fred::types::{ConnectHandle, Message};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -51,6 +60,49 @@ redis.call('SET', KEYS[1], string.format('%d', next), 'PX', math.floor((next - n
 return {1, wait, next, first}
 ";
 
+/// A Lua script, run by its SHA-1 once known, else by its text, which caches it on the server
+/// again (after a restart the server has forgotten it).
+pub(crate) struct Script {
+    text: &'static str,
+    sha: OnceLock<String>,
+}
+
+impl Script {
+    pub(crate) const fn new(text: &'static str) -> Self {
+        Self {
+            text,
+            sha: OnceLock::new(),
+        }
+    }
+
+    async fn run<R: FromValue>(
+        &self,
+        client: &Client,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<R, SharedError> {
+        let failed = |e: fred::error::Error| SharedError(e.to_string());
+        if let Some(sha) = self.sha.get() {
+            match client
+                .evalsha(sha.as_str(), keys.clone(), args.clone())
+                .await
+            {
+                Err(e) if e.details().starts_with("NOSCRIPT") => {}
+                reply => return reply.map_err(failed),
+            }
+        }
+        let reply = client.eval(self.text, keys, args).await.map_err(failed)?;
+        if self.sha.get().is_none() {
+            // Cached by the EVAL just made: this only learns its SHA-1.
+            let sha: String = client.script_load(self.text).await.map_err(failed)?;
+            let _ = self.sha.set(sha);
+        }
+        Ok(reply)
+    }
+}
+
+static GCRA_SCRIPT: Script = Script::new(GCRA);
+
 /// Gives back the turn that set KEYS[1] to ARGV[1] (microseconds), if no call reserved one since:
 /// the key goes back by one interval (ARGV[2]). Returns 1 if it did.
 const GIVE_BACK: &str = r"
@@ -69,9 +121,10 @@ pub struct Redis {
     client: Client,
     /// The task that drives the connection (and reconnects), spawned on the runtime of the
     /// first command; spawned again if it ended (that runtime shut down).
-    driver: Mutex<Option<fred::types::ConnectHandle>>,
-    /// The SHA-1 of [`GCRA`] on the server, once learnt.
-    gcra: OnceLock<String>,
+    driver: Mutex<Option<ConnectHandle>>,
+    /// A second connection, which listens for the transitions breakers publish, and its task.
+    subscriber: OnceLock<Client>,
+    subscriber_driver: Mutex<Option<ConnectHandle>>,
     degraded: AtomicBool,
 }
 
@@ -86,6 +139,12 @@ impl fmt::Display for SharedError {
 }
 
 impl std::error::Error for SharedError {}
+
+impl From<fred::error::Error> for SharedError {
+    fn from(error: fred::error::Error) -> Self {
+        SharedError(error.to_string())
+    }
+}
 
 /// What the server decided for one call, in nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,7 +178,8 @@ impl Redis {
             timeout: Duration::from_millis(100),
             client,
             driver: Mutex::new(None),
-            gcra: OnceLock::new(),
+            subscriber: OnceLock::new(),
+            subscriber_driver: Mutex::new(None),
             degraded: AtomicBool::new(false),
         })
     }
@@ -142,39 +202,44 @@ impl Redis {
     }
 
     /// The key of `policy`'s state of `kind`.
-    fn key(&self, kind: &str, policy: &str) -> String {
+    pub(crate) fn key(&self, kind: &str, policy: &str) -> String {
         format!("{}{kind}:{policy}", self.prefix)
     }
 
     /// Starts the connection's task on this runtime, unless it runs already.
     fn drive(&self) {
-        let mut driver = self.driver.lock().unwrap_or_else(PoisonError::into_inner);
-        if driver.as_ref().is_none_or(|task| task.is_finished()) {
-            *driver = Some(self.client.connect());
+        drive(&self.client, &self.driver);
+    }
+
+    /// Subscribes to `channel` (again: after a reconnection the server has forgotten it) and
+    /// returns the messages of every channel subscribed to, within the timeout.
+    pub(crate) async fn listen(
+        &self,
+        channel: &str,
+    ) -> Result<tokio::sync::broadcast::Receiver<Message>, SharedError> {
+        let subscriber = self.subscriber.get_or_init(|| self.client.clone_new());
+        drive(subscriber, &self.subscriber_driver);
+        let messages = subscriber.message_rx();
+        self.within_timeout(subscriber.subscribe(channel)).await?;
+        Ok(messages)
+    }
+
+    /// `command`'s answer, or an error if it fails or has none within the timeout.
+    async fn within_timeout<T, E: Into<SharedError>>(
+        &self,
+        command: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, SharedError> {
+        match tokio::time::timeout(self.timeout, command).await {
+            Ok(answer) => answer.map_err(Into::into),
+            Err(_) => Err(self.no_answer()),
         }
     }
 
-    /// Runs [`GCRA`] by its SHA-1 once known, else (and when the server forgot it, after a
-    /// restart) by its text, which caches it on the server again.
-    async fn run_gcra(
-        &self,
-        key: &str,
-        args: Vec<u64>,
-    ) -> Result<(i64, i64, i64, i64), SharedError> {
-        let failed = |e: fred::error::Error| SharedError(e.to_string());
-        if let Some(sha) = self.gcra.get() {
-            match self.client.evalsha(sha.as_str(), key, args.clone()).await {
-                Err(e) if e.details().starts_with("NOSCRIPT") => {}
-                reply => return reply.map_err(failed),
-            }
-        }
-        let reply = self.client.eval(GCRA, key, args).await.map_err(failed)?;
-        if self.gcra.get().is_none() {
-            // Cached by the EVAL just made: this only learns its SHA-1.
-            let sha: String = self.client.script_load(GCRA).await.map_err(failed)?;
-            let _ = self.gcra.set(sha);
-        }
-        Ok(reply)
+    fn no_answer(&self) -> SharedError {
+        SharedError(format!(
+            "no answer from {} within {:?}",
+            self.url, self.timeout
+        ))
     }
 
     /// One GCRA decision on the server for the rate limiter `policy`, within the timeout.
@@ -188,15 +253,17 @@ impl Redis {
     ) -> Result<SharedTurn, SharedError> {
         let key = self.key("rate_limit", policy);
         // The window rounded down, as the interval is rounded up: never more than the rate.
-        let args = vec![
+        let args = [
             shared_interval(interval) / 1_000,
             window / 1_000,
             max_wait / 1_000,
             u64::from(turns),
         ];
+        let args = args.iter().map(u64::to_string).collect();
         self.drive();
         let decide = async {
-            let (granted, wait, reserved, first) = self.run_gcra(&key, args).await?;
+            let (granted, wait, reserved, first): (i64, i64, i64, i64) =
+                GCRA_SCRIPT.run(&self.client, vec![key], args).await?;
             let wait = u64::try_from(wait).unwrap_or(0).saturating_mul(1_000);
             let reserved = u64::try_from(reserved).unwrap_or(0);
             let first = first.saturating_mul(1_000);
@@ -211,10 +278,7 @@ impl Redis {
         };
         let outcome = match tokio::time::timeout(self.timeout, decide).await {
             Ok(outcome) => outcome,
-            Err(_) => Err(SharedError(format!(
-                "no answer from {} within {:?}",
-                self.url, self.timeout
-            ))),
+            Err(_) => Err(self.no_answer()),
         };
         self.note(policy, &outcome);
         outcome
@@ -237,7 +301,7 @@ impl Redis {
 
     /// Emits `shared.degraded` when the server stops answering and `shared.restored` when it
     /// answers again.
-    fn note<T>(&self, policy: &str, outcome: &Result<T, SharedError>) {
+    pub(crate) fn note<T>(&self, policy: &str, outcome: &Result<T, SharedError>) {
         let failed = outcome.is_err();
         if self.degraded.swap(failed, Ordering::Relaxed) == failed {
             return;
@@ -274,9 +338,10 @@ pub enum OnFailure {
     /// policy on its own.
     #[default]
     Local,
-    /// Every call goes through.
+    /// Every call goes through. A circuit breaker takes this as [`Local`](Self::Local): its own
+    /// judgement still protects the replica.
     Open,
-    /// Every call is refused.
+    /// Every call is refused: a circuit breaker is held open.
     Closed,
 }
 
@@ -358,8 +423,8 @@ pub(crate) struct Sharing {
     code_lease: AtomicU32,
 }
 
-/// The keys of a shared policy in the registry.
-pub(crate) const KEYS: [&str; 4] = [
+/// The keys of a shared rate limiter in the registry.
+pub(crate) const LIMITER_KEYS: [&str; 4] = [
     "redis_url",
     "redis_prefix",
     "on_redis_failure",
@@ -392,6 +457,12 @@ impl Sharing {
         let turns = turns.max(1);
         self.code_lease.store(turns, Ordering::Relaxed);
         self.lease.store(turns, Ordering::Relaxed);
+    }
+
+    /// Whether a backend is set: one load, for paths that must stay cheap when none is.
+    #[inline]
+    pub(crate) fn is_on(&self) -> bool {
+        self.is_on.load(Ordering::Relaxed)
     }
 
     /// The backend in force, if any.
@@ -494,7 +565,6 @@ impl Sharing {
                 ("redis_url", backend.url.clone()),
                 ("redis_prefix", backend.prefix.clone()),
                 ("on_redis_failure", self.on_failure().as_str().to_owned()),
-                ("redis_lease", self.lease().to_string()),
             ],
             None => Vec::new(),
         }
@@ -504,9 +574,9 @@ impl Sharing {
 /// A policy's values from the registry, key and value.
 pub(crate) type Values<'a> = Vec<(&'a str, &'a str)>;
 
-/// `values` split into those of the shared keys and the others.
-pub(crate) fn split<'a>(values: &[(&'a str, &'a str)]) -> (Values<'a>, Values<'a>) {
-    values.iter().partition(|(key, _)| KEYS.contains(key))
+/// `values` split into those of the shared keys `keys` and the others.
+pub(crate) fn split<'a>(values: &[(&'a str, &'a str)], keys: &[&str]) -> (Values<'a>, Values<'a>) {
+    values.iter().partition(|(key, _)| keys.contains(key))
 }
 
 /// Whether `value` has the form the shared key `key` takes.
@@ -514,6 +584,7 @@ pub(crate) fn check_form(key: &str, value: &str) -> Result<(), String> {
     match key {
         "on_redis_failure" => OnFailure::parse(value).map(drop),
         "redis_lease" => crate::policy::parse_count(value).map(drop),
+        "redis_batch" => breaker::parse_batch(value).map(drop),
         "redis_url" => Redis::new(value, DEFAULT_PREFIX)
             .map(drop)
             .map_err(|e| e.to_string()),
@@ -531,8 +602,28 @@ impl Drop for Redis {
         if let Some(task) = driver.take() {
             task.abort();
         }
+        let subscriber = (self.subscriber_driver)
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(task) = subscriber.take() {
+            task.abort();
+        }
     }
 }
+
+/// Starts the task of `client`'s connection on this runtime, unless it runs already.
+fn drive(client: &Client, driver: &Mutex<Option<ConnectHandle>>) {
+    let mut driver = driver.lock().unwrap_or_else(PoisonError::into_inner);
+    if driver.as_ref().is_none_or(|task| task.is_finished()) {
+        *driver = Some(client.connect());
+    }
+}
+
+/// A panic cannot leave a backend half-changed where a policy would see it: its client's state
+/// sits behind locks, and what the policies keep of it (the degraded flag) is one atomic. So a
+/// policy given one stays usable across `catch_unwind`, as it is without one.
+impl std::panic::RefUnwindSafe for Redis {}
+impl std::panic::UnwindSafe for Redis {}
 
 impl fmt::Debug for Redis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
