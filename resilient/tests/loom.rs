@@ -533,6 +533,90 @@ fn a_quiet_rejection_carries_the_published_deadline() {
     });
 }
 
+// ---------------------------------------------------------------------------------------------
+// The cluster's transitions (`shared::breaker`): made by one task, raced by the callers.
+// ---------------------------------------------------------------------------------------------
+
+/// The cluster holds the breaker open while a caller's failure opens it locally. Whichever goes
+/// first, it ends held (no trial, though its own recovery timeout is zero), counted as one
+/// opening, with its bookkeeping done.
+#[test]
+fn a_cluster_hold_racing_a_local_opening_ends_held_and_counted_once() {
+    loom::model(|| {
+        let breaker = leaked(quick(BreakerConfig::new()));
+        let cluster = thread::spawn(move || breaker.loom_hold_for_cluster(Some(Duration::ZERO)));
+        let caller = thread::spawn(move || {
+            if let Ok(permit) = breaker.try_acquire() {
+                permit.failure();
+            }
+        });
+        cluster.join().unwrap();
+        caller.join().unwrap();
+        let m = breaker.metrics();
+        assert_eq!(m.state, BreakerState::Open);
+        assert_eq!(m.openings, 1, "{m:?}");
+        assert!(breaker.outage_in_progress());
+        let rejected = breaker
+            .try_acquire()
+            .expect_err("held: no trial of its own");
+        assert_eq!(rejected.kind(), RejectedKind::CircuitOpen);
+    });
+}
+
+/// The cluster leases the trials to this replica while two callers arrive: at most one of them
+/// gets the trial (one slot), and if neither did, the next caller does.
+#[test]
+fn a_trial_let_go_by_the_cluster_admits_one_caller() {
+    loom::model(|| {
+        let breaker = leaked(quick(BreakerConfig::new()));
+        breaker.loom_hold_for_cluster(Some(Duration::from_secs(60)));
+        let cluster = thread::spawn(move || breaker.loom_release_for_trial());
+        let callers: Vec<_> = (0..2)
+            .map(|_| thread::spawn(move || breaker.try_acquire().ok()))
+            .collect();
+        cluster.join().unwrap();
+        let permits: Vec<_> = callers
+            .into_iter()
+            .filter_map(|c| c.join().unwrap())
+            .collect();
+        assert!(permits.len() <= 1, "{permits:?}");
+        assert!(permits.iter().all(Permit::is_trial));
+        if permits.is_empty() {
+            assert!(
+                breaker
+                    .try_acquire()
+                    .expect("let go for a trial")
+                    .is_trial()
+            );
+        } else {
+            assert!(breaker.try_acquire().is_err(), "one trial slot");
+        }
+    });
+}
+
+/// The cluster's breaker closes while a caller is rejected: the breaker ends closed, its outage
+/// ended and counted as one recovery.
+#[test]
+fn the_cluster_closing_racing_a_rejection_closes_the_breaker() {
+    loom::model(|| {
+        let breaker = leaked(quick(BreakerConfig::new()));
+        breaker.loom_hold_for_cluster(Some(Duration::from_secs(60)));
+        let cluster = thread::spawn(move || breaker.loom_end_cluster_hold(None));
+        let caller = thread::spawn(move || {
+            if let Ok(permit) = breaker.try_acquire() {
+                assert!(!permit.is_trial(), "closed by the cluster, not by a trial");
+                permit.success();
+            }
+        });
+        cluster.join().unwrap();
+        caller.join().unwrap();
+        let m = breaker.metrics();
+        assert_eq!(m.state, BreakerState::Closed);
+        assert!(!breaker.outage_in_progress(), "{m:?}");
+        assert_eq!((m.recoveries, m.openings), (1, 1), "{m:?}");
+    });
+}
+
 /// A limiter with a turn every 100 ns and a burst of one, leaked so threads can share it.
 fn one_at_a_time() -> &'static resilient::RateLimiter {
     Box::leak(Box::new(

@@ -5,6 +5,8 @@ mod call;
 #[cfg(feature = "redis")]
 mod cluster;
 mod config;
+#[cfg(any(feature = "redis", loom))]
+mod held;
 mod registered;
 mod state;
 mod window;
