@@ -505,3 +505,40 @@ fn a_breaker_shared_by_configuration_opens_with_the_cluster() {
         }
     });
 }
+
+/// No server at the address when the breakers are shared: each decides alone and the backend
+/// says it is degraded; once a server starts there, the replicas join the cluster's decision,
+/// which opens both on failures neither has enough of alone.
+#[test]
+fn a_server_unreachable_at_start_is_joined_once_it_answers() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let config = BreakerConfig::new()
+        .failure_rate(0.5)
+        .minimum_calls(4)
+        .time_window(Duration::from_secs(10))
+        .recovery_timeout(Duration::from_secs(60));
+    runtime().block_on(async {
+        let prefix = prefix("late");
+        let (first, backend) = replica("cluster.late", config, &url, &prefix, OnFailure::Local);
+        let (second, _) = replica("cluster.late", config, &url, &prefix, OnFailure::Local);
+        within(Duration::from_secs(3), || backend.is_degraded())
+            .await
+            .expect("the missing server was not noticed");
+        assert_eq!(first.state(), BreakerState::Closed);
+        let _server = Server::on(port);
+        within(Duration::from_secs(5), || !backend.is_degraded())
+            .await
+            .expect("the server was not joined");
+        for breaker in [first, second] {
+            for _ in 0..2 {
+                assert_eq!(call(breaker, true).await, Err(Failure::Failed));
+            }
+        }
+        within(Duration::from_secs(3), || {
+            first.state() == BreakerState::Open && second.state() == BreakerState::Open
+        })
+        .await
+        .expect("the cluster's breaker did not open both");
+    });
+}
