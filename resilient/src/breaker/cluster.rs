@@ -22,15 +22,15 @@ impl CircuitBreaker {
     /// of the first failure); if that runtime shuts down, the next failure starts it again.
     pub fn share_through(&'static self, backend: Arc<Redis>, on_failure: OnFailure) {
         let cluster = self.cluster_part();
-        cluster.sharing.set_from_code(backend, on_failure);
-        cluster.share(self);
+        cluster.batches.sharing.set_from_code(backend, on_failure);
+        cluster.batches.share(self, crate::shared::breaker::start);
     }
 
     /// How often the outcomes are sent and the cluster's decision learnt (default 250 ms; the
     /// registry key `redis_batch` overrides it). The cluster's openings reach every replica at
     /// once through pub/sub, and at the latest one period later.
     pub fn share_every(&self, period: Duration) {
-        self.cluster_part().set_batch_from_code(period);
+        self.cluster_part().batches.set_period_from_code(period);
     }
 
     /// Its part in the cluster's decision, if it has one.

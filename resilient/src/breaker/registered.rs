@@ -38,7 +38,7 @@ pub(crate) const KIND: Kind = Kind {
     ],
     check_form: |key, value| {
         #[cfg(feature = "redis")]
-        if crate::shared::breaker::BREAKER_KEYS.contains(&key) {
+        if crate::shared::BATCHED_KEYS.contains(&key) {
             return crate::shared::check_form(key, value);
         }
         set(BreakerConfig::new(), key, value).map(drop)
@@ -97,7 +97,7 @@ impl Registered for CircuitBreaker {
         }
         #[cfg(feature = "redis")]
         if let Some(cluster) = self.cluster() {
-            settings.extend(cluster.config());
+            settings.extend(cluster.batches.config());
         }
         settings
     }
@@ -122,7 +122,7 @@ impl Registered for CircuitBreaker {
 
     fn apply(&'static self, values: &[(&str, &str)]) -> Result<(), Refused> {
         #[cfg(feature = "redis")]
-        let (shared, values) = crate::shared::split(values, &crate::shared::breaker::BREAKER_KEYS);
+        let (shared, values) = crate::shared::split(values, &crate::shared::BATCHED_KEYS);
         #[cfg(feature = "redis")]
         let values = values.as_slice();
         let mut config = *self.initial_config();
@@ -132,14 +132,14 @@ impl Registered for CircuitBreaker {
         self.reconfigure(config)?;
         #[cfg(feature = "redis")]
         if !shared.is_empty() || self.cluster().is_some() {
-            self.cluster_part().apply(self, &shared)?;
+            (self.cluster_part().batches).apply(self, &shared, crate::shared::breaker::start)?;
         }
         Ok(())
     }
 
     #[cfg(feature = "redis")]
     fn shared_backend(&self) -> Option<std::sync::Arc<crate::shared::Redis>> {
-        self.cluster()?.sharing.backend()
+        self.cluster()?.batches.sharing.backend()
     }
 
     fn as_breaker(&'static self) -> Option<&'static CircuitBreaker> {

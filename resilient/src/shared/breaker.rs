@@ -25,42 +25,30 @@
 //! from the first batch that fails; its outcomes of that time are sent when the server is back,
 //! unless they are older than the window.
 
-use super::{OnFailure, Redis, Script, SharedError, Sharing};
+use super::batches::{BUCKETS, Batches};
+use super::{OnFailure, Redis, Script, SharedError};
 use crate::breaker::CircuitBreaker;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 
 /// The window judged when the breaker counts consecutive failures or its window is a number of
 /// calls.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(10);
 
-/// How often outcomes are sent and the cluster's decision learnt, unless configured.
-pub const DEFAULT_BATCH: Duration = Duration::from_millis(250);
-
-/// The parts of the window on the server: outcomes older than the window leave a tenth at a time.
-const BUCKETS: u64 = 10;
-
-/// The keys of a shared breaker in the registry.
-pub(crate) const BREAKER_KEYS: [&str; 4] = [
-    "redis_url",
-    "redis_prefix",
-    "on_redis_failure",
-    "redis_batch",
-];
-
 /// One batch of a replica, run atomically on the server. KEYS: the breaker's state (a hash:
-/// `open`, `until`, `in_row`, `holder`, `lease`) and its window (a hash of `c<bucket>` calls and
-/// `f<bucket>` failures). ARGV: the replica, its successes and failures since the last batch, the
+/// `open`, `trials_at`, `in_row`, `holder`, `lease`) and its window (calls and failures, see
+/// `add_to_window`). ARGV: the replica, its successes and failures since the last batch, the
 /// bucket's length (µs), the window's buckets, the failure rate that trips (millionths; 0: no
 /// success and a number of failures trips), the calls (or failures) needed, the wait after an
 /// opening and after a failed trial (µs), how the leased trials ended (0 not yet, 1 closed,
 /// 2 failed), whether the replica wants the trials, the lease's length (µs), and the channel to
-/// publish transitions on. Returns `{open, until - now (µs), trials leased to the replica,
+/// publish transitions on. Returns `{open, trials_at - now (µs), trials leased to the replica,
 /// openings in a row, calls and failures in the window}`.
-const SYNC: &str = r"
+const SYNC: &str = concat!(
+    add_to_window_lua!(),
+    r"
 local replica = ARGV[1]
 local successes, failures = tonumber(ARGV[2]), tonumber(ARGV[3])
 local bucket_us, buckets = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -93,23 +81,7 @@ if open and holder == replica and ended ~= 0 then
 end
 local calls, failed = 0, 0
 if not open then
-  local bucket = math.floor(now / bucket_us)
-  if successes + failures > 0 then
-    redis.call('HINCRBY', KEYS[2], 'c' .. bucket, successes + failures)
-    redis.call('HINCRBY', KEYS[2], 'f' .. bucket, failures)
-    redis.call('PEXPIRE', KEYS[2], math.ceil(bucket_us * (buckets + 1) / 1000))
-  end
-  local fields = redis.call('HGETALL', KEYS[2])
-  for i = 1, #fields, 2 do
-    local field = fields[i]
-    if tonumber(string.sub(field, 2)) <= bucket - buckets then
-      redis.call('HDEL', KEYS[2], field)
-    elseif string.sub(field, 1, 1) == 'c' then
-      calls = calls + tonumber(fields[i + 1])
-    else
-      failed = failed + tonumber(fields[i + 1])
-    end
-  end
+  calls, failed = add_to_window(KEYS[2], successes + failures, failures, now, bucket_us, buckets)
   local trips
   if rate > 0 then
     trips = calls >= needed and calls > 0 and failed * 1000000 >= rate * calls
@@ -131,19 +103,14 @@ if open and now >= trials_at and (holder == replica or holder == '' or lease < n
   end
 end
 return {open and 1 or 0, trials_at - now, leased, in_row, calls, failed}
-";
+"
+);
 
 static SYNC_SCRIPT: Script = Script::new(SYNC);
 
 /// A breaker's part in the cluster's decision.
 pub(crate) struct Cluster {
-    pub(crate) sharing: Sharing,
-    /// The period of the batches in nanoseconds, and as the code set it.
-    batch: AtomicU64,
-    code_batch: AtomicU64,
-    /// The breaker, once shared: the task needs it for as long as the program runs.
-    breaker: OnceLock<&'static CircuitBreaker>,
-    task: Mutex<Option<JoinHandle<()>>>,
+    pub(crate) batches: Batches<CircuitBreaker>,
     /// Wakes the task before its next batch, when the leased trials ended.
     wake: Notify,
     /// Whether the cluster's breaker is open, so that this replica's is held open.
@@ -180,11 +147,7 @@ struct Sent {
 impl Cluster {
     pub(crate) const fn new() -> Self {
         Self {
-            sharing: Sharing::new(),
-            batch: AtomicU64::new(DEFAULT_BATCH.as_nanos() as u64),
-            code_batch: AtomicU64::new(DEFAULT_BATCH.as_nanos() as u64),
-            breaker: OnceLock::new(),
-            task: Mutex::new(None),
+            batches: Batches::new(),
             wake: Notify::const_new(),
             held: AtomicBool::new(false),
             trialing: AtomicBool::new(false),
@@ -208,71 +171,11 @@ impl Cluster {
         }
     }
 
-    /// What the code gives: the batches' period, under the configuration's.
-    pub(crate) fn set_batch_from_code(&self, period: Duration) {
-        let nanos = crate::clock::nanos(period).max(1);
-        self.code_batch.store(nanos, Relaxed);
-        self.batch.store(nanos, Relaxed);
-    }
-
-    fn batch(&self) -> Duration {
-        Duration::from_nanos(self.batch.load(Relaxed))
-    }
-
-    /// Shares `breaker` (whose part this is) and starts its task, if there is a runtime.
-    pub(crate) fn share(&self, breaker: &'static CircuitBreaker) {
-        let _ = self.breaker.set(breaker);
-        self.keep_running();
-    }
-
-    /// Starts the task on this runtime if the breaker is shared and its task is not running (it
-    /// never started, or its runtime shut down). Cheap when the breaker is not shared.
+    /// Starts the batches' task on this runtime if the breaker is shared and the task is not
+    /// running. One load when the breaker is not shared.
     #[inline]
     pub(crate) fn keep_running(&self) {
-        if self.sharing.is_on() {
-            self.start();
-        }
-    }
-
-    #[cold]
-    fn start(&self) {
-        let (Some(breaker), Ok(runtime)) =
-            (self.breaker.get(), tokio::runtime::Handle::try_current())
-        else {
-            return;
-        };
-        let mut task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
-        if task.as_ref().is_none_or(JoinHandle::is_finished) {
-            // Counted now: the task first runs when the caller yields, after calls made meanwhile.
-            *task = Some(runtime.spawn(run(breaker, counts(breaker))));
-        }
-    }
-
-    /// Puts in force what `values` (the registry's, weakest first) say of the shared keys of
-    /// `breaker`, whose part this is.
-    pub(crate) fn apply(
-        &self,
-        breaker: &'static CircuitBreaker,
-        values: &[(&str, &str)],
-    ) -> Result<(), crate::policy::Refused> {
-        let batch = match values.iter().rev().find(|(key, _)| *key == "redis_batch") {
-            Some((_, value)) => parse_batch(value)
-                .map_err(|reason| crate::policy::Refused::new("redis_batch", reason))?,
-            None => Duration::from_nanos(self.code_batch.load(Relaxed)),
-        };
-        self.sharing.apply(values)?;
-        self.batch.store(crate::clock::nanos(batch), Relaxed);
-        self.share(breaker);
-        Ok(())
-    }
-
-    /// The shared keys in force, for [`registry::policies`](crate::registry::policies).
-    pub(crate) fn config(&self) -> Vec<(&'static str, String)> {
-        let mut config = self.sharing.config();
-        if !config.is_empty() {
-            config.push(("redis_batch", crate::policy::show(self.batch())));
-        }
-        config
+        self.batches.keep_running(start);
     }
 
     /// Follows the cluster's breaker.
@@ -300,7 +203,7 @@ impl Cluster {
     /// The server failed: the replica's own breaker decides alone, or stays open.
     fn degrade(&self, breaker: &CircuitBreaker, resume_in: Duration) {
         self.trialing.store(false, Relaxed);
-        match self.sharing.on_failure() {
+        match self.batches.sharing.on_failure() {
             OnFailure::Closed => {
                 self.held.store(true, Relaxed);
                 breaker.hold_for_cluster(None);
@@ -314,6 +217,12 @@ impl Cluster {
     }
 }
 
+/// The batches' task of `breaker`, counting from now: it first runs when the caller yields,
+/// after calls made meanwhile.
+pub(crate) fn start(breaker: &'static CircuitBreaker) -> impl Future<Output = ()> + Send {
+    run(breaker, counts(breaker))
+}
+
 /// The batches of `breaker`, for as long as it is shared and the runtime runs: the first sends
 /// the outcomes since `sent`.
 async fn run(breaker: &'static CircuitBreaker, mut sent: Sent) {
@@ -325,7 +234,7 @@ async fn run(breaker: &'static CircuitBreaker, mut sent: Sent) {
     let mut trials_from = tokio::time::Instant::now();
     let mut listening: Option<tokio::sync::broadcast::Receiver<fred::types::Message>> = None;
     loop {
-        let Some(backend) = cluster.sharing.backend() else {
+        let Some(backend) = cluster.batches.sharing.backend() else {
             // No longer shared: the replica's breaker decides alone.
             cluster.degrade(
                 breaker,
@@ -344,7 +253,9 @@ async fn run(breaker: &'static CircuitBreaker, mut sent: Sent) {
             wants_trials,
             reopen_wait: config.open_wait(in_row + 1),
         };
-        match (backend.sync_breaker(name, &replica, &config, cluster.batch(), &batch)).await {
+        match (backend.sync_breaker(name, &replica, &config, cluster.batches.period(), &batch))
+            .await
+        {
             Ok(verdict) => {
                 sent = now;
                 in_row = verdict.in_row;
@@ -385,7 +296,7 @@ async fn run(breaker: &'static CircuitBreaker, mut sent: Sent) {
             }
         };
         tokio::select! {
-            () = tokio::time::sleep(cluster.batch()) => {}
+            () = tokio::time::sleep(cluster.batches.period()) => {}
             () = cluster.wake.notified() => {}
             () = published => {}
         }
@@ -419,14 +330,6 @@ fn window_of(config: &crate::BreakerConfig) -> Duration {
 /// The channel the breaker `name`'s transitions are published on.
 fn channel(backend: &Redis, name: &str) -> String {
     backend.key("breaker", &format!("{name}:transitions"))
-}
-
-/// A batch period: a duration above zero.
-pub(crate) fn parse_batch(value: &str) -> Result<Duration, String> {
-    match crate::policy::parse_duration(value)? {
-        Duration::ZERO => Err("`redis_batch` must be above zero".to_owned()),
-        period => Ok(period),
-    }
 }
 
 /// A name the cluster tells this replica's breaker by, as long as its task runs: random, so that
@@ -466,7 +369,7 @@ impl Redis {
             replica.to_owned(),
             batch.successes.to_string(),
             batch.failures.to_string(),
-            micros(window / BUCKETS as u32).max("1".to_owned()),
+            micros(window / BUCKETS).max("1".to_owned()),
             BUCKETS.to_string(),
             rate.to_string(),
             needed.to_string(),

@@ -20,7 +20,42 @@
 //! whole cluster by quorum of outcomes, sent in batches: its calls never wait on the network (see
 //! [`breaker`]).
 
+/// `add_to_window(key, a, b, now, bucket_us, buckets)` in Lua, for the scripts that keep two
+/// counts over a window on the server: adds `a` and `b` to the hash `key` in the bucket of `now`
+/// (µs), drops the buckets older than the window, and returns the window's two sums.
+macro_rules! add_to_window_lua {
+    () => {
+        r"
+local function add_to_window(key, a, b, now, bucket_us, buckets)
+  local bucket = math.floor(now / bucket_us)
+  if a + b > 0 then
+    redis.call('HINCRBY', key, 'a' .. bucket, a)
+    redis.call('HINCRBY', key, 'b' .. bucket, b)
+    redis.call('PEXPIRE', key, math.ceil(bucket_us * (buckets + 1) / 1000))
+  end
+  local sum_a, sum_b = 0, 0
+  local fields = redis.call('HGETALL', key)
+  for i = 1, #fields, 2 do
+    local field = fields[i]
+    if tonumber(string.sub(field, 2)) <= bucket - buckets then
+      redis.call('HDEL', key, field)
+    elseif string.sub(field, 1, 1) == 'a' then
+      sum_a = sum_a + tonumber(fields[i + 1])
+    else
+      sum_b = sum_b + tonumber(fields[i + 1])
+    end
+  end
+  return sum_a, sum_b
+end
+"
+    };
+}
+
+mod batches;
 pub mod breaker;
+
+pub use batches::DEFAULT_BATCH;
+pub(crate) use batches::{BATCHED_KEYS, parse_batch};
 
 use arc_swap::ArcSwapOption;
 use fred::clients::Client;
@@ -584,7 +619,7 @@ pub(crate) fn check_form(key: &str, value: &str) -> Result<(), String> {
     match key {
         "on_redis_failure" => OnFailure::parse(value).map(drop),
         "redis_lease" => crate::policy::parse_count(value).map(drop),
-        "redis_batch" => breaker::parse_batch(value).map(drop),
+        "redis_batch" => parse_batch(value).map(drop),
         "redis_url" => Redis::new(value, DEFAULT_PREFIX)
             .map(drop)
             .map_err(|e| e.to_string()),
