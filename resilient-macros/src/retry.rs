@@ -15,6 +15,11 @@ pub(crate) const KEYS: &[Key] = &[
     ),
     Key::new("backoff", ValueKind::Backoff, Builder::Method("backoff")),
     Key::new("budget", ValueKind::Duration, Builder::Method("budget")),
+    Key::new(
+        "retry_ratio",
+        ValueKind::Rate,
+        Builder::Method("retry_ratio"),
+    ),
     Key::new("when", ValueKind::Predicate, Builder::Expansion),
     Key::new("name", ValueKind::Name, Builder::Expansion),
     Key::new("policy", ValueKind::Expr, Builder::Expansion),

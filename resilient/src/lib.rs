@@ -113,7 +113,7 @@
 //! | `breaker.disabled` | WARN | `policy`, `state` | [`CircuitBreaker::disable`] |
 //! | `retry.retrying` | WARN | `policy`, `attempt`, `max_attempts`, `delay_ms`, `error` | an attempt failed; another follows after `delay_ms` |
 //! | `retry.succeeded` | INFO | `policy`, `attempts` | success after failed attempts |
-//! | `retry.exhausted` | ERROR | `policy`, `attempts`, `reason` (`attempts`/`budget`), `error` | gave up; the last error is returned |
+//! | `retry.exhausted` | ERROR | `policy`, `attempts`, `reason` (`attempts`/`budget`/`retry_ratio`), `error` | gave up; the last error is returned |
 //! | `retry.aborted` | WARN | `policy`, `attempt`, `reason`, `error` | a layer inside rejected the call (open circuit): no retry |
 //! | `timeout.elapsed` | WARN | `policy`, `timeout_ms` | a call ran out of time and was cancelled |
 //! | `rate_limit.rejected` | DEBUG | `policy`, `retry_after_ms` | a rate limiter refused a call: its turn was further away than it could wait |
@@ -187,6 +187,7 @@ mod rate_limit;
 pub mod registry;
 mod rejected;
 mod retry;
+pub mod retry_ratio;
 mod scoped;
 #[cfg(feature = "redis")]
 pub mod shared;

@@ -1,7 +1,7 @@
 //! [`RetryPolicy`] and [`retry`]: try again after a failure, waiting longer each time.
 
 use crate::config::{
-    ConfigError, ConfigValue, Current, Live, check_count, check_nonzero, or_panic,
+    ConfigError, ConfigValue, Current, Live, check_count, check_nonzero, check_rate, or_panic,
 };
 use crate::monitor::Sample;
 use crate::name::{Name, PolicyName};
@@ -10,6 +10,7 @@ use crate::policy::{
     parse_duration, parse_fraction, set_each, show,
 };
 use crate::rejected::{Origin, set_mark, take_mark};
+use crate::retry_ratio::RatioWindow;
 use crate::striped::StripedCounter;
 use crate::{Backoff, RejectedKind};
 use pin_project::pin_project;
@@ -19,6 +20,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::ControlFlow;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll, ready};
@@ -44,6 +46,11 @@ pub struct RetryPolicy {
     settings: Live<RetrySettings>,
     pub(crate) registration: crate::policy::Registration,
     stats: RetryStats,
+    /// Marks of the counts for `retry_ratio`, made at the first retry it judges.
+    ratio_window: OnceLock<Box<RatioWindow>>,
+    /// Its part in the cluster's retry ratio, once it shares one through Redis.
+    #[cfg(feature = "redis")]
+    shared: OnceLock<Box<crate::shared::retry::SharedRatio>>,
 }
 
 /// What a [`RetryPolicy`] is configured with.
@@ -52,6 +59,7 @@ pub(crate) struct RetrySettings {
     pub(crate) max_attempts: u32,
     pub(crate) backoff: Backoff,
     pub(crate) budget: Option<Duration>,
+    pub(crate) ratio: Option<f64>,
 }
 
 /// Counters of a [`RetryPolicy`]: the success path counts in this thread's row only.
@@ -73,6 +81,7 @@ impl RetryPolicy {
                 max_attempts: 3,
                 backoff: Backoff::exponential(Duration::from_secs(1), Duration::from_secs(60)),
                 budget: None,
+                ratio: None,
             }),
             registration: crate::policy::Registration::new(),
             stats: RetryStats {
@@ -82,6 +91,9 @@ impl RetryPolicy {
                 exhausted: AtomicU64::new(0),
                 aborted: AtomicU64::new(0),
             },
+            ratio_window: OnceLock::new(),
+            #[cfg(feature = "redis")]
+            shared: OnceLock::new(),
         }
     }
 
@@ -184,6 +196,90 @@ impl RetryPolicy {
         Ok(self.budget(budget))
     }
 
+    /// At most this fraction of the calls of about the last 10 s may be retries, beyond a floor
+    /// of 10 retries (see [`retry_ratio`](crate::retry_ratio)); a retry beyond it is not made,
+    /// and the call returns its error (`retry.exhausted` with reason `retry_ratio`). Shared
+    /// through Redis, the ratio holds for every replica together
+    /// ([`share_through`](Self::share_through)).
+    ///
+    /// ```
+    /// use resilient::RetryPolicy;
+    /// static SEARCH: RetryPolicy = RetryPolicy::new().name("search").retry_ratio(0.2);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Unless `0 < ratio <= 1`; in a `static` or `const` that is a compile-time error:
+    ///
+    /// ```compile_fail,E0080
+    /// static NEVER: resilient::RetryPolicy = resilient::RetryPolicy::new().retry_ratio(1.5);
+    /// ```
+    pub const fn retry_ratio(mut self, ratio: f64) -> Self {
+        or_panic!(ratio_allowed(ratio));
+        self.settings.initial.ratio = Some(ratio);
+        self
+    }
+
+    /// [`retry_ratio`](Self::retry_ratio), or what is wrong with `ratio`.
+    pub fn try_retry_ratio(self, ratio: f64) -> Result<Self, ConfigError> {
+        self.allowed(ratio_allowed(ratio))?;
+        Ok(self.retry_ratio(ratio))
+    }
+
+    /// Keeps [`retry_ratio`](Self::retry_ratio) for every replica that gives its policy the same
+    /// name, through `backend` (see [`crate::shared::retry`]): the counts go to the server in
+    /// batches, sent by a task on the runtime this is called on (or of the first retry judged).
+    /// While the backend fails, `on_failure` decides. A backend named by the configuration
+    /// (`redis_url`) takes precedence.
+    #[cfg(feature = "redis")]
+    pub fn share_through(
+        &'static self,
+        backend: std::sync::Arc<crate::shared::Redis>,
+        on_failure: crate::shared::OnFailure,
+    ) {
+        let shared = self.shared_part();
+        shared.batches.sharing.set_from_code(backend, on_failure);
+        shared.batches.share(self, crate::shared::retry::start);
+    }
+
+    /// How often the counts are sent and the cluster's learnt (default 250 ms; the registry key
+    /// `redis_batch` overrides it).
+    #[cfg(feature = "redis")]
+    pub fn share_every(&self, period: Duration) {
+        self.shared_part().batches.set_period_from_code(period);
+    }
+
+    /// Its part in the cluster's retry ratio, made now if it had none.
+    #[cfg(feature = "redis")]
+    pub(crate) fn shared_part(&self) -> &crate::shared::retry::SharedRatio {
+        self.shared
+            .get_or_init(|| Box::new(crate::shared::retry::SharedRatio::new()))
+    }
+
+    /// Calls that ended and retries made so far, which the retry ratio judges.
+    pub(crate) fn ratio_counts(&self) -> (u64, u64) {
+        let s = &self.stats;
+        (
+            s.successes.sum() + s.failures.load(Relaxed),
+            s.retries.load(Relaxed),
+        )
+    }
+
+    /// Whether one more retry keeps within `ratio`: the cluster's counts if shared, else this
+    /// policy's over the last window.
+    fn ratio_allows(&self, ratio: f64) -> bool {
+        let (calls, retries) = self.ratio_counts();
+        #[cfg(feature = "redis")]
+        if let Some(shared) = self.shared.get() {
+            if let Some(allowed) = shared.allows(ratio, calls, retries) {
+                return allowed;
+            }
+        }
+        let window = self.ratio_window.get_or_init(Box::default);
+        let (calls, retries) = window.in_window(Instant::now(), calls, retries);
+        crate::retry_ratio::allows(ratio, calls, retries)
+    }
+
     /// A setting's check, the error naming this policy.
     fn allowed(&self, checked: Result<(), ConfigError>) -> Result<(), ConfigError> {
         checked.map_err(|err| err.for_policy(self.policy_name()))
@@ -245,6 +341,11 @@ impl RetrySettings {
                 return Err(err);
             }
         }
+        if let Some(ratio) = self.ratio {
+            if let Err(err) = ratio_allowed(ratio) {
+                return Err(err);
+            }
+        }
         self.backoff.validate()
     }
 }
@@ -259,6 +360,11 @@ const fn budget_allowed(budget: Duration) -> Result<(), ConfigError> {
     Ok(())
 }
 
+const fn ratio_allowed(ratio: f64) -> Result<(), ConfigError> {
+    check_rate!("retry_ratio", ratio);
+    Ok(())
+}
+
 /// A snapshot of a [`RetryPolicy`]'s counters ([`RetryPolicy::metrics`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -269,7 +375,7 @@ pub struct RetryMetrics {
     pub failures: u64,
     /// Waits between attempts: every attempt after a call's first.
     pub retries: u64,
-    /// Calls that ran out of attempts or of budget.
+    /// Calls that ran out of attempts, of budget, or of retry ratio.
     pub exhausted: u64,
     /// Calls stopped at once because a layer inside rejected them (an open circuit).
     pub aborted: u64,
@@ -307,6 +413,7 @@ impl Debug for RetryPolicy {
             .field("max_attempts", &s.max_attempts)
             .field("backoff", &s.backoff)
             .field("budget", &s.budget)
+            .field("retry_ratio", &s.ratio)
             .finish()
     }
 }
@@ -686,7 +793,7 @@ fn decide<E: Debug>(
     err: &E,
     when: impl Fn(&E) -> bool,
 ) -> Next {
-    let (stats, name) = (&policy.stats, policy.policy_name());
+    let (stats, name, me_policy) = (&policy.stats, policy.policy_name(), policy);
     let policy = policy.settings();
     // A refusal by a rate limiter or a bulkhead is retried, no sooner than the wait it names.
     let mut at_least = Duration::ZERO;
@@ -716,6 +823,13 @@ fn decide<E: Debug>(
         exhausted(name, attempt, "attempts", err);
         stats.exhausted.fetch_add(1, Relaxed);
         return Next::Stop;
+    }
+    if let Some(ratio) = policy.ratio {
+        if !me_policy.ratio_allows(ratio) {
+            exhausted(name, attempt, "retry_ratio", err);
+            stats.exhausted.fetch_add(1, Relaxed);
+            return Next::Stop;
+        }
     }
     let delay = policy.backoff.delay(attempt).max(at_least);
     if let (Some(budget), Some(started)) = (policy.budget, started) {
@@ -771,8 +885,33 @@ fn succeeded(policy: &RetryPolicy, attempts: u32) {
 
 pub(crate) const KIND: Kind = Kind {
     kind: PolicyKind::Retry,
-    keys: &["max_attempts", "backoff", "jitter", "factor", "budget"],
+    #[cfg(not(feature = "redis"))]
+    keys: &[
+        "max_attempts",
+        "backoff",
+        "jitter",
+        "factor",
+        "budget",
+        "retry_ratio",
+    ],
+    #[cfg(feature = "redis")]
+    keys: &[
+        "max_attempts",
+        "backoff",
+        "jitter",
+        "factor",
+        "budget",
+        "retry_ratio",
+        "redis_url",
+        "redis_prefix",
+        "on_redis_failure",
+        "redis_batch",
+    ],
     check_form: |key, value| {
+        #[cfg(feature = "redis")]
+        if crate::shared::BATCHED_KEYS.contains(&key) {
+            return crate::shared::check_form(key, value);
+        }
         let mut defaults = *RetryPolicy::new().initial_settings();
         set(&mut defaults, key, value)
     },
@@ -787,6 +926,7 @@ fn set(s: &mut RetrySettings, key: &str, value: &str) -> Result<(), String> {
         "jitter" => s.backoff = s.backoff.jitter(parse_fraction(value)?),
         "factor" => s.backoff = s.backoff.factor(parse_fraction(value)?),
         "budget" => s.budget = Some(parse_duration(value)?),
+        "retry_ratio" => s.ratio = Some(parse_fraction(value)?),
         _ => return Err(not_a_key(&[PolicyKind::Retry])),
     }
     Ok(())
@@ -834,6 +974,13 @@ impl Registered for RetryPolicy {
         if let Some(budget) = s.budget {
             settings.insert("budget", show(budget));
         }
+        if let Some(ratio) = s.ratio {
+            settings.insert("retry_ratio", ratio.to_string());
+        }
+        #[cfg(feature = "redis")]
+        if let Some(shared) = self.shared.get() {
+            settings.extend(shared.batches.config());
+        }
         settings
     }
 
@@ -851,6 +998,10 @@ impl Registered for RetryPolicy {
     }
 
     fn apply(&'static self, values: &[(&str, &str)]) -> Result<(), Refused> {
+        #[cfg(feature = "redis")]
+        let (shared, values) = crate::shared::split(values, &crate::shared::BATCHED_KEYS);
+        #[cfg(feature = "redis")]
+        let values = values.as_slice();
         let mut settings = *self.initial_settings();
         // A `backoff` replaces the whole backoff: it goes in first, so that a `jitter` or
         // `factor` refines it, whichever source gave each and in whatever order.
@@ -858,6 +1009,17 @@ impl Registered for RetryPolicy {
             values.iter().partition(|(key, _)| *key == "backoff");
         let ordered: Vec<(&str, &str)> = backoffs.into_iter().chain(refinements).copied().collect();
         set_each(&mut settings, &ordered, set)?;
-        Ok(self.reconfigure(settings)?)
+        self.reconfigure(settings)?;
+        #[cfg(feature = "redis")]
+        if !shared.is_empty() || self.shared.get().is_some() {
+            let start = crate::shared::retry::start;
+            self.shared_part().batches.apply(self, &shared, start)?;
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "redis")]
+    fn shared_backend(&self) -> Option<std::sync::Arc<crate::shared::Redis>> {
+        self.shared.get()?.batches.sharing.backend()
     }
 }

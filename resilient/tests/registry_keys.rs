@@ -138,7 +138,11 @@ const BREAKER_KEYS: &str = "failure_threshold, recovery_timeout, half_open_calls
 /// With `redis`, a breaker also takes the keys of its shared backend.
 #[cfg(feature = "redis")]
 const BREAKER_KEYS: &str = "failure_threshold, recovery_timeout, half_open_calls, success_threshold, failure_rate, minimum_calls, slow_call, slow_call_rate, redis_url, redis_prefix, on_redis_failure, redis_batch";
-const RETRY_KEYS: &str = "max_attempts, backoff, jitter, factor, budget";
+#[cfg(not(feature = "redis"))]
+const RETRY_KEYS: &str = "max_attempts, backoff, jitter, factor, budget, retry_ratio";
+/// With `redis`, a retry policy also takes the keys of its shared backend.
+#[cfg(feature = "redis")]
+const RETRY_KEYS: &str = "max_attempts, backoff, jitter, factor, budget, retry_ratio, redis_url, redis_prefix, on_redis_failure, redis_batch";
 
 fn messages(errors: &[SettingError], policy: &str) -> Vec<String> {
     let mut mine: Vec<String> = (errors.iter())

@@ -176,12 +176,68 @@ fn a_copy_has_the_same_settings() {
         .name("copied")
         .max_attempts(5)
         .backoff(Backoff::linear(ms(20), ms(100)))
-        .budget(ms(500));
+        .budget(ms(500))
+        .retry_ratio(0.25);
     let copy = policy.clone();
     assert_eq!(copy, policy);
     assert_ne!(copy, policy.clone().max_attempts(4));
     assert_eq!(
         format!("{copy:?}"),
-        "RetryPolicy { name: \"copied\", max_attempts: 5, backoff: Backoff { kind: Linear, base: 20ms, max: 100ms, factor: 1.0, jitter: 0.0 }, budget: Some(500ms) }"
+        "RetryPolicy { name: \"copied\", max_attempts: 5, backoff: Backoff { kind: Linear, base: 20ms, max: 100ms, factor: 1.0, jitter: 0.0 }, budget: Some(500ms), retry_ratio: Some(0.25) }"
     );
+}
+
+/// Runs `calls` calls that always fail, one after the other: how many attempts were made in all.
+async fn failing_calls(policy: &RetryPolicy, calls: u32) -> u32 {
+    let attempts = Calls::default();
+    for _ in 0..calls {
+        let failed = retry(policy, || async {
+            Err::<(), _>(TestError::Failed(attempts.next()))
+        });
+        assert!(failed.await.is_err());
+    }
+    attempts.count()
+}
+
+/// A dependency that always fails, called 100 times with 3 attempts each: the retry ratio of 0.1
+/// allows the floor of 10 retries, then one retry per ten calls (19 in all, where 200 would have
+/// been made); after a quiet window the floor is there again.
+#[tokio::test(start_paused = true)]
+async fn the_retry_ratio_allows_the_floor_then_a_fraction_of_the_calls() {
+    let policy = RetryPolicy::new()
+        .max_attempts(3)
+        .backoff(Backoff::constant(ms(1)).jitter(0.0))
+        .retry_ratio(0.1);
+    assert_eq!(failing_calls(&policy, 100).await, 100 + 19);
+    let m = policy.metrics();
+    assert_eq!((m.retries, m.failures, m.exhausted), (19, 100, 100));
+    tokio::time::advance(std::time::Duration::from_secs(11)).await;
+    // A fresh window: the floor again, two retries for each of the first five calls.
+    assert_eq!(failing_calls(&policy, 5).await, 5 + 10);
+
+    let unlimited = RetryPolicy::new()
+        .max_attempts(3)
+        .backoff(Backoff::constant(ms(1)).jitter(0.0));
+    assert_eq!(failing_calls(&unlimited, 100).await, 300);
+}
+
+/// Calls that succeeded count too: after 100 successes, a ratio of 0.1 allows the floor and ten
+/// more retries, then one per ten calls.
+#[tokio::test(start_paused = true)]
+async fn successful_calls_earn_retries() {
+    let policy = RetryPolicy::new()
+        .max_attempts(2)
+        .backoff(Backoff::constant(ms(1)).jitter(0.0))
+        .retry_ratio(0.1);
+    // The first retry judged marks the counts: make one before the successes.
+    assert_eq!(failing_calls(&policy, 1).await, 2);
+    for _ in 0..100 {
+        let ok = retry(&policy, || async { Ok::<_, TestError>(()) });
+        assert!(ok.await.is_ok());
+    }
+    // A retry is allowed while retries + 1 <= 0.1 * calls + 10: with 101 calls ended and one
+    // retry made, the next 21 failing calls retry (the 21st at 122 calls, 22 retries), the
+    // following eight do not, the 30th (130 calls) does.
+    assert_eq!(failing_calls(&policy, 30).await, 30 + 22);
+    assert_eq!(policy.metrics().retries, 23);
 }

@@ -414,3 +414,99 @@ fn a_backend_outlives_the_runtime_that_first_drove_it() {
     assert!(!call(&second), "the server counted both runtimes' calls");
     assert!(!backend.is_degraded());
 }
+
+/// Two replicas share a retry ratio of 0.1 through the server. The first makes 20 calls that
+/// always fail: the floor of 10 retries and one more (at 10 calls), as alone. Once its counts are
+/// on the server, the second's 20 failing calls are judged with the cluster's: 2 retries (at 20
+/// and 30 calls in all), where alone it would have made 11.
+#[test]
+fn replicas_share_one_retry_ratio() {
+    use resilient::{Backoff, RetryPolicy};
+    let server = Server::start();
+    let prefix = format!("ratio{}:", std::process::id());
+    let replica = || {
+        let policy: &'static RetryPolicy = Box::leak(Box::new(
+            RetryPolicy::new()
+                .name("shared.ratio")
+                .max_attempts(2)
+                .backoff(Backoff::constant(Duration::from_millis(1)).jitter(0.0))
+                .retry_ratio(0.1),
+        ));
+        policy.share_every(Duration::from_millis(50));
+        let backend = Arc::new(
+            Redis::new(&server.url(), &prefix)
+                .unwrap()
+                .timeout(Duration::from_secs(1)),
+        );
+        (policy, backend)
+    };
+    let failing_calls = |policy: &'static RetryPolicy| async move {
+        for _ in 0..20 {
+            let failed = resilient::retry(policy, || async { Err::<(), _>("down") });
+            assert!(failed.await.is_err());
+        }
+        policy.metrics().retries
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        let (first, first_backend) = replica();
+        let (second, second_backend) = replica();
+        first.share_through(Arc::clone(&first_backend), OnFailure::Local);
+        second.share_through(Arc::clone(&second_backend), OnFailure::Local);
+        assert_eq!(failing_calls(first).await, 11);
+        // Time for both to send and learn a batch.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(failing_calls(second).await, 2);
+        assert!(!first_backend.is_degraded() && !second_backend.is_degraded());
+        resilient::registry::register(first);
+        let info = resilient::registry::policies()
+            .into_iter()
+            .find(|p| p.name == "shared.ratio")
+            .unwrap();
+        assert_eq!(info.config["retry_ratio"], "0.1");
+        assert_eq!(info.config["redis_batch"], "50ms");
+    });
+}
+
+/// A shared retry ratio with `on_redis_failure = closed`: once the server is gone, no retry.
+#[test]
+fn a_shared_retry_ratio_failing_closed_retries_nothing_while_the_server_is_down() {
+    use resilient::{Backoff, RetryPolicy};
+    let server = Server::start();
+    let policy: &'static RetryPolicy = Box::leak(Box::new(
+        RetryPolicy::new()
+            .name("shared.ratio.closed")
+            .max_attempts(2)
+            .backoff(Backoff::constant(Duration::from_millis(1)).jitter(0.0))
+            .retry_ratio(0.5),
+    ));
+    policy.share_every(Duration::from_millis(50));
+    let backend = Arc::new(
+        Redis::new(&server.url(), "ratio-closed:")
+            .unwrap()
+            .timeout(Duration::from_millis(200)),
+    );
+    let attempts = |policy: &'static RetryPolicy| async move {
+        let made = std::sync::atomic::AtomicU32::new(0);
+        let failed = resilient::retry(policy, || async {
+            made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err::<(), _>("down")
+        });
+        assert!(failed.await.is_err());
+        made.into_inner()
+    };
+    runtime().block_on(async {
+        policy.share_through(Arc::clone(&backend), OnFailure::Closed);
+        assert_eq!(attempts(policy).await, 2);
+        drop(server);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !backend.is_degraded() {
+            assert!(
+                Instant::now() < deadline,
+                "the server's absence went unnoticed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(attempts(policy).await, 1);
+    });
+}

@@ -214,3 +214,18 @@ async fn each_call_starts_with_fresh_attempts() {
         assert_eq!(fetch(&calls).await, Err(ApiError::Failed(expected_last)));
     }
 }
+
+/// `retry_ratio`: a dependency down for 100 calls of 3 attempts gets the floor of 10 retries and
+/// one per ten calls after it, 119 attempts where 300 would have been made.
+#[tokio::test(start_paused = true)]
+async fn the_retry_ratio_bounds_the_retries_of_many_calls() {
+    #[retry(max_attempts = 3, backoff = constant("1ms"), retry_ratio = 0.1)]
+    async fn fetch(calls: &Calls) -> Result<u32, ApiError> {
+        calls.fail_first(u32::MAX)
+    }
+    let calls = Calls::new();
+    for _ in 0..100 {
+        assert!(fetch(&calls).await.is_err());
+    }
+    assert_eq!(calls.times().len(), 119);
+}

@@ -53,6 +53,7 @@ end
 
 mod batches;
 pub mod breaker;
+pub mod retry;
 
 pub use batches::DEFAULT_BATCH;
 pub(crate) use batches::{BATCHED_KEYS, parse_batch};
