@@ -42,8 +42,8 @@
 //!
 //! # SQLite and PostgreSQL
 //!
-//! The code is the same for both; only the type, the URL and the SQL dialect differ
-//! (`?` or `$1` for a parameter). What holds for each:
+//! The code is the same for both: only the type and the URL differ, and the SQL where the
+//! dialects do (`$1` parameters work on both). What holds for each:
 //!
 //! - **SQLite**: the first savepoint opens the scope's transaction. One transaction writes at a
 //!   time: a writer waits for the one before it to end. A failed statement leaves the transaction
@@ -59,7 +59,9 @@
 //!   error, and the database never commits a transaction whose connection was lost. A commit
 //!   that fails once the scope's function has returned `Ok` (the connection lost at that very
 //!   moment, an aborted PostgreSQL transaction) cannot change that value: it is reported at ERROR
-//!   (event `atomic.sql_failed`, `critical = true`) and the transaction is rolled back, whole.
+//!   (event `atomic.sql_failed`, `critical = true`), and the transaction is rolled back whole
+//!   (where the connection was lost during the `COMMIT` itself, the database may have committed
+//!   it, whole: which of the two is unknown).
 
 use super::{on_outermost_end, on_rollback_async, outermost_value};
 use sqlx::pool::{PoolConnection, PoolOptions};
