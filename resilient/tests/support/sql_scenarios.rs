@@ -469,3 +469,10 @@ async fn on_a_single_connection_scopes_take_turns_and_plain_writes_wait_for_them
     no_transaction_left_open(&reader).await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_malformed_url_is_an_error() {
+    for url in ["::not a url::", "postgres://[::1", "sqlite://\0"] {
+        assert!(Db::connect(url).await.is_err(), "{url:?}");
+    }
+}
