@@ -40,7 +40,7 @@
 //! of the task: it follows the work across `.await` and across threads, and only code polled
 //! inside it registers in it.
 
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod sql;
 
 use crate::correlation::CorrelationId;
@@ -77,7 +77,7 @@ struct Journal {
     /// if the panic goes through this one too, at once if code in between caught it.
     unwound: RefCell<Vec<Remaining>>,
     /// Values every scope nested in this (outermost) one shares, by key (see [`outermost_value`]).
-    #[cfg(feature = "sqlite")]
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     shared: RefCell<Vec<(u64, Box<dyn std::any::Any + Send>)>>,
 }
 
@@ -86,7 +86,7 @@ scoped_tls::scoped_thread_local! {
     static CURRENT: Journal
 }
 
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 scoped_tls::scoped_thread_local! {
     /// The journal of the outermost scope around the one being polled on this thread.
     static OUTERMOST: Journal
@@ -95,7 +95,7 @@ scoped_tls::scoped_thread_local! {
 /// Makes `journal` the current one while `f` runs, then puts back the previous one (also when
 /// `f` panics).
 fn with_current<R>(journal: &Journal, f: impl FnOnce() -> R) -> R {
-    #[cfg(feature = "sqlite")]
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     if !CURRENT.is_set() {
         return OUTERMOST.set(journal, || CURRENT.set(journal, f));
     }
@@ -141,7 +141,7 @@ where
 /// The value the outermost scope around this code keeps under `key`, made by `make` on first use:
 /// what all the scopes nested in it share (`atomic::sql` keeps its connection there). `None`
 /// outside any scope.
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn outermost_value<V>(key: u64, make: impl FnOnce() -> V) -> Option<V>
 where
     V: Clone + Send + 'static,
@@ -166,7 +166,7 @@ where
 
 /// Registers `undo` and `commit` in the outermost scope around this code, not the current one: they
 /// run when it rolls back or commits, after all that was registered later.
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn on_outermost_end<U, UFut, C, CFut>(undo: U, commit: C)
 where
     U: FnOnce() -> UFut + Send + 'static,
@@ -282,7 +282,7 @@ impl Journal {
     /// through before this scope's own); the commit hooks will never run.
     fn take(&self) -> Vec<Compensation> {
         self.commit_hooks.borrow_mut().clear();
-        #[cfg(feature = "sqlite")]
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
         self.shared.borrow_mut().clear();
         let mut compensations = std::mem::take(&mut *self.compensations.borrow_mut());
         compensations.reverse();
@@ -315,7 +315,7 @@ impl Journal {
     fn commit(&self) -> Vec<Compensation> {
         let compensations = std::mem::take(&mut *self.compensations.borrow_mut());
         let hooks = std::mem::take(&mut *self.commit_hooks.borrow_mut());
-        #[cfg(feature = "sqlite")]
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
         self.shared.borrow_mut().clear();
         if !CURRENT.is_set() {
             return hooks.into_iter().rev().map(Compensation::Async).collect();

@@ -126,7 +126,7 @@
 //! | `atomic.compensation_failed` | ERROR | | a compensation panicked; the others still ran |
 //! | `atomic.rollback_incomplete` | ERROR | `compensations`, `critical = true`, `error` | compensations or commit hooks left to run had no runtime, and no thread could be started to run them |
 //! | `atomic.outside_scope` | WARN | | a compensation was registered outside any atomic scope and will never run |
-//! | `atomic.sql_failed` | ERROR | `statement`, `error`, `critical` (for the end of a scope's transaction) | a savepoint could not be rolled back to, or a scope's transaction could not be committed or rolled back (`atomic::sql`) |
+//! | `atomic.sql_failed` | ERROR | `statement`, `error`, `critical` (for the end of a scope's transaction) | a savepoint could not be rolled back to, or a scope's transaction could not be committed or rolled back, or, on PostgreSQL, was aborted by a failed statement when it was to commit (`atomic::sql`) |
 //! | `atomic.sql_outside_scope` | WARN | | a savepoint was asked for outside any atomic scope |
 //! | `health.check_failed` | WARN (degraded), ERROR (unhealthy) | `check`, `status`, `latency_ms`, `message` | a health check is not healthy (one event per such check) |
 //! | `health.report` | DEBUG (healthy), WARN (degraded), ERROR (unhealthy) | `status`, `checks`, `failed` | [`health::HealthChecks::run`] finished; `status` is the overall one |

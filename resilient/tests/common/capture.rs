@@ -46,10 +46,14 @@ impl<S: Subscriber> Layer<S> for ToActiveCapture {
         let Some(capture) = ACTIVE.with(|active| active.borrow().clone()) else {
             return;
         };
+        let meta = event.metadata();
+        // Other crates' events (sqlx logs its statements) are theirs; ours all name one target.
+        if !meta.target().starts_with("resilient") {
+            return;
+        }
+        assert_eq!(meta.target(), "resilient");
         let mut fields = BTreeMap::new();
         event.record(&mut Fields(&mut fields));
-        let meta = event.metadata();
-        assert_eq!(meta.target(), "resilient");
         capture.0.lock().unwrap().push(Captured {
             name: meta.name(),
             level: *meta.level(),
