@@ -17,7 +17,7 @@ use metrics::{counter, gauge};
 /// | `resilient_calls_total` | counter | `outcome`: `success`, `failure`, `rejected` (breaker, rate limit, bulkhead), `timeout` (timeout) | calls that ended that way (a rate limiter's and a bulkhead's `success` is a call let through) |
 /// | `resilient_failures_total` | counter | `failure`: `timeout`, `panic`, `slow` | a breaker's failures of that kind (also in `failure`; slow calls whatever their outcome) |
 /// | `resilient_retries_total` | counter | | waits between attempts |
-/// | `resilient_retries_exhausted_total` | counter | | retried calls that ran out of attempts or budget |
+/// | `resilient_retries_exhausted_total` | counter | | retried calls that ran out of attempts, budget or retry ratio |
 /// | `resilient_retries_aborted_total` | counter | | retried calls stopped by a rejection inside |
 /// | `resilient_rate_limit_waits_total` | counter | | calls that waited for their turn |
 /// | `resilient_bulkhead_waits_total` | counter | | calls that waited for a slot |
