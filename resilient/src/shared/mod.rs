@@ -4,7 +4,8 @@
 //! [`RateLimiter`](crate::RateLimiter) given one with
 //! [`share_through`](crate::RateLimiter::share_through) decides each call with one Lua script
 //! run atomically on the server: the same GCRA as the local limiter, on the server's clock, so
-//! that all replicas together stay within the rate.
+//! that all replicas together stay within the rate. The server counts in microseconds, the
+//! interval rounded up: a shared rate above a million a second is held to a million.
 //!
 //! The backend never holds a caller longer than its timeout (100 ms by default): a command that
 //! has no answer by then, and a server that cannot be reached, leave the decision to the local
