@@ -358,6 +358,15 @@ impl HealthReport {
         &self.checks
     }
 
+    /// The HTTP status a load balancer expects for it: 200 while healthy or degraded (the
+    /// instance still serves), 503 when unhealthy (take it out of rotation).
+    pub fn http_status(&self) -> u16 {
+        match self.status {
+            Status::Healthy | Status::Degraded => 200,
+            Status::Unhealthy => 503,
+        }
+    }
+
     fn log(&self) {
         for check in &self.checks {
             check.log_failure();

@@ -180,6 +180,8 @@ mod fallback;
 pub mod fs;
 pub mod health;
 mod hedge;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod monitor;
 mod name;
 mod policy;
