@@ -13,8 +13,11 @@
 //!   (default: 5 minutes).
 //!
 //! A rate level is raised only when its window holds at least `minimum_calls` calls. The level is
-//! the worst that applies, judged on each observation; every change is an `alert.level_changed`
-//! event (see [`ErrorRateMonitor::observe`]).
+//! raised to the worst that applies as soon as an observation finds it; a rate level is left only
+//! once the observations have stayed below it for `clear_after` (by default, from one observation
+//! to the next: two in a row), so that a rate hovering at a threshold does not page and withdraw
+//! the page on every sample. An emergency is left as soon as the policy is up again. Every change is an `alert.level_changed` event (see
+//! [`ErrorRateMonitor::observe`]).
 //!
 //! # Windows
 //!
@@ -102,6 +105,9 @@ pub struct AlertThresholds {
     critical_window: Duration,
     emergency_after: Duration,
     minimum_calls: u32,
+    /// How long the observations stay below a level before it is left; `None`: until the next
+    /// observation.
+    clear_after: Option<Duration>,
 }
 
 impl AlertThresholds {
@@ -115,6 +121,7 @@ impl AlertThresholds {
             critical_window: Duration::from_secs(60),
             emergency_after: Duration::from_secs(5 * 60),
             minimum_calls: 20,
+            clear_after: None,
         }
     }
 
@@ -157,6 +164,14 @@ impl AlertThresholds {
     /// fewer calls than that, only unavailability raises the level.
     pub const fn minimum_calls(mut self, n: u32) -> Self {
         self.minimum_calls = n;
+        self
+    }
+
+    /// How long the observations must stay below a level before it is left (default: from one
+    /// observation to the next, so two in a row; zero leaves it at the first). A level is raised
+    /// at once whatever this is.
+    pub const fn clear_after(mut self, after: Duration) -> Self {
+        self.clear_after = Some(after);
         self
     }
 
@@ -230,6 +245,8 @@ struct History {
     /// Oldest first; none older than the longest window before the newest.
     points: VecDeque<Point>,
     level: AlertLevel,
+    /// Since when the observations have found a level below `level`.
+    below_since: Option<Instant>,
     outage: Option<Outage>,
 }
 
@@ -286,6 +303,7 @@ impl ErrorRateMonitor {
             history: Mutex::new(History {
                 points: VecDeque::new(),
                 level: AlertLevel::Normal,
+                below_since: None,
                 outage: None,
             }),
         })
@@ -316,8 +334,9 @@ impl ErrorRateMonitor {
             let now = Instant::now();
             history.record(now, sample, self.step, self.thresholds.longest_window());
             let verdict = history.judge(now, &self.thresholds);
-            let previous = std::mem::replace(&mut history.level, verdict.level);
-            (verdict.level != previous).then_some((verdict, previous))
+            let previous = history.level;
+            history.level = history.settle(now, verdict.level, self.thresholds.clear_after);
+            (history.level != previous).then_some((verdict, previous))
         };
         // Outside the lock: a subscriber may read the level.
         if let Some((verdict, previous)) = verdict {
@@ -530,6 +549,32 @@ impl History {
             level,
             error_rate: warning.rate(),
             window: t.warning_window,
+        }
+    }
+
+    /// The level after an observation at `now` that found `found`: raised at once, left once
+    /// the observations have been below it for `clear_after` (`None`: at a later observation).
+    /// An emergency is left at once: it needs a whole outage to come back, so it cannot flicker.
+    fn settle(
+        &mut self,
+        now: Instant,
+        found: AlertLevel,
+        clear_after: Option<Duration>,
+    ) -> AlertLevel {
+        if found >= self.level || self.level == AlertLevel::Emergency {
+            self.below_since = None;
+            return found;
+        }
+        let since = *self.below_since.get_or_insert(now);
+        let stayed = match clear_after {
+            Some(after) => now.saturating_duration_since(since) >= after,
+            None => since < now,
+        };
+        if stayed {
+            self.below_since = None;
+            found
+        } else {
+            self.level
         }
     }
 

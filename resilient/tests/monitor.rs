@@ -125,13 +125,14 @@ async fn six_percent_in_a_minute_is_critical_until_the_windows_slide_past_it() {
         }
     }
     // Out of the 1-minute window once the sample before them (t = 348 s) is more than a minute
-    // old: t = 420 s, the first sample after 408 s. Out of the 5-minute window at t = 660 s.
+    // old: t = 420 s, the first sample after 408 s; the level is left at the next sample still
+    // below it, t = 432 s. Out of the 5-minute window at t = 660 s, left at t = 672 s.
     assert_eq!(
         changes,
         [
             (secs(360), Critical),
-            (secs(420), Warning),
-            (secs(660), Normal)
+            (secs(432), Warning),
+            (secs(672), Normal)
         ]
     );
 
@@ -417,6 +418,76 @@ fn levels_are_ordered_and_spelled_in_lowercase() {
             ("warning".into(), r#""warning""#.into()),
             ("critical".into(), r#""critical""#.into()),
             ("emergency".into(), r#""emergency""#.into()),
+        ]
+    );
+}
+
+/// Thresholds judged over the last 10 s, so that with a sample every 10 s each window is the
+/// last step: a rate that alternates around a threshold from one sample to the next.
+fn ten_second_windows() -> AlertThresholds {
+    AlertThresholds::new()
+        .warning_window(secs(10))
+        .critical_window(secs(10))
+}
+
+/// The levels after each step of 100 calls every 10 s with these failures.
+async fn levels(monitor: &ErrorRateMonitor, failures: &[u64]) -> Vec<AlertLevel> {
+    let mut policy = Policy::start(monitor);
+    let mut levels = Vec::new();
+    for &failed in failures {
+        levels.push(policy.step(secs(10), 100, failed).await);
+    }
+    levels
+}
+
+/// A rate alternating around 5 % every sample: without hysteresis (`clear_after` zero) the level
+/// flips on every sample; by default it stays critical until two samples in a row are below, then
+/// stays warning while the rate alternates around 1 %, and is normal after two clean samples.
+#[tokio::test(start_paused = true)]
+async fn a_rate_hovering_at_a_threshold_does_not_flip_the_level_on_every_sample() {
+    let failures = [6, 4, 6, 4, 6, 4, 4, 2, 0, 2, 0, 2, 0, 0];
+    let (capture, _guard) = Capture::start();
+    let flipping = ErrorRateMonitor::new("flipping", ten_second_windows().clear_after(secs(0)));
+    let flipping = levels(&flipping.unwrap(), &failures).await;
+    assert_eq!(
+        flipping,
+        [
+            Critical, Warning, Critical, Warning, Critical, Warning, Warning, Warning, Normal,
+            Warning, Normal, Warning, Normal, Normal
+        ]
+    );
+    assert_eq!(capture.take().len(), 11, "a change on nearly every sample");
+
+    let steady = ErrorRateMonitor::new("steady", ten_second_windows()).unwrap();
+    assert_eq!(
+        levels(&steady, &failures).await,
+        [
+            Critical, Critical, Critical, Critical, Critical, Critical, Warning, Warning, Warning,
+            Warning, Warning, Warning, Warning, Normal
+        ]
+    );
+    let events = capture.take();
+    assert_eq!(events.len(), 3, "{events:?}");
+    // Left at the second sample in a row below it: 4 % over the last 10 s.
+    assert_change(
+        &events[1],
+        Level::WARN,
+        (Warning, Critical),
+        "0.04",
+        "10000",
+    );
+    assert_change(&events[2], Level::INFO, (Normal, Warning), "0.0", "10000");
+}
+
+/// `clear_after(30 s)` with a sample every 10 s: a level is left at the fourth sample in a row
+/// below it (the first, and three more 10 s apart).
+#[tokio::test(start_paused = true)]
+async fn clear_after_is_how_long_the_samples_stay_below_a_level() {
+    let monitor = ErrorRateMonitor::new("patient", ten_second_windows().clear_after(secs(30)));
+    assert_eq!(
+        levels(&monitor.unwrap(), &[6, 0, 0, 6, 0, 0, 0, 0]).await,
+        [
+            Critical, Critical, Critical, Critical, Critical, Critical, Critical, Normal
         ]
     );
 }
