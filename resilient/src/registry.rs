@@ -108,6 +108,9 @@ pub struct PolicyInfo {
     pub metrics: PolicyMetrics,
     /// Its error-rate alert level, as of the last [`sample`] (a fallback has none).
     pub alert: Option<AlertLevel>,
+    /// Its failures per minute by kind over the last minute, from the samples of it taken by
+    /// [`sample`] (so by [`watch`]) and by each call of `policies()`; zero at the first.
+    pub errors_per_minute: ErrorsPerMinute,
 }
 
 /// A policy type that can be registered: [`CircuitBreaker`], [`RetryPolicy`], [`TimeoutPolicy`],
@@ -135,14 +138,16 @@ pub(crate) mod sealed {
 type Entry = &'static dyn Registered;
 
 /// What [`policies`] shows of a registered policy.
-fn info(entry: Entry, monitor: Option<&ErrorRateMonitor>) -> PolicyInfo {
+fn info(member: &Member) -> PolicyInfo {
+    let (entry, metrics) = (member.entry, member.entry.metrics());
     PolicyInfo {
         name: entry.name(),
         kind: entry.kind(),
         config: entry.config(),
         state: entry.state(),
-        metrics: entry.metrics(),
-        alert: monitor.map(ErrorRateMonitor::level),
+        alert: member.monitor.map(ErrorRateMonitor::level),
+        errors_per_minute: member.observe_errors(&metrics),
+        metrics,
     }
 }
 
@@ -266,6 +271,15 @@ struct Member {
     entry: Entry,
     /// Leaked like the policy, which is `'static` and stays registered.
     monitor: Option<&'static ErrorRateMonitor>,
+    errors: &'static Mutex<ErrorHistory>,
+}
+
+impl Member {
+    /// Samples the failures by kind in `metrics` (the policy's, now) and returns their rates.
+    fn observe_errors(&self, metrics: &PolicyMetrics) -> ErrorsPerMinute {
+        let mut history = self.errors.lock().unwrap_or_else(PoisonError::into_inner);
+        history.observe(tokio::time::Instant::now(), metrics.failures_by_kind())
+    }
 }
 
 struct Registry {
@@ -529,7 +543,12 @@ pub(crate) fn register_policy(entry: Entry) {
         let monitor = ErrorRateMonitor::new(entry.name(), AlertThresholds::new()).ok()?;
         Some(&*Box::leak(Box::new(monitor)))
     });
-    registry.policies.push(Member { entry, monitor });
+    let errors = Box::leak(Box::new(Mutex::new(ErrorHistory::default())));
+    registry.policies.push(Member {
+        entry,
+        monitor,
+        errors,
+    });
     let outcome = registry.apply(entry);
     if outcome.is_err() {
         registry.forget_values_of(entry, |_| true);
@@ -554,10 +573,7 @@ pub(crate) fn register_policy(entry: Entry) {
 /// Every registered policy, in the order they registered.
 pub fn policies() -> Vec<PolicyInfo> {
     let registered = registry().policies.clone();
-    registered
-        .into_iter()
-        .map(|p| info(p.entry, p.monitor))
-        .collect()
+    registered.iter().map(info).collect()
 }
 
 /// The registered circuit breakers.
@@ -680,6 +696,7 @@ pub fn sample() {
         if let (Some(monitor), Some(sample)) = (p.monitor, p.entry.sample()) {
             monitor.observe(sample);
         }
+        p.observe_errors(&p.entry.metrics());
     }
 }
 
@@ -701,6 +718,10 @@ pub async fn watch(every: Duration) -> Result<std::convert::Infallible, ConfigEr
     })
     .await
 }
+
+mod errors;
+use errors::ErrorHistory;
+pub use errors::{ErrorsPerMinute, FailureCounts};
 
 #[cfg(feature = "metrics")]
 mod export;

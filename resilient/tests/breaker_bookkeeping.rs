@@ -202,3 +202,55 @@ async fn a_failing_rate_judged_after_a_reset_is_late() {
         (BreakerState::Closed, 0, 1)
     );
 }
+
+/// A false positive is an opening whose first trial succeeded: counted once per such opening,
+/// not when the first trial failed and a later one succeeded, nor for a breaker needing two trial
+/// successes whose second is the one that closes it.
+#[tokio::test(start_paused = true)]
+async fn openings_whose_first_trial_succeeded_are_false_positives() {
+    let b = fragile();
+    let trial_after_opening = |succeeds: bool| {
+        let b = &b;
+        async move {
+            advance(ms(100)).await;
+            let trial = b.try_acquire().expect("a trial after the recovery timeout");
+            assert!(trial.is_trial());
+            if succeeds {
+                trial.success()
+            } else {
+                trial.failure()
+            }
+        }
+    };
+    b.try_acquire().unwrap().failure();
+    trial_after_opening(true).await;
+    assert_eq!(b.state(), BreakerState::Closed);
+    assert_eq!(b.metrics().false_positives, 1);
+
+    b.try_acquire().unwrap().failure();
+    trial_after_opening(false).await;
+    trial_after_opening(true).await;
+    let m = b.metrics();
+    assert_eq!(
+        (m.state, m.openings, m.recoveries),
+        (BreakerState::Closed, 3, 2)
+    );
+    assert_eq!(
+        m.false_positives, 1,
+        "its first trial failed: a real outage"
+    );
+
+    let twice = CircuitBreaker::new(
+        "bookkeeping.twice",
+        BreakerConfig::new()
+            .failure_threshold(1)
+            .recovery_timeout(ms(100))
+            .success_threshold(2),
+    );
+    twice.try_acquire().unwrap().failure();
+    advance(ms(100)).await;
+    twice.try_acquire().unwrap().success();
+    twice.try_acquire().unwrap().success();
+    let m = twice.metrics();
+    assert_eq!((m.state, m.false_positives), (BreakerState::Closed, 1));
+}

@@ -149,6 +149,8 @@ struct Stats {
     ended_outage_nanos: std::sync::atomic::AtomicU64,
     /// Outages that ended with trials succeeding, their total and the last one's length.
     recoveries: std::sync::atomic::AtomicU64,
+    /// Openings whose first trial succeeded.
+    false_positives: std::sync::atomic::AtomicU64,
     recovery_nanos: std::sync::atomic::AtomicU64,
     last_recovery_nanos: std::sync::atomic::AtomicU64,
 }
@@ -183,6 +185,9 @@ pub struct BreakerMetrics {
     pub time_open: Duration,
     /// Outages that ended with the breaker closing again on successful trials.
     pub recoveries: u64,
+    /// Openings whose first trial succeeded: the dependency answered as soon as it was asked
+    /// again, a sign that the breaker opened on noise (thresholds too tight, a window too short).
+    pub false_positives: u64,
     /// How long the last of those outages lasted, from the opening to the close.
     pub last_recovery: Option<Duration>,
     /// Mean time to recovery: the mean length of those outages.
@@ -287,6 +292,7 @@ impl CircuitBreaker {
                     panics: std::sync::atomic::AtomicU64::new(0),
                     ended_outage_nanos: std::sync::atomic::AtomicU64::new(0),
                     recoveries: std::sync::atomic::AtomicU64::new(0),
+                    false_positives: std::sync::atomic::AtomicU64::new(0),
                     recovery_nanos: std::sync::atomic::AtomicU64::new(0),
                     last_recovery_nanos: std::sync::atomic::AtomicU64::new(0),
                 },
@@ -757,6 +763,7 @@ impl CircuitBreaker {
             panics: s.panics.load(Relaxed),
             time_open: self.time_open(),
             recoveries,
+            false_positives: s.false_positives.load(Relaxed),
             last_recovery: (recoveries > 0)
                 .then(|| Duration::from_nanos(s.last_recovery_nanos.load(Relaxed))),
             mttr: (recoveries > 0)
@@ -955,9 +962,17 @@ impl CircuitBreaker {
                 word - ONE_COUNT + ONE_SUCCESS
             };
             match self.word.compare_exchange_weak(word, next, AcqRel, Acquire) {
-                Ok(_) if state(next) == OPEN => return self.opened(next, OpenedFrom::HalfOpen),
-                Ok(_) if state(next) == CLOSED => return self.closed(next),
-                Ok(_) => return,
+                Ok(_) if succeeded => {
+                    // The first outcome of the first trials after an opening from closed.
+                    if trial_successes(word) == 0 && self.openings_in_row.load(Relaxed) == 1 {
+                        self.stats.false_positives.fetch_add(1, Relaxed);
+                    }
+                    if state(next) == CLOSED {
+                        return self.closed(next);
+                    }
+                    return;
+                }
+                Ok(_) => return self.opened(next, OpenedFrom::HalfOpen),
                 Err(current) => word = current,
             }
         }

@@ -15,6 +15,7 @@ use metrics::{counter, gauge};
 /// | metric | type | labels | value |
 /// | --- | --- | --- | --- |
 /// | `resilient_calls_total` | counter | `outcome`: `success`, `failure`, `rejected` (breaker, rate limit, bulkhead), `timeout` (timeout) | calls that ended that way (a rate limiter's and a bulkhead's `success` is a call let through) |
+/// | `resilient_errors_total` | counter | `type`: `error`, `timeout`, `panic`, `rejection` | the policy's failures by kind ([`FailureCounts`](super::FailureCounts)); `rate(...[1m]) * 60` gives the errors per minute that [`policies`](super::policies) reports |
 /// | `resilient_failures_total` | counter | `failure`: `timeout`, `panic`, `slow` | a breaker's failures of that kind (also in `failure`; slow calls whatever their outcome) |
 /// | `resilient_retries_total` | counter | | waits between attempts |
 /// | `resilient_retries_exhausted_total` | counter | | retried calls that ran out of attempts, budget or retry ratio |
@@ -31,6 +32,7 @@ use metrics::{counter, gauge};
 /// | `resilient_breaker_openings_total` | counter | | times it opened |
 /// | `resilient_breaker_open_seconds` | gauge | | total time not closed, the current outage included |
 /// | `resilient_breaker_recoveries_total` | counter | | outages that ended with the breaker closing on its trials |
+/// | `resilient_breaker_false_positives_total` | counter | | openings whose first trial succeeded (a sign of opening on noise) |
 /// | `resilient_breaker_last_recovery_seconds` | gauge | | length of the last of those outages |
 /// | `resilient_breaker_mttr_seconds` | gauge | | mean time to recovery over them |
 /// | `resilient_breaker_recovery_seconds` | histogram | | each of those outages, recorded as the breaker closes (not by this function) |
@@ -43,6 +45,16 @@ pub fn export_metrics() {
 
 fn publish(p: &PolicyInfo) {
     let (policy, kind) = (p.name, p.kind.as_str());
+    let failures = p.metrics.failures_by_kind();
+    for (failure, n) in [
+        ("error", failures.error),
+        ("timeout", failures.timeout),
+        ("panic", failures.panic),
+        ("rejection", failures.rejection),
+    ] {
+        counter!("resilient_errors_total", "policy" => policy, "kind" => kind, "type" => failure)
+            .absolute(n);
+    }
     let calls = |outcome: &'static str, n: u64| {
         counter!("resilient_calls_total", "policy" => policy, "kind" => kind, "outcome" => outcome)
             .absolute(n);
@@ -77,6 +89,7 @@ fn publish(p: &PolicyInfo) {
             count("resilient_breaker_openings_total", m.openings);
             set("resilient_breaker_open_seconds", m.time_open.as_secs_f64());
             count("resilient_breaker_recoveries_total", m.recoveries);
+            count("resilient_breaker_false_positives_total", m.false_positives);
             if let Some(last) = m.last_recovery {
                 set(
                     "resilient_breaker_last_recovery_seconds",

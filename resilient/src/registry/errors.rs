@@ -1,0 +1,114 @@
+//! Errors per minute by kind, for [`registry::policies`](super::policies): each policy's failures
+//! split into the seed's kinds, from its counters, and their rate over the last minute from
+//! samples of them (taken by [`sample`](super::sample) and by each `policies()`).
+
+use crate::policy::PolicyMetrics;
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The window the rates are over.
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// Samples closer together than this are merged: at most about 60 a minute per policy.
+const STEP: Duration = Duration::from_secs(1);
+
+/// A policy's failures so far, by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct FailureCounts {
+    /// The function's own errors.
+    pub error: u64,
+    /// Calls a timeout cut short.
+    pub timeout: u64,
+    /// Calls that panicked.
+    pub panic: u64,
+    /// Calls a policy refused: an open breaker, a full bulkhead, a rate limit, a rejection inside
+    /// a retry or a fallback.
+    pub rejection: u64,
+}
+
+/// A policy's failures per minute by kind, over the last minute.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ErrorsPerMinute {
+    /// The function's own errors per minute.
+    pub error: f64,
+    /// Timeouts per minute.
+    pub timeout: f64,
+    /// Panics per minute.
+    pub panic: f64,
+    /// Rejections per minute.
+    pub rejection: f64,
+}
+
+impl PolicyMetrics {
+    /// Its failures so far, by kind (each policy counts the kinds it can tell apart).
+    pub fn failures_by_kind(&self) -> FailureCounts {
+        let (error, timeout, panic, rejection) = match self {
+            PolicyMetrics::CircuitBreaker(m) => (
+                m.failures.saturating_sub(m.timeouts + m.panics),
+                m.timeouts,
+                m.panics,
+                m.rejections,
+            ),
+            PolicyMetrics::Retry(m) => (m.failures.saturating_sub(m.aborted), 0, 0, m.aborted),
+            PolicyMetrics::Timeout(m) => (0, m.timeouts, 0, 0),
+            PolicyMetrics::Fallback(m) => (
+                m.fallbacks.saturating_sub(m.after_rejection),
+                0,
+                0,
+                m.after_rejection,
+            ),
+            PolicyMetrics::RateLimit(m) => (0, 0, 0, m.rejected),
+            PolicyMetrics::Bulkhead(m) => (0, 0, 0, m.rejected),
+            PolicyMetrics::Hedge(m) => (m.failures, 0, 0, 0),
+        };
+        FailureCounts {
+            error,
+            timeout,
+            panic,
+            rejection,
+        }
+    }
+}
+
+/// Samples of one policy's [`FailureCounts`], oldest first, reaching back a minute and a step.
+#[derive(Debug, Default)]
+pub(super) struct ErrorHistory {
+    samples: VecDeque<(Instant, FailureCounts)>,
+}
+
+impl ErrorHistory {
+    /// Records `counts` at `now` and returns the rates over the minute before it: the growth
+    /// since the latest sample at least a minute old (or the oldest, scaled to a minute); zero
+    /// before there are two samples.
+    pub(super) fn observe(&mut self, now: Instant, counts: FailureCounts) -> ErrorsPerMinute {
+        let n = self.samples.len();
+        if n >= 2 && now.saturating_duration_since(self.samples[n - 2].0) < STEP {
+            self.samples[n - 1] = (now, counts);
+        } else {
+            self.samples.push_back((now, counts));
+        }
+        // Keep one sample at least a minute old: the base of the window.
+        while self.samples.len() >= 2 && now.saturating_duration_since(self.samples[1].0) >= MINUTE
+        {
+            self.samples.pop_front();
+        }
+        let (at, base) = self.samples[0];
+        let elapsed = now.saturating_duration_since(at);
+        if elapsed.is_zero() {
+            return ErrorsPerMinute::default();
+        }
+        let per_minute = |now: u64, then: u64| {
+            now.saturating_sub(then) as f64 * MINUTE.as_secs_f64() / elapsed.as_secs_f64()
+        };
+        ErrorsPerMinute {
+            error: per_minute(counts.error, base.error),
+            timeout: per_minute(counts.timeout, base.timeout),
+            panic: per_minute(counts.panic, base.panic),
+            rejection: per_minute(counts.rejection, base.rejection),
+        }
+    }
+}
