@@ -178,7 +178,12 @@ async fn every_kind_of_policy_is_published_under_the_documented_names() {
         0.0
     );
     // The failure and the rejection, by kind.
-    for (kind, n) in [("error", 1.0), ("timeout", 0.0), ("panic", 0.0), ("rejection", 1.0)] {
+    for (kind, n) in [
+        ("error", 1.0),
+        ("timeout", 0.0),
+        ("panic", 0.0),
+        ("rejection", 1.0),
+    ] {
         assert_eq!(
             published.get(&format!("resilient_errors_total{{{b},type={kind}}}")),
             n,
