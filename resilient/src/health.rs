@@ -61,6 +61,7 @@ use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -501,15 +502,30 @@ pub fn disk_space(path: impl Into<PathBuf>) -> DiskSpace {
     DiskSpace {
         path: path.into(),
         min_free: DiskSpace::DEFAULT_MIN_FREE,
+        cleanup: None,
     }
 }
 
+/// What a [`DiskSpace`] check runs to free space: the bytes it freed, or why it could not.
+type Cleanup = Arc<dyn Fn() -> io::Result<u64> + Send + Sync>;
+
 /// The check of [`disk_space`]: measures the space available to unprivileged users (`statvfs`'s
 /// `f_bavail`) on Unix; elsewhere it reports itself unsupported (degraded).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DiskSpace {
     path: PathBuf,
     min_free: u64,
+    cleanup: Option<Cleanup>,
+}
+
+impl fmt::Debug for DiskSpace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DiskSpace")
+            .field("path", &self.path)
+            .field("min_free", &self.min_free)
+            .field("cleanup", &self.cleanup.is_some())
+            .finish()
+    }
 }
 
 impl DiskSpace {
@@ -523,15 +539,52 @@ impl DiskSpace {
         self
     }
 
+    /// Below the minimum, runs `cleanup` (deleting temporary files, old logs, caches) and judges
+    /// the free space again: the message says how much it freed. It runs where the check
+    /// measures, on tokio's blocking pool, under the check's timeout.
+    ///
+    /// ```
+    /// use resilient::health::{self, Status};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use resilient::health::Check;
+    /// let disk = health::disk_space("/").min_free(u64::MAX).cleanup(|| Ok(0));
+    /// let outcome = disk.check().await;
+    /// # #[cfg(unix)]
+    /// assert!(outcome.message().contains("cleanup freed 0 B"), "{}", outcome.message());
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn cleanup(
+        mut self,
+        cleanup: impl Fn() -> io::Result<u64> + Send + Sync + 'static,
+    ) -> Self {
+        self.cleanup = Some(Arc::new(cleanup));
+        self
+    }
+
     /// The check, with `stat` in place of `statvfs`: on tokio's blocking pool when there is a
     /// runtime, so that a hung file system (a dead network mount) blocks a pool thread, not the
     /// runtime, and the check's timeout fires on time; inline otherwise.
     pub(crate) fn measure_with<S>(&self, stat: S) -> Measuring
     where
-        S: FnOnce(&Path) -> io::Result<Option<u64>> + Send + 'static,
+        S: Fn(&Path) -> io::Result<Option<u64>> + Send + 'static,
     {
         let this = self.clone();
-        let measure = move || this.judge(stat(&this.path));
+        let measure = move || {
+            let free = stat(&this.path);
+            match (&free, &this.cleanup) {
+                (Ok(Some(free)), Some(cleanup)) if *free < this.min_free => {
+                    let freed = cleanup();
+                    let outcome = this.judge(stat(&this.path));
+                    let note = match freed {
+                        Ok(bytes) => format!("cleanup freed {}", Bytes(bytes)),
+                        Err(err) => format!("cleanup failed: {err}"),
+                    };
+                    CheckOutcome::new(outcome.status(), format!("{} ({note})", outcome.message()))
+                }
+                _ => this.judge(free),
+            }
+        };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => Measuring {
                 path: self.path.clone(),
@@ -702,6 +755,130 @@ impl Check for OpenBreakers {
             }
         };
         ready(outcome)
+    }
+}
+
+/// A check that `address` (`host:port`) accepts a TCP connection, under the check's timeout; with
+/// [`http_get`](Network::http_get), that it answers an HTTP GET with the status expected.
+///
+/// ```
+/// use resilient::health::{self, HealthChecks};
+/// use std::time::Duration;
+///
+/// let checks = HealthChecks::new()
+///     .add("cache", Duration::from_secs(1), health::network("127.0.0.1:6379"))
+///     .add("api", Duration::from_secs(2), health::network("127.0.0.1:8080").http_get("/health", 200));
+/// ```
+pub fn network(address: impl Into<String>) -> Network {
+    Network {
+        address: address.into(),
+        get: None,
+    }
+}
+
+/// The check of [`network`].
+#[derive(Clone, Debug)]
+pub struct Network {
+    address: String,
+    /// The path to GET and the status expected.
+    get: Option<(String, u16)>,
+}
+
+impl Network {
+    /// Sends `GET path` (HTTP/1.1, plain TCP) once connected, and is healthy only if the answer's
+    /// status is `status`.
+    #[must_use]
+    pub fn http_get(mut self, path: impl Into<String>, status: u16) -> Self {
+        self.get = Some((path.into(), status));
+        self
+    }
+}
+
+impl Check for Network {
+    /// Boxed: connecting and reading are `async fn`s of tokio, whose futures cannot be named.
+    type Future = Pin<Box<dyn Future<Output = CheckOutcome> + Send>>;
+
+    fn check(&self) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let address = &this.address;
+            let mut stream = match tokio::net::TcpStream::connect(address.as_str()).await {
+                Ok(stream) => stream,
+                Err(err) => {
+                    return CheckOutcome::unhealthy(format!("`{address}`: cannot connect: {err}"));
+                }
+            };
+            let Some((path, expected)) = &this.get else {
+                return CheckOutcome::healthy(format!("`{address}` accepts connections"));
+            };
+            match http_status(&mut stream, address, path).await {
+                Ok(status) if status == *expected => {
+                    CheckOutcome::healthy(format!("GET {path} on `{address}`: {status}"))
+                }
+                Ok(status) => CheckOutcome::unhealthy(format!(
+                    "GET {path} on `{address}`: {status}, expected {expected}"
+                )),
+                Err(err) => CheckOutcome::unhealthy(format!("GET {path} on `{address}`: {err}")),
+            }
+        })
+    }
+}
+
+/// Sends `GET path` on `stream` and reads the status from the answer's first line.
+async fn http_status(
+    stream: &mut tokio::net::TcpStream,
+    host: &str,
+    path: &str,
+) -> io::Result<u16> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut line = String::new();
+    // A status line is short: a peer that sends more before a newline is not speaking HTTP.
+    let mut reader = BufReader::new(stream.take(1024));
+    reader.read_line(&mut line).await?;
+    let not_http = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("not an HTTP answer: {line:?}"),
+        )
+    };
+    let mut words = line.split_whitespace();
+    match (words.next(), words.next().map(str::parse::<u16>)) {
+        (Some(version), Some(Ok(status))) if version.starts_with("HTTP/") => Ok(status),
+        _ => Err(not_http()),
+    }
+}
+
+/// A check that `db` answers `SELECT 1` on its plain connection, under the check's timeout (a
+/// connection held by a long statement counts against it): the seed's database check, for the
+/// SQLite and PostgreSQL databases of [`atomic::sql`](crate::atomic::sql).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub fn database<DB: crate::atomic::sql::Backend>(
+    db: Arc<crate::atomic::sql::Database<DB>>,
+) -> DatabaseCheck<DB> {
+    DatabaseCheck { db }
+}
+
+/// The check of [`database`].
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub struct DatabaseCheck<DB: crate::atomic::sql::Backend> {
+    db: Arc<crate::atomic::sql::Database<DB>>,
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl<DB: crate::atomic::sql::Backend> Check for DatabaseCheck<DB> {
+    /// Boxed: the query is an `async fn` of sqlx, whose future cannot be named.
+    type Future = Pin<Box<dyn Future<Output = CheckOutcome> + Send>>;
+
+    fn check(&self) -> Self::Future {
+        let db = Arc::clone(&self.db);
+        Box::pin(async move {
+            match db.ping().await {
+                Ok(()) => CheckOutcome::healthy("database answers `SELECT 1`"),
+                Err(err) => CheckOutcome::unhealthy(format!("database: {err}")),
+            }
+        })
     }
 }
 
@@ -880,6 +1057,52 @@ mod tests {
         assert_eq!(
             failed,
             CheckOutcome::unhealthy("disk `/data`: cannot read free space: permission denied")
+        );
+    }
+
+    /// Below the minimum the cleanup runs and the space is judged again, the freed bytes in the
+    /// message; above it, the cleanup does not run.
+    #[tokio::test]
+    async fn a_cleanup_runs_below_the_minimum_and_the_space_is_judged_again() {
+        use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+        let free = Arc::new(AtomicU64::new(99));
+        let runs = Arc::new(AtomicU64::new(0));
+        let (freeing, counting) = (Arc::clone(&free), Arc::clone(&runs));
+        let disk = disk_space("/data").min_free(100).cleanup(move || {
+            counting.fetch_add(1, SeqCst);
+            freeing.fetch_add(51, SeqCst);
+            Ok(51)
+        });
+        let stat = |free: &Arc<AtomicU64>| {
+            let free = Arc::clone(free);
+            move |_: &Path| Ok(Some(free.load(SeqCst)))
+        };
+        assert_eq!(
+            disk.measure_with(stat(&free)).await,
+            CheckOutcome::healthy("disk `/data`: 150 B free (minimum 100 B) (cleanup freed 51 B)")
+        );
+        assert_eq!(
+            disk.measure_with(stat(&free)).await,
+            CheckOutcome::healthy("disk `/data`: 150 B free (minimum 100 B)")
+        );
+        assert_eq!(runs.load(SeqCst), 1, "not run above the minimum");
+
+        let low = Arc::new(AtomicU64::new(10));
+        let not_enough = disk_space("/data").min_free(100).cleanup(|| Ok(0));
+        assert_eq!(
+            not_enough.measure_with(stat(&low)).await,
+            CheckOutcome::unhealthy(
+                "disk `/data`: 10 B free, below the minimum of 100 B (cleanup freed 0 B)"
+            )
+        );
+        let failing = disk_space("/data")
+            .min_free(100)
+            .cleanup(|| Err(io::Error::from(io::ErrorKind::PermissionDenied)));
+        assert_eq!(
+            failing.measure_with(stat(&low)).await,
+            CheckOutcome::unhealthy(
+                "disk `/data`: 10 B free, below the minimum of 100 B (cleanup failed: permission denied)"
+            )
         );
     }
 

@@ -478,3 +478,104 @@ async fn open_breakers_names_each_breaker_not_closed_with_its_state() {
         "not closed: `health.open` (open), `health.forced` (forced_open); disabled: `health.off` (disabled)"
     );
 }
+
+/// `network`: a listener accepts, a closed port does not; `http_get` reads the answer's status,
+/// and a peer that is not HTTP, or never answers, is unhealthy (the last at the check's timeout).
+#[tokio::test(start_paused = true)]
+async fn the_network_check_connects_and_reads_the_http_status() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// A server on loopback answering each connection with `answer` (none: it never answers).
+    async fn serving(answer: Option<&'static str>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut request = [0u8; 256];
+                let _ = stream.read(&mut request).await;
+                match answer {
+                    Some(answer) => {
+                        let _ = stream.write_all(answer.as_bytes()).await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+        });
+        address
+    }
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+    let ok = serving(Some("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")).await;
+    let failing = serving(Some("HTTP/1.1 503 Service Unavailable\r\n\r\n")).await;
+    let garbage = serving(Some("SSH-2.0-OpenSSH_9.2\r\n")).await;
+    let silent = serving(None).await;
+    let second = Duration::from_secs(1);
+    let report = HealthChecks::new()
+        .add("open", second, health::network(ok.clone()))
+        .add("closed", second, health::network(closed.clone()))
+        .add(
+            "ok",
+            second,
+            health::network(ok.clone()).http_get("/health", 200),
+        )
+        .add(
+            "failing",
+            second,
+            health::network(failing.clone()).http_get("/health", 200),
+        )
+        .add(
+            "garbage",
+            second,
+            health::network(garbage).http_get("/", 200),
+        )
+        .add("silent", second, health::network(silent).http_get("/", 200))
+        .run()
+        .await;
+    let outcomes: Vec<_> = report
+        .checks()
+        .iter()
+        .map(|c| (c.name().to_owned(), c.status(), c.message().to_owned()))
+        .collect();
+    assert_eq!(
+        outcomes[0],
+        (
+            "open".into(),
+            Status::Healthy,
+            format!("`{ok}` accepts connections")
+        )
+    );
+    assert_eq!(outcomes[1].1, Status::Unhealthy);
+    assert!(
+        outcomes[1]
+            .2
+            .starts_with(&format!("`{closed}`: cannot connect: ")),
+        "{}",
+        outcomes[1].2
+    );
+    assert_eq!(
+        outcomes[2],
+        (
+            "ok".into(),
+            Status::Healthy,
+            format!("GET /health on `{ok}`: 200")
+        )
+    );
+    assert_eq!(
+        outcomes[3],
+        (
+            "failing".into(),
+            Status::Unhealthy,
+            format!("GET /health on `{failing}`: 503, expected 200")
+        )
+    );
+    assert_eq!(outcomes[4].1, Status::Unhealthy);
+    assert!(
+        outcomes[4].2.contains("not an HTTP answer"),
+        "{}",
+        outcomes[4].2
+    );
+    assert_eq!(outcomes[5].1, Status::Unhealthy);
+    assert_eq!(outcomes[5].2, "timed out after 1s");
+}

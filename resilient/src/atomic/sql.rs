@@ -277,6 +277,17 @@ impl<DB: Backend> Database<DB> {
         }
     }
 
+    /// Runs `SELECT 1` on the connection for plain work: whether the database answers (the
+    /// [`database`](crate::health::database) health check).
+    ///
+    /// # Errors
+    ///
+    /// What sqlx reports: a lost connection, a server gone.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        let mut connection = self.connection().await;
+        DB::execute(&mut connection, "SELECT 1").await.map(drop)
+    }
+
     /// The connection for work outside any scope (it commits statement by statement). Inside a
     /// scope that already holds a connection of this database, that one, so as not to wait for
     /// the scope's own transaction.

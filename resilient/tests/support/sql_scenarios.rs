@@ -476,3 +476,35 @@ async fn a_malformed_url_is_an_error() {
         assert!(Db::connect(url).await.is_err(), "{url:?}");
     }
 }
+
+/// The `database` health check: healthy while the database answers `SELECT 1`; while its plain
+/// connection is held by other work, the check waits for it and fails at its own timeout.
+#[tokio::test]
+async fn the_database_health_check_answers_under_its_timeout() {
+    use resilient::health::{self, HealthChecks, Status};
+    use std::sync::Arc;
+    use std::time::Duration;
+    let Fixture { db, dir, .. } = fixture("health").await;
+    let db = Arc::new(db);
+    let checks = HealthChecks::new().add(
+        "database",
+        Duration::from_millis(200),
+        health::database(Arc::clone(&db)),
+    );
+    let report = checks.run().await;
+    let check = &report.checks()[0];
+    assert_eq!(
+        (check.status(), check.message()),
+        (Status::Healthy, "database answers `SELECT 1`")
+    );
+    let busy = db.connection().await;
+    let report = checks.run().await;
+    let check = &report.checks()[0];
+    assert_eq!(
+        (check.status(), check.message()),
+        (Status::Unhealthy, "timed out after 200ms")
+    );
+    drop(busy);
+    assert_eq!(checks.run().await.status(), Status::Healthy);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
