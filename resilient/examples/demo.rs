@@ -140,6 +140,8 @@ async fn main() {
     );
     service.health.set(Health::Flaky(2));
     request(&service, 1).await;
+    // The policies are registered now: the first sample of their errors per minute.
+    registry::sample();
 
     println!(
         "\n2. A hanging service: each attempt is cut at 2 s and retried; the third timeout opens the breaker."
@@ -172,13 +174,14 @@ async fn main() {
     for policy in registry::policies() {
         let metrics = match &policy.metrics {
             PolicyMetrics::CircuitBreaker(m) => format!(
-                "{:?}; {} calls ({} failed, {} of them timeouts), {} rejected, {} opening(s), {:?} open, MTTR {:?}",
+                "{:?}; {} calls ({} failed, {} of them timeouts), {} rejected, {} opening(s) ({} false positive(s)), {:?} open, MTTR {:?}",
                 m.state,
                 m.calls(),
                 m.failures,
                 m.timeouts,
                 m.rejections,
                 m.openings,
+                m.false_positives,
                 m.time_open,
                 m.mttr.unwrap_or_default()
             ),
@@ -196,9 +199,10 @@ async fn main() {
         let alert = policy
             .alert
             .map_or(String::new(), |level| format!(" [alert: {level}]"));
+        let e = policy.errors_per_minute;
         println!(
-            "  {} `{}` {:?}{alert}\n    {metrics}",
-            policy.kind, policy.name, policy.config
+            "  {} `{}` {:?}{alert}\n    {metrics}\n    per minute: {:.0} errors, {:.0} timeouts, {:.0} panics, {:.0} rejections",
+            policy.kind, policy.name, policy.config, e.error, e.timeout, e.panic, e.rejection
         );
     }
 

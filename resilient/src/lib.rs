@@ -134,7 +134,7 @@
 //! | `supervisor.restarting` | WARN | `policy`, `restart` (in this run), `in_window` (the backoff count), `delay_ms`, `reason` (`error`/`panic`), `error` | the component failed; it restarts after `delay_ms` |
 //! | `supervisor.finished` | INFO | `policy`, `restarts` | the component returned `Ok(())` |
 //! | `supervisor.gave_up` | ERROR | `policy`, `restarts`, `max_restarts`, `window_ms`, `reason`, `error` | one failure more than `max_restarts` within the window: no restart |
-//! | `alert.level_changed` | WARN (warning, or a step down short of normal), ERROR (critical), ERROR with `critical = true` (emergency), INFO (back to normal) | `policy`, `level`, `previous`, `error_rate`, `window_ms` (the window that decided; for an emergency, the outage so far) | an [`ErrorRateMonitor`](monitor::ErrorRateMonitor)'s alert level changed |
+//! | `alert.level_changed` | WARN (warning, or a step down short of normal), ERROR (critical), ERROR with `critical = true` (emergency), INFO (back to normal) | `policy`, `level`, `previous`, `error_rate`, `window_ms` (the window that decided; for an emergency, the outage so far) | an [`ErrorRateMonitor`](monitor::ErrorRateMonitor)'s alert level changed: raised at once, left only once the observations stay below it for `clear_after` (default: two in a row) |
 //! | `fs.mode_repaired` | INFO | `path`, `from`, `to` (octal) | [`fs::ensure_mode`] changed the permissions |
 //! | `fs.backup_skipped` | WARN | `path`, `kind` | [`fs::backup`] met a socket, FIFO or device: not archived |
 //! | `fs.rollback_failed` | ERROR | `path`, `error` | an atomic scope could not put back a file that [`fs::write_atomic`] replaced |
