@@ -198,7 +198,7 @@ mod timeout;
 
 pub use backoff::Backoff;
 pub use breaker::{
-    BreakerCall, BreakerConfig, BreakerMetrics, BreakerState, CircuitBreaker, Permit,
+    BreakerCall, BreakerConfig, BreakerMetrics, BreakerState, CircuitBreaker, Classify, Permit,
 };
 pub use bulkhead::{Bulkhead, BulkheadCall, BulkheadMetrics, BulkheadPermit};
 pub use config::ConfigError;
