@@ -195,6 +195,8 @@ mod striped;
 pub mod supervisor;
 mod sync;
 mod timeout;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use backoff::Backoff;
 pub use breaker::{
