@@ -153,6 +153,8 @@
 //! - [`health`]: named async checks with timeouts, built-ins for disk, memory and open breakers,
 //!   and a JSON report.
 //! - [`supervisor`]: restart a long-lived component with backoff, up to a limit.
+//! - `resilient::tower` (feature `tower`): every policy as a `tower::Layer`, for axum, tonic and
+//!   hyper stacks.
 //!
 //! # Cost
 //!
