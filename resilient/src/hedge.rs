@@ -301,21 +301,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = Origin::of(self.as_ref().get_ref());
-        let mut this = self.project();
-        // With no attempt yet, the hedging asks for the first one at once.
-        let mut start = None;
-        loop {
-            match ready!(this.hedging.as_mut().drive(start.take(), cx)) {
-                Some(result) => {
-                    if result.is_err() {
-                        // Marked by the hedging as generated code's; passed on as this future's.
-                        set_mark(take_mark(None), me);
-                    }
-                    return Poll::Ready(result);
-                }
-                None => start = Some((this.op)()),
-            }
-        }
+        let this = self.project();
+        let op = this.op;
+        this.hedging
+            .poll_hedged(me, cx, |_: &mut Context<'_>| Poll::Ready(Ok(op())))
     }
 }
 
@@ -496,6 +485,50 @@ where
             }
         }
         Poll::Pending
+    }
+}
+
+impl<F, T, E, P> Hedging<'_, F, P>
+where
+    F: Future<Output = Result<T, E>>,
+    P: Fn(&E) -> bool,
+    E: Debug,
+{
+    /// Drives one hedged call to its end, starting each attempt with `next` when it is due:
+    /// ready at once for a closure; a service may first have to become ready (the attempts
+    /// already running are polled meanwhile), or fail to. `me` marks what it returns for the
+    /// layer outside.
+    ///
+    /// An error from `next` ends the call at once, with the attempts still running: a service
+    /// that fails its readiness can serve no attempt (tower's contract).
+    pub(crate) fn poll_hedged(
+        mut self: Pin<&mut Self>,
+        me: Origin,
+        cx: &mut Context<'_>,
+        mut next: impl FnMut(&mut Context<'_>) -> Poll<Result<F, E>>,
+    ) -> Poll<Result<T, E>> {
+        // With no attempt yet, the hedging asks for the first one at once. Asked again, it asks
+        // again: an attempt that is due stays due until it starts.
+        let mut start = None;
+        loop {
+            match ready!(self.as_mut().drive(start.take(), cx)) {
+                Some(result) => {
+                    if result.is_err() {
+                        // Marked by the hedging as generated code's; passed on as this future's.
+                        set_mark(take_mark(None), me);
+                    }
+                    return Poll::Ready(result);
+                }
+                None => match ready!(next(cx)) {
+                    Ok(fut) => start = Some(fut),
+                    Err(err) => {
+                        self.policy.stats.failures.fetch_add(1, Relaxed);
+                        set_mark(None, me);
+                        return Poll::Ready(Err(err));
+                    }
+                },
+            }
+        }
     }
 }
 

@@ -153,6 +153,8 @@
 //! - [`health`]: named async checks with timeouts, built-ins for disk, memory and open breakers,
 //!   and a JSON report.
 //! - [`supervisor`]: restart a long-lived component with backoff, up to a limit.
+//! - `resilient::tower` (feature `tower`): every policy as a `tower::Layer`, for axum, tonic and
+//!   hyper stacks.
 //!
 //! # Cost
 //!
@@ -197,10 +199,12 @@ mod striped;
 pub mod supervisor;
 mod sync;
 mod timeout;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use backoff::Backoff;
 pub use breaker::{
-    BreakerCall, BreakerConfig, BreakerMetrics, BreakerState, CircuitBreaker, Permit,
+    BreakerCall, BreakerConfig, BreakerMetrics, BreakerState, CircuitBreaker, Classify, Permit,
 };
 pub use bulkhead::{Bulkhead, BulkheadCall, BulkheadMetrics, BulkheadPermit};
 pub use config::ConfigError;

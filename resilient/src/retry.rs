@@ -510,8 +510,9 @@ pub struct Retry<'p, F, Fut, P> {
     state: State<Fut>,
 }
 
+/// Where a retried call stands: about to start an attempt, running one, or waiting after one.
 #[pin_project(project = StateProj)]
-enum State<Fut> {
+pub(crate) enum State<Fut> {
     Idle,
     Attempt(#[pin] Fut),
     Waiting(#[pin] Sleep),
@@ -535,13 +536,45 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = Origin::of(self.as_ref().get_ref());
-        let mut this = self.project();
+        let this = self.project();
+        let op = this.op;
+        let next = |_: &mut Context<'_>| Poll::Ready(Ok(op()));
+        this.state.poll_retry(this.run, &*this.when, me, cx, next)
+    }
+}
+
+impl<Fut> State<Fut> {
+    /// Drives one retried call: starts each attempt with `next` (ready at once for a closure; a
+    /// service may first have to become ready, or fail to), judges it with `run`, and waits
+    /// between attempts. `me` marks what it returns for the layer outside.
+    ///
+    /// An error from `next` ends the call at once, unjudged: a service that fails its readiness
+    /// can serve no attempt (tower's contract).
+    #[inline]
+    pub(crate) fn poll_retry<T, E: Debug>(
+        mut self: Pin<&mut Self>,
+        run: &mut RetryLoop<'_>,
+        when: impl Fn(&E) -> bool,
+        me: Origin,
+        cx: &mut Context<'_>,
+        mut next: impl FnMut(&mut Context<'_>) -> Poll<Result<Fut, E>>,
+    ) -> Poll<Result<T, E>>
+    where
+        Fut: Future<Output = Result<T, E>>,
+    {
         loop {
-            match this.state.as_mut().project() {
+            match self.as_mut().project() {
                 StateProj::Idle => {
-                    this.run.begin();
-                    let attempt = (this.op)();
-                    this.state.set(State::Attempt(attempt));
+                    let attempt = match ready!(next(cx)) {
+                        Ok(attempt) => attempt,
+                        Err(err) => {
+                            run.policy.stats.failures.fetch_add(1, Relaxed);
+                            set_mark(None, me);
+                            return Poll::Ready(Err(err));
+                        }
+                    };
+                    run.begin();
+                    self.set(State::Attempt(attempt));
                 }
                 StateProj::Attempt(fut) => {
                     let inner = Origin::of(fut.as_ref().get_ref());
@@ -551,19 +584,17 @@ where
                     } else {
                         None
                     };
-                    match this.run.judge(result, &*this.when, mark, me) {
+                    match run.judge(result, &when, mark, me) {
                         ControlFlow::Break(result) => return Poll::Ready(result),
-                        ControlFlow::Continue(delay) if delay.is_zero() => {
-                            this.state.set(State::Idle)
-                        }
+                        ControlFlow::Continue(delay) if delay.is_zero() => self.set(State::Idle),
                         ControlFlow::Continue(delay) => {
-                            this.state.set(State::Waiting(tokio::time::sleep(delay)))
+                            self.set(State::Waiting(tokio::time::sleep(delay)))
                         }
                     }
                 }
                 StateProj::Waiting(sleep) => {
                     ready!(sleep.poll(cx));
-                    this.state.set(State::Idle);
+                    self.set(State::Idle);
                 }
             }
         }

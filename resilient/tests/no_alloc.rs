@@ -261,3 +261,101 @@ fn a_hedged_call_allocates_nothing_up_to_one_hedge() {
     });
     assert_eq!(n, 0, "won by the hedge");
 }
+
+/// Each `tower` layer over a `service_fn`, and the recommended stack of them, allocates nothing
+/// per call: readiness, the call, its future polled to completion; nor do their refusals.
+#[cfg(feature = "tower")]
+#[test]
+fn the_tower_layers_allocate_nothing() {
+    use resilient::tower::{
+        BreakerLayer, BulkheadLayer, HedgeLayer, RateLimitLayer, RetryLayer, TimeoutLayer,
+    };
+    use resilient::{Bulkhead, HedgePolicy, RateLimiter, TimeoutPolicy};
+    use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
+
+    static RETRY: RetryPolicy = RetryPolicy::new().name("no_alloc.tower");
+    static HEDGE: HedgePolicy = HedgePolicy::new().name("no_alloc.tower");
+    static BREAKER: CircuitBreaker = CircuitBreaker::new("no_alloc.tower", BreakerConfig::new());
+    static OPEN: CircuitBreaker = CircuitBreaker::new("no_alloc.tower_open", BreakerConfig::new());
+    static LIMIT: RateLimiter =
+        RateLimiter::new("no_alloc.tower", u32::MAX, Duration::from_secs(1));
+    static FULL_LIMIT: RateLimiter =
+        RateLimiter::new("no_alloc.tower_full", 1, Duration::from_secs(3600));
+    static POOL: Bulkhead = Bulkhead::new("no_alloc.tower", 1);
+    static FULL_POOL: Bulkhead = Bulkhead::new("no_alloc.tower_full", 1);
+    static TIME: TimeoutPolicy = TimeoutPolicy::new("no_alloc.tower", Duration::from_secs(1));
+
+    /// One request through `svc`, as a caller makes it: readiness, then the call.
+    fn once<S: Service<u64>>(svc: &mut S) -> Result<S::Response, S::Error> {
+        let ready = alloc::poll_to_completion(svc.ready());
+        let svc = ready.unwrap_or_else(|_| panic!("a service_fn is always ready"));
+        alloc::poll_to_completion(svc.call(black_box(5)))
+    }
+
+    /// A request through one stack.
+    type Request<'a> = &'a mut dyn FnMut() -> Result<u64, Error>;
+
+    let echo = service_fn(|n: u64| ready(Ok::<_, Error>(n)));
+    let cases: [(&str, Request); 7] = [
+        ("retry", &mut {
+            let mut svc = RetryLayer::new(&RETRY).layer(echo);
+            move || once(&mut svc)
+        }),
+        ("hedge", &mut {
+            let mut svc = HedgeLayer::new(&HEDGE).layer(echo);
+            move || once(&mut svc)
+        }),
+        ("breaker", &mut {
+            let mut svc = BreakerLayer::new(&BREAKER).layer(echo);
+            move || once(&mut svc)
+        }),
+        ("rate limit", &mut {
+            let mut svc = RateLimitLayer::new(&LIMIT).layer(echo);
+            move || once(&mut svc)
+        }),
+        ("bulkhead", &mut {
+            let mut svc = BulkheadLayer::new(&POOL).layer(echo);
+            move || once(&mut svc)
+        }),
+        ("timeout", &mut {
+            let mut svc = TimeoutLayer::new(&TIME).layer(echo);
+            move || once(&mut svc)
+        }),
+        ("retry › breaker › timeout", &mut {
+            let mut svc = ServiceBuilder::new()
+                .layer(RetryLayer::new(&RETRY))
+                .layer(BreakerLayer::new(&BREAKER))
+                .layer(TimeoutLayer::new(&TIME))
+                .service(echo);
+            move || once(&mut svc)
+        }),
+    ];
+    for (layer, call) in cases {
+        let n = alloc::allocations_after_warm_up(|| assert_eq!(call(), Ok(5)));
+        assert_eq!(n, 0, "{layer}");
+    }
+
+    OPEN.force_open();
+    let _ = FULL_LIMIT.try_acquire();
+    let _held = FULL_POOL.try_acquire().unwrap();
+    let refusals: [(&str, RejectedKind, Request); 3] = [
+        ("open breaker", RejectedKind::CircuitOpen, &mut {
+            let mut svc = BreakerLayer::new(&OPEN).layer(echo);
+            move || once(&mut svc)
+        }),
+        ("rate limit", RejectedKind::RateLimited, &mut {
+            let mut svc = RateLimitLayer::new(&FULL_LIMIT).layer(echo);
+            move || once(&mut svc)
+        }),
+        ("full bulkhead", RejectedKind::BulkheadFull, &mut {
+            let mut svc = BulkheadLayer::new(&FULL_POOL).layer(echo);
+            move || once(&mut svc)
+        }),
+    ];
+    for (layer, kind, call) in refusals {
+        let n = alloc::allocations_after_warm_up(|| {
+            assert!(matches!(call(), Err(Error::Rejected(r)) if r.kind() == kind));
+        });
+        assert_eq!(n, 0, "{layer}");
+    }
+}

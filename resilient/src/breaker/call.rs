@@ -9,6 +9,25 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+/// Which outcomes of a call a [`CircuitBreaker`] counts as failures of the dependency.
+///
+/// Any `Fn(&E) -> bool` is one: the `when` of [`CircuitBreaker::call_when`], which judges errors
+/// (every `Ok` is a success). A classifier that sees the whole result also judges answers that
+/// came back as `Ok`, such as an HTTP response with a 5xx status (with the feature `tower`,
+/// `resilient::tower::Outcomes`). Either way, a timeout or refusal by a layer inside
+/// is judged by the breaker itself, never by the classifier.
+pub trait Classify<T, E> {
+    /// Whether `result` is a failure of the dependency.
+    fn is_failure(&self, result: &Result<T, E>) -> bool;
+}
+
+impl<T, E, P: Fn(&E) -> bool> Classify<T, E> for P {
+    #[inline(always)]
+    fn is_failure(&self, result: &Result<T, E>) -> bool {
+        result.as_ref().is_err_and(self)
+    }
+}
+
 /// The future of [`CircuitBreaker::call`]: asks for a permit on its first poll, then runs the
 /// wrapped future and records its outcome.
 #[pin_project]
@@ -54,7 +73,7 @@ impl<F, T, E, P> Future for BreakerCall<'_, F, P>
 where
     F: Future<Output = Result<T, E>>,
     E: From<Rejected>,
-    P: Fn(&E) -> bool,
+    P: Classify<T, E>,
 {
     type Output = Result<T, E>;
 
@@ -79,7 +98,7 @@ where
         std::mem::forget(fail_on_panic);
         let result = ready!(poll);
         if let Some(permit) = this.permit.take() {
-            settle(permit, &result, &*this.is_failure, Marks { inner, me });
+            settle(permit, &result, this.is_failure, Marks { inner, me });
         }
         Poll::Ready(result)
     }
@@ -92,22 +111,26 @@ pub(super) struct Marks {
 }
 
 /// Records a finished call's outcome on its permit, and passes on the mark of a rejection from the
-/// layer inside (a timeout is a failure whatever `is_failure` says).
+/// layer inside (a timeout is a failure whatever `classify` says).
 // Always: left out of line, its permit argument goes through memory on every call.
 #[inline(always)]
 pub(super) fn settle<T, E>(
     permit: Permit<'_>,
     result: &Result<T, E>,
-    is_failure: impl Fn(&E) -> bool,
+    classify: &impl Classify<T, E>,
     marks: Marks,
 ) {
-    let Err(err) = result else {
-        permit.success();
+    if result.is_ok() {
+        // For an error predicate, `false` once inlined: a success, as before classifiers.
+        match classify.is_failure(result) {
+            false => permit.success(),
+            true => permit.failure(),
+        }
         return;
-    };
+    }
     let mark = take_mark(marks.inner);
     match mark {
-        None if is_failure(err) => permit.failure(),
+        None if classify.is_failure(result) => permit.failure(),
         None => permit.success(),
         Some(kind) => settle_rejection(permit, kind),
     }

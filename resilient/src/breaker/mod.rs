@@ -11,7 +11,7 @@ mod registered;
 mod state;
 mod window;
 
-pub use call::BreakerCall;
+pub use call::{BreakerCall, Classify};
 pub use config::BreakerConfig;
 pub(crate) use registered::KIND;
 

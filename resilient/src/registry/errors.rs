@@ -29,6 +29,16 @@ pub struct FailureCounts {
     pub rejection: u64,
 }
 
+impl FailureCounts {
+    /// Whether every count is at least `earlier`'s.
+    fn covers(&self, earlier: &FailureCounts) -> bool {
+        self.error >= earlier.error
+            && self.timeout >= earlier.timeout
+            && self.panic >= earlier.panic
+            && self.rejection >= earlier.rejection
+    }
+}
+
 /// A policy's failures per minute by kind, over the last minute.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -85,6 +95,15 @@ impl ErrorHistory {
     /// since the latest sample at least a minute old (or the oldest, scaled to a minute); zero
     /// before there are two samples.
     pub(super) fn observe(&mut self, now: Instant, counts: FailureCounts) -> ErrorsPerMinute {
+        // A sample from later than now (another runtime's paused clock), or counts that went
+        // down: the history starts over from this sample.
+        if self
+            .samples
+            .back()
+            .is_some_and(|(at, last)| *at > now || !counts.covers(last))
+        {
+            self.samples.clear();
+        }
         let n = self.samples.len();
         if n >= 2 && now.saturating_duration_since(self.samples[n - 2].0) < STEP {
             self.samples[n - 1] = (now, counts);
