@@ -769,6 +769,7 @@ impl Check for OpenBreakers {
 ///     .add("cache", Duration::from_secs(1), health::network("127.0.0.1:6379"))
 ///     .add("api", Duration::from_secs(2), health::network("127.0.0.1:8080").http_get("/health", 200));
 /// ```
+#[cfg(not(loom))] // tokio has no sockets under loom
 pub fn network(address: impl Into<String>) -> Network {
     Network {
         address: address.into(),
@@ -777,6 +778,7 @@ pub fn network(address: impl Into<String>) -> Network {
 }
 
 /// The check of [`network`].
+#[cfg(not(loom))]
 #[derive(Clone, Debug)]
 pub struct Network {
     address: String,
@@ -784,6 +786,7 @@ pub struct Network {
     get: Option<(String, u16)>,
 }
 
+#[cfg(not(loom))]
 impl Network {
     /// Sends `GET path` (HTTP/1.1, plain TCP) once connected, and is healthy only if the answer's
     /// status is `status`.
@@ -794,6 +797,7 @@ impl Network {
     }
 }
 
+#[cfg(not(loom))]
 impl Check for Network {
     /// Boxed: connecting and reading are `async fn`s of tokio, whose futures cannot be named.
     type Future = Pin<Box<dyn Future<Output = CheckOutcome> + Send>>;
@@ -825,6 +829,7 @@ impl Check for Network {
 }
 
 /// Sends `GET path` on `stream` and reads the status from the answer's first line.
+#[cfg(not(loom))]
 async fn http_status(
     stream: &mut tokio::net::TcpStream,
     host: &str,
