@@ -31,6 +31,7 @@ const USAGE: &str =
 
 /// What the command line asks for.
 struct Options {
+    help: bool,
     keep_running: bool,
     script: Script,
     port: u16,
@@ -40,6 +41,7 @@ struct Options {
 impl Options {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut options = Options {
+            help: false,
             keep_running: false,
             script: Script::standard(),
             port: 0,
@@ -57,7 +59,7 @@ impl Options {
                     })?;
                 }
                 "--timeline" => options.timeline = value("--timeline")?.into(),
-                "-h" | "--help" => return Err(String::new()),
+                "-h" | "--help" => options.help = true,
                 other => return Err(format!("unknown option `{other}`")),
             }
         }
@@ -76,9 +78,13 @@ fn default_timeline() -> PathBuf {
 #[tokio::main]
 async fn main() -> ExitCode {
     let options = match Options::parse(std::env::args().skip(1)) {
+        Ok(options) if options.help => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Ok(options) => options,
         Err(why) => {
-            eprintln!("{why}{}{USAGE}", if why.is_empty() { "" } else { "\n" });
+            eprintln!("{why}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
