@@ -184,7 +184,8 @@ impl Service {
         let path = request.uri().path().to_owned();
         match path.as_str() {
             "/" => web::respond(StatusCode::OK, "text/html; charset=utf-8", dashboard::PAGE),
-            // The library's services never fail: their error type is `Infallible`.
+            // The library's services are always ready (`poll_ready` answers `Ready` at once) and
+            // never fail: their error type is `Infallible`.
             "/health" => match self.health.call(request).await {
                 Ok(response) => web::from_string(response),
                 Err(never) => match never {},
