@@ -40,7 +40,8 @@
 //! # What a check is
 //!
 //! Anything that implements [`Check`]: every `Fn() -> impl Future<Output = CheckOutcome>` closure
-//! does, and so do the built-ins [`disk_space`], [`memory`] and [`open_breakers`]. A check that runs past its timeout
+//! does, and so do the built-ins [`disk_space`], [`memory`], [`open_breakers`] and
+//! [`breakers_closed`]. A check that runs past its timeout
 //! is cancelled and reported unhealthy ("timed out after 2s"); a check that panics is reported
 //! unhealthy with the panic's message. Neither takes the report down. The checks run concurrently
 //! in the task that awaits [`HealthChecks::run`]; nothing is spawned but [`disk_space`]'s
@@ -709,10 +710,10 @@ impl Check for SharedBackends {
 /// use std::time::Duration;
 ///
 /// static PAYMENTS: CircuitBreaker = CircuitBreaker::new("payments", BreakerConfig::new());
-/// registry::register(&PAYMENTS);
-/// PAYMENTS.force_open();
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// registry::register(&PAYMENTS);
+/// PAYMENTS.force_open();
 /// let report = HealthChecks::new()
 ///     .add("breakers", Duration::from_secs(1), health::open_breakers())
 ///     .run()
@@ -884,6 +885,87 @@ impl<DB: crate::atomic::sql::Backend> Check for DatabaseCheck<DB> {
                 Err(err) => CheckOutcome::unhealthy(format!("database: {err}")),
             }
         })
+    }
+}
+
+/// A check that the named circuit breakers are closed: unhealthy while any of them is open,
+/// half-open or forced open, naming it; healthy once they are all closed (or disabled).
+///
+/// Where [`open_breakers`] flags any breaker as degraded (the service works, with a fallback),
+/// this one takes the service out of its load balancer's rotation while it cannot reach a
+/// dependency it cannot work without: `/health` answers 503 until the breaker closes on its
+/// trials. Every breaker registered under a name counts (two functions may share one). A name
+/// no registered breaker has is degraded: the breaker has not been used yet, or the name is
+/// misspelt.
+///
+/// ```
+/// use resilient::health::{self, HealthChecks, Status};
+/// use resilient::{registry, BreakerConfig, CircuitBreaker};
+/// use std::time::Duration;
+///
+/// static PRICES: CircuitBreaker = CircuitBreaker::new("prices", BreakerConfig::new());
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// registry::register(&PRICES);
+/// let checks = HealthChecks::new()
+///     .add("upstream", Duration::from_secs(1), health::breakers_closed(&["prices"]));
+/// assert_eq!(checks.run().await.status(), Status::Healthy);
+///
+/// PRICES.force_open();
+/// let report = checks.run().await;
+/// assert_eq!(report.status(), Status::Unhealthy); // `/health` answers 503
+/// assert_eq!(report.checks()[0].message(), "not closed: `prices` (forced_open)");
+/// # }
+/// ```
+pub fn breakers_closed(names: &[&str]) -> BreakersClosed {
+    BreakersClosed {
+        names: names.iter().map(|name| (*name).to_owned()).collect(),
+    }
+}
+
+/// The check of [`breakers_closed`].
+#[derive(Clone, Debug)]
+pub struct BreakersClosed {
+    names: Vec<String>,
+}
+
+impl Check for BreakersClosed {
+    type Future = Ready<CheckOutcome>;
+
+    fn check(&self) -> Self::Future {
+        ready(self.judge(&crate::registry::breakers()))
+    }
+}
+
+impl BreakersClosed {
+    fn judge(&self, registered: &[&crate::CircuitBreaker]) -> CheckOutcome {
+        use crate::BreakerState;
+        let (mut not_closed, mut unknown) = (Vec::new(), Vec::new());
+        for name in &self.names {
+            let mut named = registered.iter().filter(|b| b.name() == name).peekable();
+            if named.peek().is_none() {
+                unknown.push(format!("`{name}`"));
+            }
+            for breaker in named {
+                if !matches!(
+                    breaker.state(),
+                    BreakerState::Closed | BreakerState::Disabled
+                ) {
+                    not_closed.push(format!("`{name}` ({})", breaker.state().as_str()));
+                }
+            }
+        }
+        if !not_closed.is_empty() {
+            CheckOutcome::unhealthy(format!("not closed: {}", not_closed.join(", ")))
+        } else if !unknown.is_empty() {
+            CheckOutcome::degraded(format!(
+                "no breaker registered as {} (not used yet, or misspelt)",
+                unknown.join(", ")
+            ))
+        } else {
+            let names: Vec<String> = self.names.iter().map(|n| format!("`{n}`")).collect();
+            CheckOutcome::healthy(format!("closed: {}", names.join(", ")))
+        }
     }
 }
 
@@ -1108,6 +1190,53 @@ mod tests {
             CheckOutcome::unhealthy(
                 "disk `/data`: 10 B free, below the minimum of 100 B (cleanup failed: permission denied)"
             )
+        );
+    }
+
+    #[test]
+    fn breakers_closed_is_unhealthy_while_a_named_breaker_is_not_closed() {
+        use crate::{BreakerConfig, CircuitBreaker};
+        static ORDERS: CircuitBreaker = CircuitBreaker::new("orders", BreakerConfig::new());
+        static ORDERS_TOO: CircuitBreaker = CircuitBreaker::new("orders", BreakerConfig::new());
+        static STOCK: CircuitBreaker = CircuitBreaker::new("stock", BreakerConfig::new());
+        let registered = [&ORDERS, &ORDERS_TOO, &STOCK];
+        let check = breakers_closed(&["orders"]);
+        assert_eq!(
+            check.judge(&registered),
+            CheckOutcome::healthy("closed: `orders`")
+        );
+        // A breaker of another name does not count.
+        STOCK.force_open();
+        assert_eq!(check.judge(&registered).status(), Status::Healthy);
+        // Every breaker of the name counts.
+        ORDERS_TOO.force_open();
+        assert_eq!(
+            check.judge(&registered),
+            CheckOutcome::unhealthy("not closed: `orders` (forced_open)")
+        );
+        ORDERS_TOO.reset();
+        assert_eq!(check.judge(&registered).status(), Status::Healthy);
+        // A disabled breaker protects nothing, but the dependency is not known to be down.
+        ORDERS.disable();
+        assert_eq!(check.judge(&registered).status(), Status::Healthy);
+    }
+
+    #[test]
+    fn breakers_closed_names_the_breakers_it_cannot_find() {
+        use crate::{BreakerConfig, CircuitBreaker};
+        static PAYMENTS: CircuitBreaker = CircuitBreaker::new("payments", BreakerConfig::new());
+        let check = breakers_closed(&["payments", "paymnets"]);
+        assert_eq!(
+            check.judge(&[&PAYMENTS]),
+            CheckOutcome::degraded(
+                "no breaker registered as `paymnets` (not used yet, or misspelt)"
+            )
+        );
+        // An open breaker is reported above a missing one.
+        PAYMENTS.force_open();
+        assert_eq!(
+            check.judge(&[&PAYMENTS]),
+            CheckOutcome::unhealthy("not closed: `payments` (forced_open)")
         );
     }
 

@@ -1,7 +1,7 @@
 //! A flaky dependency called through retry › circuit breaker › timeout, on tokio's virtual clock
 //! (so the minutes of waiting it shows take milliseconds).
 //!
-//! Run it with `cargo run --example demo`. Each line tells what the service did, what the caller
+//! Run it with `cargo run --example tour`. Each line tells what the service did, what the caller
 //! got back, and where the breaker stands; the library's own events (WARN/INFO) are interleaved,
 //! each with the correlation id of the request that caused it. At the end: every policy in the
 //! registry with its metrics, and the health report as JSON.
