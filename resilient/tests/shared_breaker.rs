@@ -542,3 +542,43 @@ fn a_server_unreachable_at_start_is_joined_once_it_answers() {
         .expect("the cluster's breaker did not open both");
     });
 }
+
+/// Held open by `on_redis_failure = closed` while the server named by the configuration cannot
+/// be reached; once the configuration names no server, the breaker is its own again: it lets a
+/// trial through (its task must not leave it held open as it ends).
+#[test]
+fn a_breaker_no_longer_shared_is_let_go_even_when_failing_closed() {
+    use resilient::registry;
+    let breaker: &'static CircuitBreaker = Box::leak(Box::new(CircuitBreaker::new(
+        "cluster.unshared",
+        BreakerConfig::new(),
+    )));
+    registry::register(breaker);
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    runtime().block_on(async {
+        // SAFETY: no other test of this binary reads these variables.
+        unsafe {
+            std::env::set_var("RESILIENT_CLUSTER_UNSHARED__REDIS_URL", &url);
+            std::env::set_var("RESILIENT_CLUSTER_UNSHARED__ON_REDIS_FAILURE", "closed");
+            std::env::set_var("RESILIENT_CLUSTER_UNSHARED__REDIS_BATCH", "50ms");
+        }
+        registry::reload().unwrap();
+        within(Duration::from_secs(3), || {
+            breaker.state() == BreakerState::Open
+        })
+        .await
+        .expect("not held open while the server cannot be reached");
+        unsafe { std::env::remove_var("RESILIENT_CLUSTER_UNSHARED__REDIS_URL") };
+        registry::reload().unwrap();
+        within(Duration::from_secs(3), || {
+            breaker.try_acquire().map(|permit| permit.success()).is_ok()
+        })
+        .await
+        .expect("still held open by a cluster it no longer shares");
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        unsafe {
+            std::env::remove_var("RESILIENT_CLUSTER_UNSHARED__ON_REDIS_FAILURE");
+            std::env::remove_var("RESILIENT_CLUSTER_UNSHARED__REDIS_BATCH");
+        }
+    });
+}

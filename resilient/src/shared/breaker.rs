@@ -202,17 +202,22 @@ impl Cluster {
 
     /// The server failed: the replica's own breaker decides alone, or stays open.
     fn degrade(&self, breaker: &CircuitBreaker, resume_in: Duration) {
-        self.trialing.store(false, Relaxed);
         match self.batches.sharing.on_failure() {
             OnFailure::Closed => {
+                self.trialing.store(false, Relaxed);
                 self.held.store(true, Relaxed);
                 breaker.hold_for_cluster(None);
             }
-            OnFailure::Local | OnFailure::Open => {
-                if self.held.swap(false, Relaxed) {
-                    breaker.end_cluster_hold(Some(resume_in));
-                }
-            }
+            OnFailure::Local | OnFailure::Open => self.let_go(breaker, resume_in),
+        }
+    }
+
+    /// The replica's own breaker decides alone from now: an opening the cluster held allows a
+    /// trial after `resume_in`.
+    fn let_go(&self, breaker: &CircuitBreaker, resume_in: Duration) {
+        self.trialing.store(false, Relaxed);
+        if self.held.swap(false, Relaxed) {
+            breaker.end_cluster_hold(Some(resume_in));
         }
     }
 }
@@ -235,8 +240,9 @@ async fn run(breaker: &'static CircuitBreaker, mut sent: Sent) {
     let mut listening: Option<tokio::sync::broadcast::Receiver<fred::types::Message>> = None;
     loop {
         let Some(backend) = cluster.batches.sharing.backend() else {
-            // No longer shared: the replica's breaker decides alone.
-            cluster.degrade(
+            // No longer shared: the replica's breaker decides alone, whatever `on_redis_failure`
+            // says (it is about a backend that fails, and there is none).
+            cluster.let_go(
                 breaker,
                 trials_from.saturating_duration_since(tokio::time::Instant::now()),
             );
