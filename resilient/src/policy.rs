@@ -96,6 +96,26 @@ pub(crate) struct Kind {
     pub(crate) check_form: fn(key: &str, value: &str) -> Result<(), String>,
 }
 
+/// A kind's keys as a `'static` slice: `$key`s, then, with the `redis` feature, the keys of its
+/// shared backend: `batched` ([`crate::shared::BATCHED_KEYS`]) or `leased`
+/// ([`crate::shared::LIMITER_KEYS`]).
+macro_rules! kind_keys {
+    ($($key:literal),+ ; shared: batched) => {
+        kind_keys!(@ $($key),+ ; "redis_url", "redis_prefix", "on_redis_failure", "redis_batch")
+    };
+    ($($key:literal),+ ; shared: leased) => {
+        kind_keys!(@ $($key),+ ; "redis_url", "redis_prefix", "on_redis_failure", "redis_lease")
+    };
+    (@ $($key:literal),+ ; $($shared:literal),+) => {
+        if cfg!(feature = "redis") {
+            &[$($key,)+ $($shared,)+]
+        } else {
+            &[$($key,)+]
+        }
+    };
+}
+pub(crate) use kind_keys;
+
 /// Every kind: the keys of the environment and the file are judged against them.
 pub(crate) const KINDS: [&Kind; 7] = [
     &crate::breaker::KIND,

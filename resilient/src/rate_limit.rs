@@ -16,8 +16,8 @@ use crate::config::{ConfigError, ConfigValue, Live, check_count, check_nonzero, 
 use crate::monitor::Sample;
 use crate::name::{Name, PolicyName};
 use crate::policy::{
-    Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, not_a_key, parse_count,
-    parse_duration, set_each, show,
+    Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, kind_keys, not_a_key,
+    parse_count, parse_duration, set_each, show,
 };
 use crate::rejected::{Origin, reject, set_mark, take_mark};
 use crate::striped::StripedCounter;
@@ -709,19 +709,7 @@ impl<F> PinnedDrop for LimitedCall<'_, F> {
 
 pub(crate) const KIND: Kind = Kind {
     kind: PolicyKind::RateLimit,
-    #[cfg(not(feature = "redis"))]
-    keys: &["rate", "per", "burst", "max_wait"],
-    #[cfg(feature = "redis")]
-    keys: &[
-        "rate",
-        "per",
-        "burst",
-        "max_wait",
-        "redis_url",
-        "redis_prefix",
-        "on_redis_failure",
-        "redis_lease",
-    ],
+    keys: kind_keys!("rate", "per", "burst", "max_wait"; shared: leased),
     check_form: |key, value| {
         #[cfg(feature = "redis")]
         if crate::shared::LIMITER_KEYS.contains(&key) {

@@ -6,8 +6,8 @@ use crate::config::{
 use crate::monitor::Sample;
 use crate::name::{Name, PolicyName};
 use crate::policy::{
-    Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, not_a_key, parse_count,
-    parse_duration, parse_fraction, set_each, show,
+    Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, kind_keys, not_a_key,
+    parse_count, parse_duration, parse_fraction, set_each, show,
 };
 use crate::rejected::{Origin, set_mark, take_mark};
 use crate::retry_ratio::RatioWindow;
@@ -916,28 +916,15 @@ fn succeeded(policy: &RetryPolicy, attempts: u32) {
 
 pub(crate) const KIND: Kind = Kind {
     kind: PolicyKind::Retry,
-    #[cfg(not(feature = "redis"))]
-    keys: &[
+    keys: kind_keys!(
         "max_attempts",
         "backoff",
         "jitter",
         "factor",
         "budget",
-        "retry_ratio",
-    ],
-    #[cfg(feature = "redis")]
-    keys: &[
-        "max_attempts",
-        "backoff",
-        "jitter",
-        "factor",
-        "budget",
-        "retry_ratio",
-        "redis_url",
-        "redis_prefix",
-        "on_redis_failure",
-        "redis_batch",
-    ],
+        "retry_ratio";
+        shared: batched
+    ),
     check_form: |key, value| {
         #[cfg(feature = "redis")]
         if crate::shared::BATCHED_KEYS.contains(&key) {

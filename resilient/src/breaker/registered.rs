@@ -3,15 +3,14 @@
 use super::{BreakerConfig, BreakerState, CircuitBreaker};
 use crate::monitor::Sample;
 use crate::policy::{
-    Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, not_a_key, parse_count,
-    parse_duration, parse_fraction, show,
+    Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, kind_keys, not_a_key,
+    parse_count, parse_duration, parse_fraction, show,
 };
 use std::collections::BTreeMap;
 
 pub(crate) const KIND: Kind = Kind {
     kind: PolicyKind::CircuitBreaker,
-    #[cfg(not(feature = "redis"))]
-    keys: &[
+    keys: kind_keys!(
         "failure_threshold",
         "recovery_timeout",
         "half_open_calls",
@@ -19,23 +18,9 @@ pub(crate) const KIND: Kind = Kind {
         "failure_rate",
         "minimum_calls",
         "slow_call",
-        "slow_call_rate",
-    ],
-    #[cfg(feature = "redis")]
-    keys: &[
-        "failure_threshold",
-        "recovery_timeout",
-        "half_open_calls",
-        "success_threshold",
-        "failure_rate",
-        "minimum_calls",
-        "slow_call",
-        "slow_call_rate",
-        "redis_url",
-        "redis_prefix",
-        "on_redis_failure",
-        "redis_batch",
-    ],
+        "slow_call_rate";
+        shared: batched
+    ),
     check_form: |key, value| {
         #[cfg(feature = "redis")]
         if crate::shared::BATCHED_KEYS.contains(&key) {
