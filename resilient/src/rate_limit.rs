@@ -377,12 +377,14 @@ impl RateLimiter {
         E: From<Rejected>,
     {
         LimitedCall {
-            limiter: self,
-            stage: Stage::Asking,
-            registers: None,
-            timer: None,
-            #[cfg(feature = "redis")]
-            consulting: None,
+            gate: Gate {
+                limiter: self,
+                stage: Stage::Asking,
+                registers: None,
+                timer: None,
+                #[cfg(feature = "redis")]
+                consulting: None,
+            },
             fut,
         }
     }
@@ -395,7 +397,7 @@ impl RateLimiter {
         E: From<Rejected>,
     {
         let mut call = self.call(fut);
-        call.registers = Some(self);
+        call.gate.registers = Some(self);
         call
     }
 
@@ -527,9 +529,21 @@ enum Stage {
 }
 
 /// The future of [`RateLimiter::call`].
-#[pin_project(PinnedDrop)]
+#[pin_project]
 #[must_use = "futures do nothing unless polled"]
 pub struct LimitedCall<'a, F> {
+    #[pin]
+    gate: Gate<'a>,
+    #[pin]
+    fut: F,
+}
+
+/// Where a [`LimitedCall`] stands at its limiter: everything of it but the call, so that its
+/// poll, with the waits, the refusals and the shared backend, is compiled once, out of line,
+/// and the call's own poll stays small enough to inline into the caller's, whose result then
+/// never makes a round trip through memory.
+#[pin_project(PinnedDrop)]
+struct Gate<'a> {
     limiter: &'a RateLimiter,
     stage: Stage,
     /// A limiter the attributes built, to register on the first poll.
@@ -539,8 +553,6 @@ pub struct LimitedCall<'a, F> {
     /// The shared backend's decision under way.
     #[cfg(feature = "redis")]
     consulting: Option<Pin<Box<dyn Future<Output = SharedDecision> + Send>>>,
-    #[pin]
-    fut: F,
 }
 
 /// How many turns the shared backend was asked for, and its answer.
@@ -557,8 +569,34 @@ where
 {
     type Output = Result<T, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = Origin::of(self.as_ref().get_ref());
+        let mut this = self.project();
+        if *this.gate.as_mut().project().stage != Stage::Running {
+            if let Err(wait) = ready!(this.gate.as_mut().poll_turn(cx)) {
+                return Poll::Ready(Err(refuse(this.gate.limiter, wait, me)));
+            }
+        }
+        let inner = Some(Origin::of(this.fut.as_ref().get_ref()));
+        let result = ready!(this.fut.poll(cx));
+        if result.is_err() {
+            // A rejection from the layer inside goes on to the layer outside.
+            set_mark(take_mark(inner), me);
+        }
+        Poll::Ready(result)
+    }
+}
+
+/// The refusal of a call that would have had to wait `wait` nanoseconds for its turn.
+#[cold]
+fn refuse<E: From<Rejected>>(limiter: &RateLimiter, wait: u64, me: Origin) -> E {
+    reject(limiter.refuse(wait), me)
+}
+
+impl Gate<'_> {
+    /// Through (`Ok`), or refused with the wait its turn would have needed, in nanoseconds.
+    fn poll_turn(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), u64>> {
         let mut this = self.project();
         let limiter = *this.limiter;
         if let Some(limiter) = this.registers.take() {
@@ -624,7 +662,7 @@ where
                 }
                 Ok(crate::shared::SharedTurn::Refused { wait }) => {
                     *this.stage = Stage::Running;
-                    return Poll::Ready(Err(reject(limiter.refuse(wait), me)));
+                    return Poll::Ready(Err(wait));
                 }
                 Err(_) => match limiter.sharing.on_failure() {
                     // This replica keeps the rate on its own.
@@ -636,7 +674,7 @@ where
                     crate::shared::OnFailure::Closed => {
                         *this.stage = Stage::Running;
                         let wait = limiter.settings().interval;
-                        return Poll::Ready(Err(reject(limiter.refuse(wait), me)));
+                        return Poll::Ready(Err(wait));
                     }
                 },
             }
@@ -665,7 +703,7 @@ where
                     *this.stage = Stage::Waiting { reserved };
                 }
                 Turn::Refused { wait } => {
-                    return Poll::Ready(Err(reject(limiter.refuse(wait), me)));
+                    return Poll::Ready(Err(wait));
                 }
             }
         }
@@ -677,18 +715,12 @@ where
             limiter.stats.admitted.increment();
             *this.stage = Stage::Running;
         }
-        let inner = Some(Origin::of(this.fut.as_ref().get_ref()));
-        let result = ready!(this.fut.poll(cx));
-        if result.is_err() {
-            // A rejection from the layer inside goes on to the layer outside.
-            set_mark(take_mark(inner), me);
-        }
-        Poll::Ready(result)
+        Poll::Ready(Ok(()))
     }
 }
 
 #[pinned_drop]
-impl<F> PinnedDrop for LimitedCall<'_, F> {
+impl PinnedDrop for Gate<'_> {
     /// Cancelled while waiting: the turn goes back, when no later call reserved one since.
     fn drop(self: Pin<&mut Self>) {
         match self.stage {
