@@ -639,7 +639,15 @@ impl<'p> RetryLoop<'p> {
     /// Starts the budget's clock, if the policy has a budget, at the first attempt.
     #[inline]
     fn start_budget(&mut self) {
-        if self.attempt == 1 && self.started.is_none() && self.policy.settings().budget.is_some() {
+        if self.attempt == 1 && self.started.is_none() {
+            self.start_budget_now();
+        }
+    }
+
+    /// Starts the budget's clock now, if the policy has a budget.
+    #[inline]
+    fn start_budget_now(&mut self) {
+        if self.policy.settings().budget.is_some() {
             self.started = Some(Instant::now());
         }
     }
@@ -657,9 +665,11 @@ impl<'p> RetryLoop<'p> {
     ) -> ControlFlow<Result<T, E>, Duration> {
         let err = match result {
             Ok(value) => {
+                // Read before the counter's store, which the compiler cannot tell apart from it.
+                let attempt = self.attempt;
                 self.policy.stats.successes.increment();
-                if self.attempt > 1 {
-                    succeeded(self.policy, self.attempt);
+                if attempt > 1 {
+                    succeeded(self.policy, attempt);
                 }
                 return ControlFlow::Break(Ok(value));
             }
@@ -690,11 +700,15 @@ pub struct Retrying<'p, P, E> {
 }
 
 impl<'p, P, E> Retrying<'p, P, E> {
-    /// Before the first attempt.
+    /// Before the first attempt, which starts at once: the budget's clock starts here, before
+    /// the attempt's future is built. (Started where the attempt is polled, its call to the clock
+    /// made the compiler read the fresh future's fields back from memory.)
     #[inline]
     pub(crate) fn new(policy: &'p RetryPolicy, when: P) -> Self {
+        let mut run = RetryLoop::new(policy);
+        run.start_budget_now();
         Self {
-            run: RetryLoop::new(policy),
+            run,
             when,
             error: PhantomData,
         }
@@ -711,9 +725,8 @@ impl<'p, P, E> Retrying<'p, P, E> {
     where
         F: Future<Output = Result<T, E>>,
     {
-        // Only counted here: the budget's clock starts when the attempt is first polled, so that
-        // nothing opaque runs between building `fut` and moving it into place (see
-        // `BreakerCall`'s `registers`).
+        // Nothing opaque runs between building `fut` and moving it into place (see
+        // `BreakerCall`'s `registers`): the budget's clock started with the loop.
         self.run.count_attempt();
         Attempt {
             retrying: self,
@@ -737,7 +750,7 @@ impl<'p, P, E> Retrying<'p, P, E> {
     where
         E: Debug,
     {
-        self.run.begin();
+        self.run.count_attempt();
         let result = inner();
         let mark = if result.is_err() {
             take_mark(None)
@@ -784,7 +797,6 @@ where
         loop {
             let delay = match this.state.as_mut().project() {
                 AttemptStateProj::Running(fut) => {
-                    this.retrying.run.start_budget();
                     let inner = Origin::of(fut.as_ref().get_ref());
                     let result = ready!(fut.poll(cx));
                     let mark = if result.is_err() {

@@ -119,6 +119,37 @@ fn a_panic_in_a_call_future_is_a_failure_once() {
     assert_eq!(counts(&b), (0, 1, 1, 0, BreakerState::Open));
 }
 
+/// A call pending once keeps its permit in the future; the permit taken back for the second poll
+/// records the panic of that poll, once, as a failure.
+#[test]
+fn a_panic_in_a_later_poll_of_a_call_future_is_a_failure_once() {
+    let b = fragile();
+    let mut polls = 0;
+    let mut call = Box::pin(b.call(std::future::poll_fn(
+        move |_| -> Poll<Result<(), TestError>> {
+            polls += 1;
+            if polls == 1 {
+                return Poll::Pending;
+            }
+            panic!("the call panicked on its second poll");
+        },
+    )));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(call.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(
+        counts(&b),
+        (0, 0, 0, 0, BreakerState::Closed),
+        "still running"
+    );
+    let unwound = catch_unwind(AssertUnwindSafe(|| {
+        let _ = call.as_mut().poll(&mut cx);
+    }));
+    assert!(unwound.is_err());
+    assert_eq!(counts(&b), (0, 1, 1, 0, BreakerState::Open));
+    drop(call);
+    assert_eq!(counts(&b), (0, 1, 1, 0, BreakerState::Open));
+}
+
 #[tokio::test(start_paused = true)]
 async fn time_forced_open_counts_in_time_open() {
     let b = fragile();

@@ -1,13 +1,13 @@
 //! The future that runs a call through a breaker.
 
-use super::{CircuitBreaker, FailureKind, Permit};
+use super::{CircuitBreaker, Permit};
 use crate::Rejected;
 use crate::RejectedKind;
 use crate::rejected::{Origin, reject, set_mark, take_mark};
 use pin_project::pin_project;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 /// Which outcomes of a call a [`CircuitBreaker`] counts as failures of the dependency.
 ///
@@ -81,23 +81,32 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = Origin::of(self.as_ref().get_ref());
         let this = self.project();
-        if !*this.asked {
+        // The permit lives in the future only while the call is pending; otherwise it stays in
+        // registers. (Kept in the future, or anywhere a guard's reference pins it to memory, its
+        // bytes were stored and read back at once, and the read stalled on store forwarding: the
+        // async breaker took 9 ns, not 3.) A panic out of the call's poll unwinds through it,
+        // and its drop records the failure.
+        // Read before the registration, which may call out: read after, it came from memory.
+        let breaker = *this.breaker;
+        let permit = if *this.asked {
+            this.permit.take().map(Permit::failing_on_panic)
+        } else {
             *this.asked = true;
             if let Some(breaker) = this.registers.take() {
                 crate::policy::on_first_use(breaker);
             }
-            match this.breaker.try_acquire() {
-                Ok(permit) => *this.permit = Some(permit.released_when_dropped()),
+            match breaker.try_acquire() {
+                Ok(permit) => Some(permit),
                 Err(rejected) => return Poll::Ready(Err(reject(rejected, me))),
             }
-        }
+        };
         let inner = Some(Origin::of(this.fut.as_ref().get_ref()));
-        let fail_on_panic = FailOnPanic(this.permit);
-        let poll = this.fut.poll(cx);
-        // Returned: nothing to record. Only a panic out of `poll` drops the guard.
-        std::mem::forget(fail_on_panic);
-        let result = ready!(poll);
-        if let Some(permit) = this.permit.take() {
+        let Poll::Ready(result) = this.fut.poll(cx) else {
+            // Dropped while pending, even in another panic, the call is released, not failed.
+            *this.permit = permit.map(Permit::released_when_dropped);
+            return Poll::Pending;
+        };
+        if let Some(permit) = permit {
             settle(permit, &result, this.is_failure, Marks { inner, me });
         }
         Poll::Ready(result)
@@ -144,22 +153,8 @@ pub(super) fn settle<T, E>(
 #[inline(never)]
 fn settle_rejection(permit: Permit<'_>, kind: RejectedKind) {
     match kind {
-        RejectedKind::TimedOut => permit.failure_of(FailureKind::Timeout),
+        RejectedKind::TimedOut => permit.timed_out(),
         kind if kind.is_overload() => drop(permit.released_when_dropped()),
         _ => permit.failure(),
-    }
-}
-
-/// Records a failure if the call panics while it runs (the panic then goes on unwinding). It is
-/// forgotten when the poll returns, so it is dropped only by a panic unwinding out of the poll:
-/// no reading of `thread::panicking()` on the way of every call. (A poll that began while the
-/// thread was already panicking cannot unwind: a second panic aborts.)
-struct FailOnPanic<'s, 'a>(&'s mut Option<Permit<'a>>);
-
-impl Drop for FailOnPanic<'_, '_> {
-    fn drop(&mut self) {
-        if let Some(permit) = self.0.take() {
-            permit.failure_of(FailureKind::Panic);
-        }
     }
 }
