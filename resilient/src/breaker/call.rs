@@ -84,8 +84,8 @@ where
         // The permit lives in the future only while the call is pending; otherwise it stays in
         // registers. (Kept in the future, or anywhere a guard's reference pins it to memory, its
         // bytes were stored and read back at once, and the read stalled on store forwarding: the
-        // async breaker took 9 ns, not 3.) A panic out of the call's poll unwinds through it,
-        // and its drop records the failure.
+        // async breaker took 9 ns, not 3.) Held in this frame, its drop can only be a panic out
+        // of the call's poll, which it records as a failure.
         // Read before the registration, which may call out: read after, it came from memory.
         let breaker = *this.breaker;
         let permit = if *this.asked {
@@ -95,7 +95,7 @@ where
             if let Some(breaker) = this.registers.take() {
                 crate::policy::on_first_use(breaker);
             }
-            match breaker.try_acquire() {
+            match breaker.acquire_for_call() {
                 Ok(permit) => Some(permit),
                 Err(rejected) => return Poll::Ready(Err(reject(rejected, me))),
             }

@@ -435,7 +435,7 @@ impl CircuitBreaker {
         let blocking = rejected::Origin::BLOCKING;
         // Dropped while `f` panics, the permit records a failure (see `Permit`'s `Drop`).
         let permit = self
-            .try_acquire()
+            .acquire_for_call()
             .map_err(|r| rejected::reject(r, blocking))?;
         let result = f();
         let marks = call::Marks {
@@ -464,11 +464,26 @@ impl CircuitBreaker {
     // memory stalled on store forwarding in the caller (closed_breaker 3 ns became 11 ns).
     #[inline(always)]
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
+        self.acquire(|| !std::thread::panicking())
+    }
+
+    /// [`try_acquire`](Self::try_acquire) for a call that holds its permit only across its own
+    /// code, in one frame: the permit's drop can then only be that code unwinding (the thread
+    /// already panicking, a panic there would abort), so no reading of the panic count, whose
+    /// two dependent loads cost an async call 2 ns.
+    #[inline(always)]
+    pub(crate) fn acquire_for_call(&self) -> Result<Permit<'_>, Rejected> {
+        self.acquire(|| true)
+    }
+
+    /// A permit, `panic_fails` saying whether a panic unwinding through its drop is its call's.
+    #[inline(always)]
+    fn acquire(&self, panic_fails: impl Fn() -> bool) -> Result<Permit<'_>, Rejected> {
         let word = self.word.load(Acquire);
         // Inlined into the caller: a closed breaker decides with this one load.
         if state(word) == CLOSED && self.shape.load(Relaxed) & TIMED == 0 {
             let generation = generation(word);
-            return Ok(Permit::issued(self, generation, false, 0));
+            return Ok(Permit::issued(self, generation, false, 0, panic_fails()));
         }
         // Out of line, the decision comes back in two registers; the rejection is built here,
         // where the caller wants it. (Built out of line and returned through memory, the copy
@@ -478,7 +493,13 @@ impl CircuitBreaker {
                 generation,
                 trial,
                 started,
-            } => Ok(Permit::issued(self, generation, trial, started)),
+            } => Ok(Permit::issued(
+                self,
+                generation,
+                trial,
+                started,
+                panic_fails(),
+            )),
             Decision::Reject { until, trials_busy } => Err(self.rejected(until, trials_busy)),
         }
     }
@@ -1197,13 +1218,15 @@ const PANIC_FAILS: u64 = 1 << 33;
 
 impl<'a> Permit<'a> {
     #[inline(always)]
-    fn issued(breaker: &'a CircuitBreaker, generation: u32, trial: bool, started: u64) -> Self {
+    fn issued(
+        breaker: &'a CircuitBreaker,
+        generation: u32,
+        trial: bool,
+        started: u64,
+        panic_fails: bool,
+    ) -> Self {
         let trial = if trial { TRIAL } else { 0 };
-        let panic_fails = if std::thread::panicking() {
-            0
-        } else {
-            PANIC_FAILS
-        };
+        let panic_fails = if panic_fails { PANIC_FAILS } else { 0 };
         Self {
             breaker,
             started,
@@ -1265,12 +1288,10 @@ impl Permit<'_> {
         self
     }
 
-    /// A permit taken back by its holder to run its call again: a panic unwinding through its
-    /// drop from now on is the call's own, unless the thread already unwinds.
+    /// A permit taken back by its holder to run its call again, in one frame (see
+    /// [`CircuitBreaker::acquire_for_call`]).
     pub(crate) fn failing_on_panic(mut self) -> Self {
-        if !std::thread::panicking() {
-            self.bits |= PANIC_FAILS;
-        }
+        self.bits |= PANIC_FAILS;
         self
     }
 }
