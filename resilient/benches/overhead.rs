@@ -11,6 +11,7 @@
 //! | group | measures | variants |
 //! | --- | --- | --- |
 //! | `closed_breaker` | a successful sync call through a closed breaker | `plain`, `resilient` (`try_acquire` + `success`), `resilient_call_sync`, `annotated` (a `#[circuit_breaker]` fn), `failsafe` (consecutive failures), `recloser` |
+//! | `closed_breaker_async` | a successful async call through a closed breaker, the README stack's middle layer alone | `plain`, `resilient` (`call`), `annotated` (a `#[circuit_breaker]` async fn), `failsafe` (its `futures::CircuitBreaker::call`) |
 //! | `open_breaker_rejection` | a call rejected by an open breaker (driven open by failures, long recovery) | `plain`, `resilient`, `resilient_call_sync`, `resilient_forced_open`, `failsafe`, `recloser` |
 //! | `successful_retry` | an async call that succeeds at once, through a retry | `plain`, `resilient`, `annotated` (a `#[retry]` async fn), `backon` |
 //! | `ready_timeout` | an async call that is ready at once, under a 5 s timeout | `plain`, `resilient`, `annotated` (a `#[timeout("5s")]` async fn), `tokio` |
@@ -96,10 +97,17 @@ static POLICY: RetryPolicy =
 /// The limit of every timeout here; nothing comes near it.
 const LIMIT: Duration = Duration::from_secs(5);
 static STACKED: CircuitBreaker = CircuitBreaker::new("stacked", CONFIG);
+static ASYNC_CLOSED: CircuitBreaker = CircuitBreaker::new("async_closed", CONFIG);
 
 /// `CONFIG` as an attribute.
 #[circuit_breaker(failure_threshold = 3, recovery_timeout = "1h")]
 fn annotated_closed() -> Result<u64, BenchError> {
+    ok()
+}
+
+/// `CONFIG` as an attribute on an async function.
+#[circuit_breaker(failure_threshold = 3, recovery_timeout = "1h")]
+async fn annotated_async_closed() -> Result<u64, BenchError> {
     ok()
 }
 
@@ -338,6 +346,20 @@ fn closed_breaker(c: &mut Criterion) {
     g.finish();
 }
 
+/// One async call through a closed breaker: the breaker layer of the README stack on its own.
+fn closed_breaker_async(c: &mut Criterion) {
+    let rt = current_thread_runtime();
+    let failsafe = failsafe_async_breaker();
+    let mut g = c.benchmark_group("closed_breaker_async");
+    async_bench(&mut g, &rt, "plain", op);
+    async_bench(&mut g, &rt, "resilient", || ASYNC_CLOSED.call(op()));
+    async_bench(&mut g, &rt, "annotated", annotated_async_closed);
+    async_bench(&mut g, &rt, "failsafe", || {
+        failsafe::futures::CircuitBreaker::call(&failsafe, op())
+    });
+    g.finish();
+}
+
 fn open_breaker_rejection(c: &mut Criterion) {
     drive_open(|| OPEN.call_sync(fail), is_our_rejection);
     FORCED.force_open();
@@ -518,7 +540,7 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = closed_breaker, open_breaker_rejection, successful_retry, ready_timeout,
+    targets = closed_breaker, closed_breaker_async, open_breaker_rejection, successful_retry, ready_timeout,
         two_threads_shared_breaker, many_threads_shared_breaker, many_threads_stack, stacked,
         rate_limiter, bulkhead, hedged
 }
