@@ -14,7 +14,6 @@
 
 use crate::Rejected;
 use crate::config::{ConfigError, ConfigValue, Live, check_count, or_panic};
-use crate::monitor::Sample;
 use crate::name::{Name, PolicyName};
 use crate::policy::{
     Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, not_a_key, parse_count,
@@ -754,16 +753,6 @@ impl Registered for Bulkhead {
 
     fn metrics(&self) -> PolicyMetrics {
         PolicyMetrics::Bulkhead(Bulkhead::metrics(self))
-    }
-
-    /// A refusal is a call that failed, for the caller as for the alert.
-    fn sample(&self) -> Option<Sample> {
-        let m = Bulkhead::metrics(self);
-        Some(Sample {
-            calls: m.admitted + m.rejected,
-            failures: m.rejected,
-            unavailable: false,
-        })
     }
 
     fn apply(&'static self, values: &[(&str, &str)]) -> Result<(), Refused> {

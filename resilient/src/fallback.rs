@@ -1,7 +1,6 @@
 //! [`FallbackPolicy`]: the name and count of a `#[fallback]`, for the registry and metrics.
 
 use crate::RejectedKind;
-use crate::monitor::Sample;
 use crate::name::{Name, PolicyName};
 use crate::policy::{Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration};
 use crate::rejected::{Origin, clear_mark, set_mark, take_mark};
@@ -299,11 +298,6 @@ impl Registered for FallbackPolicy {
 
     fn metrics(&self) -> PolicyMetrics {
         PolicyMetrics::Fallback(FallbackPolicy::metrics(self))
-    }
-
-    /// A fallback answers for failures; it has no error rate of its own.
-    fn sample(&self) -> Option<Sample> {
-        None
     }
 
     fn apply(&'static self, _: &[(&str, &str)]) -> Result<(), Refused> {

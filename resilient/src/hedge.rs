@@ -15,7 +15,6 @@
 
 use crate::RejectedKind;
 use crate::config::{ConfigError, ConfigValue, Live, check_count, or_panic};
-use crate::monitor::Sample;
 use crate::name::{Name, PolicyName};
 use crate::policy::{
     Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, not_a_key, parse_count,
@@ -675,15 +674,6 @@ impl Registered for HedgePolicy {
 
     fn metrics(&self) -> PolicyMetrics {
         PolicyMetrics::Hedge(HedgePolicy::metrics(self))
-    }
-
-    fn sample(&self) -> Option<Sample> {
-        let m = HedgePolicy::metrics(self);
-        Some(Sample {
-            calls: m.calls(),
-            failures: m.failures,
-            unavailable: false,
-        })
     }
 
     fn apply(&'static self, values: &[(&str, &str)]) -> Result<(), Refused> {

@@ -7,7 +7,6 @@ use crate::BreakerState;
 use crate::bulkhead::BulkheadMetrics;
 use crate::fallback::FallbackMetrics;
 use crate::hedge::HedgeMetrics;
-use crate::monitor::Sample;
 use crate::rate_limit::RateLimiterMetrics;
 use crate::retry::RetryMetrics;
 use crate::timeout::TimeoutMetrics;
@@ -163,8 +162,6 @@ pub trait Registered: Sync + 'static {
         None
     }
     fn metrics(&self) -> PolicyMetrics;
-    /// The totals its alert monitor judges; none for a policy without an error rate.
-    fn sample(&self) -> Option<Sample>;
     /// Rebuilds its configuration from the code's and `values` (its own keys, weakest first) and
     /// puts it in force, or leaves the old one and says why.
     fn apply(&'static self, values: &[(&str, &str)]) -> Result<(), Refused>;

@@ -13,7 +13,6 @@
 use crate::Rejected;
 use crate::clock::{Epoch, nanos};
 use crate::config::{ConfigError, ConfigValue, Live, check_count, check_nonzero, or_panic};
-use crate::monitor::Sample;
 use crate::name::{Name, PolicyName};
 use crate::policy::{
     Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, kind_keys, not_a_key,
@@ -799,16 +798,6 @@ impl Registered for RateLimiter {
 
     fn metrics(&self) -> PolicyMetrics {
         PolicyMetrics::RateLimit(RateLimiter::metrics(self))
-    }
-
-    /// A refusal is a call that failed, for the caller as for the alert.
-    fn sample(&self) -> Option<Sample> {
-        let m = RateLimiter::metrics(self);
-        Some(Sample {
-            calls: m.admitted + m.rejected,
-            failures: m.rejected,
-            unavailable: false,
-        })
     }
 
     fn apply(&'static self, values: &[(&str, &str)]) -> Result<(), Refused> {

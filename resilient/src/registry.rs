@@ -539,7 +539,7 @@ pub(crate) fn register_policy(entry: Entry) {
     if !entry.registration().claim() {
         return;
     }
-    let monitor = entry.sample().and_then(|_| {
+    let monitor = entry.metrics().sample().and_then(|_| {
         let monitor = ErrorRateMonitor::new(entry.name(), AlertThresholds::new()).ok()?;
         Some(&*Box::leak(Box::new(monitor)))
     });
@@ -693,10 +693,11 @@ fn errors(found: Vec<SettingError>) -> Result<(), Vec<SettingError>> {
 pub fn sample() {
     let registered = registry().policies.clone();
     for p in registered {
-        if let (Some(monitor), Some(sample)) = (p.monitor, p.entry.sample()) {
+        let metrics = p.entry.metrics();
+        if let (Some(monitor), Some(sample)) = (p.monitor, metrics.sample()) {
             monitor.observe(sample);
         }
-        p.observe_errors(&p.entry.metrics());
+        p.observe_errors(&metrics);
     }
 }
 

@@ -3,7 +3,6 @@
 use crate::config::{
     ConfigError, ConfigValue, Current, Live, check_count, check_nonzero, check_rate, or_panic,
 };
-use crate::monitor::Sample;
 use crate::name::{Name, PolicyName};
 use crate::policy::{
     Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, kind_keys, not_a_key,
@@ -1016,15 +1015,6 @@ impl Registered for RetryPolicy {
 
     fn metrics(&self) -> PolicyMetrics {
         PolicyMetrics::Retry(RetryPolicy::metrics(self))
-    }
-
-    fn sample(&self) -> Option<Sample> {
-        let m = RetryPolicy::metrics(self);
-        Some(Sample {
-            calls: m.calls(),
-            failures: m.failures,
-            unavailable: false,
-        })
     }
 
     fn apply(&'static self, values: &[(&str, &str)]) -> Result<(), Refused> {

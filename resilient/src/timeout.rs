@@ -3,7 +3,6 @@
 use crate::Rejected;
 use crate::clock::nanos;
 use crate::config::{ConfigError, ConfigValue, check_nonzero, or_panic};
-use crate::monitor::Sample;
 use crate::name::{Name, PolicyName};
 use crate::policy::{
     Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, parse_duration, show,
@@ -386,15 +385,6 @@ impl Registered for TimeoutPolicy {
 
     fn metrics(&self) -> PolicyMetrics {
         PolicyMetrics::Timeout(TimeoutPolicy::metrics(self))
-    }
-
-    fn sample(&self) -> Option<Sample> {
-        let m = TimeoutPolicy::metrics(self);
-        Some(Sample {
-            calls: m.calls(),
-            failures: m.timeouts,
-            unavailable: false,
-        })
     }
 
     fn apply(&'static self, values: &[(&str, &str)]) -> Result<(), Refused> {

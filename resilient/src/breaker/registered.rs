@@ -1,7 +1,6 @@
 //! The breaker in the registry: its keys, configuration, state, metrics and alert sample.
 
 use super::{BreakerConfig, BreakerState, CircuitBreaker};
-use crate::monitor::Sample;
 use crate::policy::{
     Kind, PolicyKind, PolicyMetrics, Refused, Registered, Registration, kind_keys, not_a_key,
     parse_count, parse_duration, parse_fraction, show,
@@ -93,16 +92,6 @@ impl Registered for CircuitBreaker {
 
     fn metrics(&self) -> PolicyMetrics {
         PolicyMetrics::CircuitBreaker(CircuitBreaker::metrics(self))
-    }
-
-    /// Its rejections are failed calls too, and it is unavailable while not closed.
-    fn sample(&self) -> Option<Sample> {
-        let m = CircuitBreaker::metrics(self);
-        Some(Sample {
-            calls: m.calls() + m.rejections,
-            failures: m.failures + m.rejections,
-            unavailable: !matches!(m.state, BreakerState::Closed | BreakerState::Disabled),
-        })
     }
 
     fn apply(&'static self, values: &[(&str, &str)]) -> Result<(), Refused> {

@@ -2,6 +2,8 @@
 //! split into the seed's kinds, from its counters, and their rate over the last minute from
 //! samples of them (taken by [`sample`](super::sample) and by each `policies()`).
 
+use crate::BreakerState;
+use crate::monitor::Sample;
 use crate::policy::PolicyMetrics;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -54,6 +56,31 @@ pub struct ErrorsPerMinute {
 }
 
 impl PolicyMetrics {
+    /// The totals a policy's alert monitor judges; none for a fallback, which answers for
+    /// failures and has no error rate of its own. A refusal (an open breaker's, a rate
+    /// limiter's, a bulkhead's) is a failed call, for the caller as for the alert, and a breaker
+    /// is unavailable while not closed.
+    pub(crate) fn sample(&self) -> Option<Sample> {
+        let (calls, failures, unavailable) = match self {
+            PolicyMetrics::CircuitBreaker(m) => (
+                m.calls() + m.rejections,
+                m.failures + m.rejections,
+                !matches!(m.state, BreakerState::Closed | BreakerState::Disabled),
+            ),
+            PolicyMetrics::Retry(m) => (m.calls(), m.failures, false),
+            PolicyMetrics::Timeout(m) => (m.calls(), m.timeouts, false),
+            PolicyMetrics::Fallback(_) => return None,
+            PolicyMetrics::RateLimit(m) => (m.admitted + m.rejected, m.rejected, false),
+            PolicyMetrics::Bulkhead(m) => (m.admitted + m.rejected, m.rejected, false),
+            PolicyMetrics::Hedge(m) => (m.calls(), m.failures, false),
+        };
+        Some(Sample {
+            calls,
+            failures,
+            unavailable,
+        })
+    }
+
     /// Its failures so far, by kind (each policy counts the kinds it can tell apart).
     pub fn failures_by_kind(&self) -> FailureCounts {
         let (error, timeout, panic, rejection) = match self {
