@@ -81,13 +81,13 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = Origin::of(self.as_ref().get_ref());
         let this = self.project();
-        // The permit lives in the future only while the call is pending; otherwise it stays in
-        // registers. (Kept in the future, or anywhere a guard's reference pins it to memory, its
-        // bytes were stored and read back at once, and the read stalled on store forwarding: the
-        // async breaker took 9 ns, not 3.) Held in this frame, its drop can only be a panic out
-        // of the call's poll, which it records as a failure.
         // Read before the registration, which may call out: read after, it came from memory.
         let breaker = *this.breaker;
+        // The permit lives in the future only while the call is pending; otherwise it stays in
+        // registers. (Kept in the future, or anywhere a guard's reference pins it to memory, its
+        // bytes were stored and read back at once, and the read stalled on store forwarding.)
+        // Held in this frame, its drop can only be a panic out of the call's poll, which it
+        // records as a failure.
         let permit = if *this.asked {
             this.permit.take().map(Permit::failing_on_panic)
         } else {

@@ -1206,14 +1206,15 @@ pub struct Permit<'a> {
     /// The generation it was issued in (the low 32 bits), [`TRIAL`] and [`PANIC_FAILS`], in one
     /// word written by one store. (As fields of their own, each byte was stored apart, and the
     /// copy of a permit moved out of an `Option` read them in pieces spanning two stores, which
-    /// stalled on store forwarding: 5 ns of an async breaker's 7.)
+    /// stalled on store forwarding: an annotated async call took 8.9 ns, 7.3 with one word.)
     bits: u64,
 }
 
 /// A half-open trial's permit.
 const TRIAL: u64 = 1 << 32;
 /// A panic unwinding through the permit's drop is the call's own: not when the permit was issued
-/// while the thread already unwound, nor when its holder records its call's panic itself.
+/// while the thread already unwound, nor while a pending call's future keeps it (that future may
+/// be dropped in someone else's panic).
 const PANIC_FAILS: u64 = 1 << 33;
 
 impl<'a> Permit<'a> {
@@ -1281,8 +1282,8 @@ impl Permit<'_> {
         self.trial()
     }
 
-    /// A permit whose drop is a release even while the thread panics: for a holder that records
-    /// its call's panic itself, so that being dropped in someone else's panic is no failure.
+    /// A permit whose drop is a release even while the thread panics: kept by a pending call's
+    /// future, which may be dropped in someone else's panic, or let go after a refusal inside.
     pub(crate) fn released_when_dropped(mut self) -> Self {
         self.bits &= !PANIC_FAILS;
         self
