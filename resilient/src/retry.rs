@@ -578,12 +578,7 @@ impl<Fut> State<Fut> {
                 StateProj::Attempt(fut) => {
                     let inner = Origin::of(fut.as_ref().get_ref());
                     let result = ready!(fut.poll(cx));
-                    let mark = if result.is_err() {
-                        take_mark(Some(inner))
-                    } else {
-                        None
-                    };
-                    match run.judge(result, &when, mark, me) {
+                    match run.judge(result, &when, Some(inner), me) {
                         ControlFlow::Break(result) => return Poll::Ready(result),
                         ControlFlow::Continue(delay) if delay.is_zero() => self.set(State::Idle),
                         ControlFlow::Continue(delay) => {
@@ -652,17 +647,18 @@ impl<'p> RetryLoop<'p> {
     }
 
     /// Judges a finished attempt: `Break` with what to return, or `Continue` with the wait before
-    /// the next attempt. `mark` is the rejection the layer inside marked the error with; `me`
-    /// marks what is returned for the layer outside.
+    /// the next attempt. `inner` is the layer inside, whose mark on an error says it was a
+    /// rejection (`None`: the mark is the attempt's whoever left it); `me` marks what is returned
+    /// for the layer outside.
     #[inline]
     pub(crate) fn judge<T, E: Debug>(
         &mut self,
         result: Result<T, E>,
         when: impl Fn(&E) -> bool,
-        mark: Option<RejectedKind>,
+        inner: Option<Origin>,
         me: Origin,
     ) -> ControlFlow<Result<T, E>, Duration> {
-        let err = match result {
+        match result {
             Ok(value) => {
                 // Read before the counter's store, which the compiler cannot tell apart from it.
                 let attempt = self.attempt;
@@ -670,18 +666,33 @@ impl<'p> RetryLoop<'p> {
                 if attempt > 1 {
                     succeeded(self.policy, attempt);
                 }
-                return ControlFlow::Break(Ok(value));
+                ControlFlow::Break(Ok(value))
             }
-            Err(err) => err,
-        };
-        match decide(self.policy, self.attempt, self.started, mark, &err, when) {
-            Next::Stop => {
-                self.policy.stats.failures.fetch_add(1, Relaxed);
-                set_mark(mark, me);
-                ControlFlow::Break(Err(err))
-            }
-            Next::RetryAfter(delay) => ControlFlow::Continue(delay),
+            Err(err) => match self.judge_failure(&err, when, inner, me) {
+                Next::Stop => ControlFlow::Break(Err(err)),
+                Next::RetryAfter(delay) => ControlFlow::Continue(delay),
+            },
         }
+    }
+
+    /// [`judge`](Self::judge) for a failed attempt. Out of line: inlined into every attempt's
+    /// poll, the rare path made most of its code. The error stays with the caller: returned from
+    /// here, it came back through memory and took the successful result there with it.
+    #[inline(never)]
+    fn judge_failure<E: Debug>(
+        &mut self,
+        err: &E,
+        when: impl Fn(&E) -> bool,
+        inner: Option<Origin>,
+        me: Origin,
+    ) -> Next {
+        let mark = take_mark(inner);
+        let next = decide(self.policy, self.attempt, self.started, mark, err, when);
+        if let Next::Stop = next {
+            self.policy.stats.failures.fetch_add(1, Relaxed);
+            set_mark(mark, me);
+        }
+        next
     }
 }
 
@@ -751,12 +762,7 @@ impl<'p, P, E> Retrying<'p, P, E> {
     {
         self.run.count_attempt();
         let result = inner();
-        let mark = if result.is_err() {
-            take_mark(None)
-        } else {
-            None
-        };
-        let delay = match self.run.judge(result, when, mark, Origin::BLOCKING) {
+        let delay = match self.run.judge(result, when, None, Origin::BLOCKING) {
             ControlFlow::Break(result) => return Some(result),
             ControlFlow::Continue(delay) => delay,
         };
@@ -798,15 +804,10 @@ where
                 AttemptStateProj::Running(fut) => {
                     let inner = Origin::of(fut.as_ref().get_ref());
                     let result = ready!(fut.poll(cx));
-                    let mark = if result.is_err() {
-                        take_mark(Some(inner))
-                    } else {
-                        None
-                    };
                     let retrying = &mut **this.retrying;
                     match retrying
                         .run
-                        .judge(result, &retrying.when, mark, Origin::BLOCKING)
+                        .judge(result, &retrying.when, Some(inner), Origin::BLOCKING)
                     {
                         ControlFlow::Break(result) => return Poll::Ready(Some(result)),
                         ControlFlow::Continue(delay) if delay.is_zero() => {
