@@ -658,13 +658,26 @@ impl<'p> RetryLoop<'p> {
         inner: Option<Origin>,
         me: Origin,
     ) -> ControlFlow<Result<T, E>, Duration> {
+        let (policy, attempt) = (self.policy, self.attempt);
+        self.judge_counted(policy, attempt, result, when, inner, me)
+    }
+
+    /// [`judge`](Self::judge) with this loop's `policy` and `attempt` as the caller has them.
+    #[inline]
+    pub(crate) fn judge_counted<T, E: Debug>(
+        &mut self,
+        policy: &RetryPolicy,
+        attempt: u32,
+        result: Result<T, E>,
+        when: impl Fn(&E) -> bool,
+        inner: Option<Origin>,
+        me: Origin,
+    ) -> ControlFlow<Result<T, E>, Duration> {
         match result {
             Ok(value) => {
-                // Read before the counter's store, which the compiler cannot tell apart from it.
-                let attempt = self.attempt;
-                self.policy.stats.successes.increment();
+                policy.stats.successes.increment();
                 if attempt > 1 {
-                    succeeded(self.policy, attempt);
+                    succeeded(policy, attempt);
                 }
                 ControlFlow::Break(Ok(value))
             }
@@ -739,6 +752,8 @@ impl<'p, P, E> Retrying<'p, P, E> {
         // `BreakerCall`'s `registers`): the budget's clock started with the loop.
         self.run.count_attempt();
         Attempt {
+            policy: self.run.policy,
+            attempt: self.run.attempt,
             retrying: self,
             state: AttemptState::Running(fut),
         }
@@ -777,6 +792,11 @@ impl<'p, P, E> Retrying<'p, P, E> {
 #[pin_project]
 #[must_use = "futures do nothing unless polled"]
 pub struct Attempt<'r, 'p, F, P, E> {
+    /// The policy and the number of this attempt, copied from `retrying`: a success counts
+    /// itself with them without reading through `retrying` (a chain of three loads, each
+    /// waiting for the one before, on every call).
+    policy: &'p RetryPolicy,
+    attempt: u32,
     retrying: &'r mut Retrying<'p, P, E>,
     #[pin]
     state: AttemptState<F>,
@@ -805,10 +825,14 @@ where
                     let inner = Origin::of(fut.as_ref().get_ref());
                     let result = ready!(fut.poll(cx));
                     let retrying = &mut **this.retrying;
-                    match retrying
-                        .run
-                        .judge(result, &retrying.when, Some(inner), Origin::BLOCKING)
-                    {
+                    match retrying.run.judge_counted(
+                        this.policy,
+                        *this.attempt,
+                        result,
+                        &retrying.when,
+                        Some(inner),
+                        Origin::BLOCKING,
+                    ) {
                         ControlFlow::Break(result) => return Poll::Ready(Some(result)),
                         ControlFlow::Continue(delay) if delay.is_zero() => {
                             return Poll::Ready(None);
