@@ -753,7 +753,6 @@ impl<'p, P, E> Retrying<'p, P, E> {
         self.run.count_attempt();
         Attempt {
             policy: self.run.policy,
-            attempt: self.run.attempt,
             retrying: self,
             state: AttemptState::Running(fut),
         }
@@ -792,11 +791,9 @@ impl<'p, P, E> Retrying<'p, P, E> {
 #[pin_project]
 #[must_use = "futures do nothing unless polled"]
 pub struct Attempt<'r, 'p, F, P, E> {
-    /// The policy and the number of this attempt, copied from `retrying`: a success counts
-    /// itself with them without reading through `retrying` (a chain of three loads, each
-    /// waiting for the one before, on every call).
+    /// The policy, copied from `retrying`: a success counts itself without reading through
+    /// `retrying` (a chain of three loads, each waiting for the one before, on every call).
     policy: &'p RetryPolicy,
-    attempt: u32,
     retrying: &'r mut Retrying<'p, P, E>,
     #[pin]
     state: AttemptState<F>,
@@ -825,9 +822,10 @@ where
                     let inner = Origin::of(fut.as_ref().get_ref());
                     let result = ready!(fut.poll(cx));
                     let retrying = &mut **this.retrying;
+                    let attempt = retrying.run.attempt;
                     match retrying.run.judge_counted(
                         this.policy,
-                        *this.attempt,
+                        attempt,
                         result,
                         &retrying.when,
                         Some(inner),
