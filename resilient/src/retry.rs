@@ -658,16 +658,14 @@ impl<'p> RetryLoop<'p> {
         inner: Option<Origin>,
         me: Origin,
     ) -> ControlFlow<Result<T, E>, Duration> {
-        let (policy, attempt) = (self.policy, self.attempt);
-        self.judge_counted(policy, attempt, result, when, inner, me)
+        self.judge_counted(self.policy, result, when, inner, me)
     }
 
-    /// [`judge`](Self::judge) with this loop's `policy` and `attempt` as the caller has them.
+    /// [`judge`](Self::judge) with the caller's copy of this loop's `policy`.
     #[inline]
     pub(crate) fn judge_counted<T, E: Debug>(
         &mut self,
         policy: &RetryPolicy,
-        attempt: u32,
         result: Result<T, E>,
         when: impl Fn(&E) -> bool,
         inner: Option<Origin>,
@@ -675,6 +673,8 @@ impl<'p> RetryLoop<'p> {
     ) -> ControlFlow<Result<T, E>, Duration> {
         match result {
             Ok(value) => {
+                // Read before the counter's store, which the compiler cannot tell apart from it.
+                let attempt = self.attempt;
                 policy.stats.successes.increment();
                 if attempt > 1 {
                     succeeded(policy, attempt);
@@ -822,10 +822,8 @@ where
                     let inner = Origin::of(fut.as_ref().get_ref());
                     let result = ready!(fut.poll(cx));
                     let retrying = &mut **this.retrying;
-                    let attempt = retrying.run.attempt;
                     match retrying.run.judge_counted(
                         this.policy,
-                        attempt,
                         result,
                         &retrying.when,
                         Some(inner),
